@@ -1,0 +1,1 @@
+"""Connectors: one module per provider, no database access, typed by `connectors.base`."""

@@ -1,0 +1,172 @@
+"""The narrow boundary between syncd's core and every provider.
+
+A connector knows how to talk to one kind of provider and nothing else: it has no database
+access and keeps no state between calls. What it reads it yields as frozen dataclasses in
+`Batch`es, each carrying the opaque cursor that is valid *after* its items; the core stores
+items and cursor in one transaction. When a provider says the cursor is no longer valid the
+connector raises `CursorExpired` and the core runs a full resync of that stream.
+
+Exceptions raised by connectors::
+
+    ConnectorError
+    ├── CursorExpired        the stored cursor is no longer accepted: resync the stream
+    ├── AuthFailed           credentials revoked or missing: the account needs re-auth
+    ├── SourceUnavailable    transient (network, 5xx, throttling): retry later
+    └── SourceInvalid        the source is misconfigured (a path that is not a Maildir, ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+StreamKind = Literal["mail", "calendar"]
+FolderRole = Literal["inbox", "sent", "drafts", "junk", "trash", "archive", "all", "other"]
+Response = Literal["accepted", "declined", "tentative", "needs_action"]
+EventStatus = Literal["confirmed", "tentative", "cancelled"]
+
+
+class ConnectorError(Exception):
+    """Base of every error a connector raises."""
+
+
+class CursorExpired(ConnectorError):
+    """The provider no longer accepts the stored cursor; the stream needs a full resync."""
+
+
+class AuthFailed(ConnectorError):
+    """The provider refused the credentials; the account needs to be authorised again."""
+
+
+class SourceUnavailable(ConnectorError):
+    """A transient failure (network, server error, throttling); try again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SourceInvalid(ConnectorError):
+    """The source cannot be read as configured; the message says what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One message as a mail source sees it: header fields, never the body.
+
+    `headers` keeps the fields in order with their names as found and their values
+    unfolded but not decoded (RFC 2047 words are decoded by ingest). `body_hints` holds the
+    MIME types a source noticed cheaply in the body (for example ``text/calendar`` in the
+    first kilobytes of a file), which helps the classifier without reading bodies.
+    """
+
+    provider_id: str
+    folder: str
+    headers: tuple[tuple[str, str], ...]
+    internal_date: datetime | None = None
+    size: int | None = None
+    thread_id: str | None = None
+    labels: frozenset[str] = frozenset()
+    folder_role: FolderRole = "other"
+    body_hints: frozenset[str] = frozenset()
+    truncated: bool = False
+
+    def get(self, name: str) -> str | None:
+        """The first value of header field `name` (case-insensitive), or None."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of header field `name` (case-insensitive), in order."""
+        lname = name.lower()
+        return [value for key, value in self.headers if key.lower() == lname]
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    email: str
+    name: str | None = None
+    response: Response = "needs_action"
+    is_organizer: bool = False
+    is_self: bool = False
+    is_resource: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One event instance: recurring series arrive expanded, one RawEvent per instance.
+
+    `uid` is the iCalendar UID, shared by every calendar that holds the event, and
+    `recurrence_id` (UTC) names the instance of a series, so (uid, recurrence_id) identifies
+    a meeting across calendars and providers. Datetimes are timezone-aware.
+    """
+
+    provider_id: str
+    uid: str
+    start: datetime
+    end: datetime
+    calendar: str = ""
+    recurrence_id: datetime | None = None
+    all_day: bool = False
+    summary: str | None = None
+    status: EventStatus = "confirmed"
+    transparent: bool = False
+    organizer: str | None = None
+    attendees: tuple[Attendee, ...] = ()
+    event_type: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """A stream is what one cursor covers: a mail folder, or one calendar."""
+
+    name: str
+    kind: StreamKind
+    role: FolderRole = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Items read from one stream, and the cursor that is valid once they are stored.
+
+    `removed` lists provider ids the source reports as gone since the previous cursor.
+    `read` counts the source objects the connector had to open to produce the batch, so a
+    caller (and a test) can see that an unchanged source cost nothing.
+    """
+
+    items: Sequence[RawMessage | RawEvent]
+    cursor: str | None
+    removed: Sequence[str] = ()
+    read: int = 0
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollWindow:
+    """The time span a calendar poll covers (recurring events are expanded inside it)."""
+
+    start: datetime
+    end: datetime
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What every mail or calendar source offers the core."""
+
+    def streams(self) -> list[StreamInfo]:
+        """The streams of this source, each with its own cursor."""
+        ...
+
+    def poll(
+        self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
+    ) -> Iterator[Batch]:
+        """Yield batches of new or changed items since `cursor` (everything when None).
+
+        The last batch has ``done=True``. Raises `CursorExpired` when the cursor is refused.
+        """
+        ...

@@ -1,0 +1,114 @@
+"""Pure parsing of RFC 5322 header sections: bytes in, ordered (name, value) pairs out.
+
+Sources read only the header section of a message (and a bounded peek into the body for
+MIME part types); nothing here touches a socket or the body as a whole. Broken input never
+raises: 8-bit bytes that are not UTF-8 are read as Windows-1252, lines without a colon are
+skipped, and a header section larger than `MAX_HEADER_BYTES` is cut and marked truncated.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO
+
+MAX_HEADER_BYTES = 512 * 1024
+BODY_PEEK_BYTES = 32 * 1024
+_CHUNK = 16 * 1024
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_PART_TYPE = re.compile(rb"(?im)^content-type:[ \t]*([a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+)")
+_FIELD_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
+
+
+def decode_header_bytes(raw: bytes) -> str:
+    """Header bytes as text: UTF-8 when valid (RFC 6532), else Windows-1252, never failing."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def split_header_block(data: bytes) -> tuple[bytes, bytes]:
+    """Split raw message bytes into (header section, what follows the blank line)."""
+    if data.startswith((b"\r\n", b"\n")):
+        return b"", data.lstrip(b"\r\n")
+    m = _HEADER_END.search(data)
+    if m is None:
+        return data, b""
+    return data[: m.start()], data[m.end() :]
+
+
+def parse_header_block(block: bytes) -> tuple[tuple[str, str], ...]:
+    """Parse a header section into (name, unfolded value) pairs, in order.
+
+    Values keep RFC 2047 encoded words as they are; leading and trailing white space is
+    removed. A leading mbox ``From `` line and lines that are not fields are skipped.
+    """
+    fields: list[tuple[str, str]] = []
+    name: str | None = None
+    value_parts: list[str] = []
+    for raw_line in block.splitlines():
+        if not raw_line:
+            continue
+        if raw_line[:1] in (b" ", b"\t"):
+            if name is not None:
+                value_parts.append(decode_header_bytes(raw_line).strip())
+            continue
+        if name is not None:
+            fields.append((name, " ".join(p for p in value_parts if p)))
+            name = None
+        colon = raw_line.find(b":")
+        if colon <= 0:
+            continue
+        candidate = decode_header_bytes(raw_line[:colon]).strip()
+        if not _FIELD_NAME.match(candidate):
+            continue
+        name = candidate
+        value_parts = [decode_header_bytes(raw_line[colon + 1 :]).strip()]
+    if name is not None:
+        fields.append((name, " ".join(p for p in value_parts if p)))
+    return tuple(fields)
+
+
+def body_part_types(body_prefix: bytes) -> frozenset[str]:
+    """MIME types of the parts whose headers appear in the first bytes of a body."""
+    return frozenset(m.group(1).decode("ascii").lower() for m in _PART_TYPE.finditer(body_prefix))
+
+
+def read_header_section(
+    stream: BinaryIO, *, peek_body: bool = True
+) -> tuple[bytes, bytes, bool]:
+    """Read a message's header section from `stream`, and a bounded peek into the body.
+
+    Returns (header bytes, body prefix, truncated). Reads in chunks and stops at the blank
+    line, so memory stays bounded whatever the size of the message.
+    """
+    buf = bytearray()
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            head, rest = split_header_block(bytes(buf))
+            return head, rest[:BODY_PEEK_BYTES] if peek_body else b"", False
+        search_from = max(0, len(buf) - 3)
+        buf += chunk
+        if buf.startswith((b"\r\n", b"\n")):
+            return b"", _peek(stream, bytes(buf).lstrip(b"\r\n"), peek_body), False
+        m = _HEADER_END.search(buf, search_from)
+        if m is not None:
+            head = bytes(buf[: m.start()])
+            rest = bytes(buf[m.end() :])
+            return head, _peek(stream, rest, peek_body and _is_multipart(head)), False
+        if len(buf) > MAX_HEADER_BYTES:
+            return bytes(buf[:MAX_HEADER_BYTES]), b"", True
+
+
+def _is_multipart(head: bytes) -> bool:
+    return b"multipart/" in head.lower()
+
+
+def _peek(stream: BinaryIO, already: bytes, peek_body: bool) -> bytes:
+    if not peek_body:
+        return b""
+    if len(already) < BODY_PEEK_BYTES:
+        already += stream.read(BODY_PEEK_BYTES - len(already))
+    return already[:BODY_PEEK_BYTES]
