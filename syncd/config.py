@@ -1,0 +1,445 @@
+"""The configuration: one typed schema holding defaults, help and validation.
+
+The file is TOML, read with `tomllib` and validated at start. Every error names the file,
+the key path and the reason, e.g. ``config.toml: accounts[1].kind: must be one of gmail,
+outlook, imap, maildir``. Relative paths are taken relative to the config file's folder.
+`config.example.toml` documents every key; a test checks it against this schema.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from syncd.addresses import OwnerIdentity, normalize_address
+from syncd.errors import ConfigError
+
+ACCOUNT_KINDS = ("gmail", "outlook", "imap", "maildir")
+CALENDAR_KINDS = ("google", "outlook", "caldav", "ics")
+SUPPORTED_ACCOUNT_KINDS = ("maildir",)
+SUPPORTED_CALENDAR_KINDS = ("ics",)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CONFIG_ENV = "SYNCD_CONFIG"
+STATE_ENV = "SYNCD_STATE_DIR"
+DEFAULT_CONFIG_PATHS = (
+    Path("syncd.toml"),
+    Path("~/.config/syncd/config.toml").expanduser(),
+    Path("/etc/syncd/config.toml"),
+)
+
+_DURATION = re.compile(
+    r"^\s*(\d+)\s*(d|days?|w|weeks?|h|hours?|m|min|minutes?|s|sec|seconds?)\s*$", re.I
+)
+_UNITS = {"d": "days", "w": "weeks", "h": "hours", "m": "minutes", "s": "seconds"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'14d', '90 days', '2w', '12h', '30m' → timedelta; ValueError with the accepted forms."""
+    m = _DURATION.match(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not a duration (use forms like 14d, 2w, 12h, 30m)")
+    unit = m.group(2).lower()
+    key = "m" if unit.startswith("min") else unit[0]
+    return timedelta(**{_UNITS[key]: int(m.group(1))})
+
+
+def _base(info: ValidationInfo) -> Path:
+    ctx = info.context or {}
+    base = ctx.get("base")
+    return base if isinstance(base, Path) else Path.cwd()
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    value = value.expanduser()
+    return value if value.is_absolute() else (_base(info) / value).resolve()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OwnerSettings(_Model):
+    """Who the mailboxes belong to: decides direction and who is a counterpart."""
+
+    name: str = Field(min_length=1, description="The owner's name, used in drafts.")
+    addresses: list[str] = Field(min_length=1, description="The owner's own addresses.")
+    aliases: list[str] = Field(default=[], description="More addresses that are the owner.")
+    domains: list[str] | None = Field(
+        default=None,
+        description="The owner's own domains (colleagues); by default derived from addresses"
+        " minus public mail providers.",
+    )
+    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Berlin.")
+    working_hours: str = Field(default="09:00-17:30", description="HH:MM-HH:MM, local time.")
+    working_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default=["mon", "tue", "wed", "thu", "fri"], description="Days the owner works."
+    )
+
+    @field_validator("addresses", "aliases")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for addr in value:
+            if normalize_address(addr) is None:
+                raise ValueError(f"{addr!r} is not an email address")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def hours(self) -> tuple[time, time]:
+        return parse_hours(self.working_hours)
+
+    def identity(self) -> OwnerIdentity:
+        return OwnerIdentity.from_config(self.name, self.addresses, self.aliases, self.domains)
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin)") from None
+    return value
+
+
+def parse_hours(value: str) -> tuple[time, time]:
+    m = re.match(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$", value)
+    if m is None:
+        raise ValueError(f"{value!r} is not a range like 09:00-17:30")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if not (h1 < 24 and h2 <= 24 and m1 < 60 and m2 < 60):
+        raise ValueError(f"{value!r} has an impossible time")
+    start = time(h1, m1)
+    end = time(23, 59, 59) if (h2, m2) == (24, 0) else time(h2, m2)
+    if end <= start:
+        raise ValueError(f"{value!r} ends before it starts")
+    return start, end
+
+
+class StoreSettings(_Model):
+    """Where syncd keeps its state."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<state_dir>/syncd.db."
+        " postgresql+psycopg://... for several workers.",
+    )
+    state_dir: Path | None = Field(
+        default=None,
+        description="Folder for the SQLite store and credentials; $SYNCD_STATE_DIR,"
+        " then systemd's $STATE_DIRECTORY, then ~/.local/state/syncd.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
+class SyncSettings(_Model):
+    """How mail and events become interactions and contacts."""
+
+    contact_policy: Literal["written", "all", "none"] = Field(
+        default="written",
+        description="Who becomes a contact: people the owner wrote to or replied to"
+        " (written), every human correspondent (all), or nobody automatically (none).",
+    )
+    max_group_size: int = Field(
+        default=10, ge=1, le=1000,
+        description="Mail to more people than this is not a one-to-one interaction.",
+    )
+    calendar_lookback: str = Field(default="365d", description="How far back events are read.")
+    calendar_horizon: str = Field(default="90d", description="How far ahead events are read.")
+    batch_size: int = Field(default=500, ge=1, le=10000, description="Items per transaction.")
+
+    @field_validator("calendar_lookback", "calendar_horizon")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class PrivacySettings(_Model):
+    """What syncd must never record."""
+
+    block: list[str] = Field(
+        default=[],
+        description="Addresses or domains (subdomains included) never recorded.",
+    )
+    skip_internal: bool = Field(
+        default=False,
+        description="Leave out mail and meetings among the owner's own colleagues only.",
+    )
+
+    @field_validator("block")
+    @classmethod
+    def _block(cls, value: list[str]) -> list[str]:
+        out = []
+        for item in value:
+            item = item.strip().lower().lstrip("@")
+            if not item or " " in item:
+                raise ValueError(f"{item!r} is neither an address nor a domain")
+            out.append(item)
+        return out
+
+
+class IcsCalendar(_Model):
+    kind: Literal["ics"]
+    path: Path = Field(description="A folder of .ics files (as vdirsyncer leaves it).")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+
+class MaildirAccount(_Model):
+    """A local Maildir tree, as mbsync or offlineimap leave it."""
+
+    name: str
+    kind: Literal["maildir"]
+    path: Path = Field(description="The Maildir root; every folder below it is read.")
+    folders: list[str] | None = Field(default=None, description="Only these folders.")
+    exclude_folders: list[str] = Field(default=[], description="Folders never read.")
+    sent_folders: list[str] = Field(
+        default=[], description="More folder names that hold the owner's sent mail."
+    )
+    calendar: IcsCalendar | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 64)")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+
+AccountSettings = Annotated[MaildirAccount, Field(discriminator="kind")]
+
+
+class TierSettings(_Model):
+    cadence: str = Field(description="How often to be in touch, e.g. 14d.")
+
+    @field_validator("cadence")
+    @classmethod
+    def _cadence(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def cadence_days(self) -> int:
+        return max(1, parse_duration(self.cadence).days)
+
+
+class Settings(_Model):
+    owner: OwnerSettings
+    store: StoreSettings = StoreSettings()
+    sync: SyncSettings = SyncSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    accounts: list[AccountSettings] = []
+    tiers: dict[str, TierSettings] = Field(
+        default={"key": TierSettings(cadence="14d"), "regular": TierSettings(cadence="90d")}
+    )
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: Any) -> Any:
+        # Name the supported kinds before pydantic's discriminator error does less well.
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    continue
+                kind = item.get("kind")
+                if kind is None:
+                    raise _KeyError(f"accounts[{i}].kind", "is required")
+                if kind not in ACCOUNT_KINDS:
+                    raise _KeyError(
+                        f"accounts[{i}].kind", f"must be one of {', '.join(ACCOUNT_KINDS)}"
+                    )
+                if kind not in SUPPORTED_ACCOUNT_KINDS:
+                    raise _KeyError(
+                        f"accounts[{i}].kind",
+                        f"{kind} accounts are not supported by this version of syncd"
+                        f" (supported: {', '.join(SUPPORTED_ACCOUNT_KINDS)})",
+                    )
+                cal = item.get("calendar")
+                if isinstance(cal, dict) and cal.get("kind") not in SUPPORTED_CALENDAR_KINDS:
+                    kind = cal.get("kind")
+                    reason = (
+                        f"must be one of {', '.join(CALENDAR_KINDS)}"
+                        if kind not in CALENDAR_KINDS
+                        else f"{kind} calendars are not supported by this version of syncd"
+                        f" (supported: {', '.join(SUPPORTED_CALENDAR_KINDS)})"
+                    )
+                    raise _KeyError(f"accounts[{i}].calendar.kind", reason)
+        return value
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_names(cls, value: list[MaildirAccount]) -> list[MaildirAccount]:
+        seen: set[str] = set()
+        for i, acc in enumerate(value):
+            if acc.name in seen:
+                raise _KeyError(f"accounts[{i}].name", f"{acc.name!r} is used twice")
+            seen.add(acc.name)
+        return value
+
+    def account(self, name: str) -> MaildirAccount:
+        for acc in self.accounts:
+            if acc.name == name:
+                return acc
+        known = ", ".join(a.name for a in self.accounts) or "none configured"
+        raise ConfigError(f"no account named {name!r} (accounts: {known})")
+
+
+class _KeyError(ValueError):
+    """A validation error that names its own key path (pydantic keeps the message)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"@{path}@ {reason}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings plus where they came from and the derived paths."""
+
+    path: Path
+    settings: Settings
+
+    @property
+    def owner(self) -> OwnerSettings:
+        return self.settings.owner
+
+    @property
+    def state_dir(self) -> Path:
+        env = os.environ.get(STATE_ENV)
+        if env:
+            return Path(env).expanduser().resolve()
+        if self.settings.store.state_dir is not None:
+            return self.settings.store.state_dir
+        systemd = os.environ.get("STATE_DIRECTORY")
+        if systemd:
+            return Path(systemd.split(":")[0])
+        return Path("~/.local/state/syncd").expanduser()
+
+    @property
+    def store_url(self) -> str:
+        if self.settings.store.url:
+            return self.settings.store.url
+        return f"sqlite:///{self.state_dir / 'syncd.db'}"
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env).expanduser()
+    for candidate in DEFAULT_CONFIG_PATHS:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(p) for p in DEFAULT_CONFIG_PATHS)
+    raise ConfigError(
+        f"no config file: pass --config PATH or set {CONFIG_ENV} (looked in {looked})",
+        hint="copy config.example.toml and edit it",
+    )
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate `path`; raise ConfigError naming the file, key path and reason."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    return Config(path=path, settings=parse_settings(data, path))
+
+
+def parse_settings(data: dict[str, Any], path: Path) -> Settings:
+    try:
+        return Settings.model_validate(data, context={"base": path.resolve().parent})
+    except ValidationError as exc:
+        raise ConfigError(_describe(path.name, exc)) from None
+
+
+def _describe(filename: str, exc: ValidationError) -> str:
+    lines = [f"{filename}: {_key_path(e['loc'], e)}: {_reason(e)}" for e in exc.errors()]
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _key_path(loc: tuple[int | str, ...], err: Any) -> str:
+    msg = str(err.get("msg", ""))
+    m = re.search(r"@(.+?)@ ", msg)
+    if m:
+        return m.group(1)
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("maildir",) and parts and parts[-1].endswith("]"):
+            continue  # pydantic names the union member; users think in keys
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _reason(err: Any) -> str:
+    kind = err.get("type")
+    msg = str(err.get("msg", ""))
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "literal_error":
+        expected = str(err.get("ctx", {}).get("expected", ""))
+        return "must be one of " + expected.replace("'", "").replace(" or ", ", ")
+    msg = re.sub(r"^(Value error|Assertion failed), ", "", msg)
+    msg = re.sub(r"^@.+?@ ", "", msg)
+    return msg[:1].lower() + msg[1:]

@@ -1,0 +1,139 @@
+"""Opening the store: engines for SQLite and PostgreSQL, sessions, and migrations.
+
+SQLite runs with WAL, a busy timeout and foreign keys on every connection. Migrations are
+Alembic's, shipped inside the package so that an installed `syncd` can migrate its store.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from syncd.errors import StoreError
+from syncd.store.models import Owner
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; for SQLite the folder is created (0700) and pragmas set."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            folder = Path(parsed.database).parent
+            if not folder.exists():
+                folder.mkdir(parents=True, mode=0o700)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; take over so that writers
+        # queue on the busy timeout instead of failing with "database is locked".
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str | None]:
+    """Bring the store to the newest schema; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    command.upgrade(alembic_config(engine), "head")
+    return before, current_revision(engine)
+
+
+class Store:
+    """The engine and session factory for one store URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def check_ready(self, *, auto_create: bool = True) -> None:
+        """Fail with a clear error unless the schema is current.
+
+        A brand-new store is created on first use (nothing to lose); an old one must be
+        migrated with `syncd init`, so that an upgrade never changes a schema unasked.
+        """
+        try:
+            current = current_revision(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the store {self.display_url}: {exc.orig}") from None
+        head = head_revision()
+        if current == head:
+            return
+        if current is None and auto_create and self._is_empty():
+            migrate(self.engine)
+            return
+        raise StoreError(
+            f"the store {self.display_url} is at schema {current or 'none'},"
+            f" this syncd needs {head}"
+        )
+
+    def _is_empty(self) -> bool:
+        from sqlalchemy import inspect
+
+        return not inspect(self.engine).get_table_names()
+
+    @property
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def ensure_owner(self, name: str, now: datetime) -> int:
+        with self.session() as s, s.begin():
+            owner_id = s.scalar(select(Owner.id).where(Owner.name == name))
+            if owner_id is None:
+                owner = Owner(name=name, created_at=now)
+                s.add(owner)
+                s.flush()
+                owner_id = owner.id
+            return owner_id
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(os.path.expanduser(parsed.database))

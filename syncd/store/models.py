@@ -1,0 +1,248 @@
+"""The store's tables, as SQLAlchemy 2 typed models. Alembic migrations mirror them exactly.
+
+Every table carries `owner_id` from the first migration on, so that one deployment can
+serve several people without a schema change. Datetimes are stored as naive UTC (SQLite
+has no time zones) and come back aware through `UTCDateTime`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, naive UTC in the database, aware UTC out."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} reached the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _owner_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("owners.id", ondelete="CASCADE"), index=True)
+
+
+class Owner(Base):
+    __tablename__ = "owners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = _owner_fk()
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    # ok | failing | needs_reauth
+    state: Mapped[str] = mapped_column(String(16), default="ok")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Stream(Base):
+    """What one cursor covers: a mail folder or a calendar of an account."""
+
+    __tablename__ = "streams"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = _owner_fk()
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    cursor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = _owner_fk()
+    name: Mapped[str | None] = mapped_column(String(300))
+    tier: Mapped[str | None] = mapped_column(String(64))
+    cadence_days: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    organisation: Mapped[str | None] = mapped_column(String(300))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContactAddress(Base):
+    __tablename__ = "contact_addresses"
+    __table_args__ = (UniqueConstraint("owner_id", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = _owner_fk()
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(320))
+
+
+class Interaction(Base):
+    """One email or meeting, however many accounts it was seen in.
+
+    `message_key` dedupes across accounts: the normalised Message-ID for mail, the
+    iCalendar UID and instance for meetings. Noise mail is kept too (`is_interaction` is
+    false) so that a resync recognises it and `category` records why it is not a contact
+    event.
+    """
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "message_key"),
+        Index("ix_interactions_owner_id_occurred_at", "owner_id", "occurred_at"),
+        Index("ix_interactions_owner_id_thread_key", "owner_id", "thread_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # email | meeting
+    category: Mapped[str] = mapped_column(String(16))  # the classifier's kind
+    is_interaction: Mapped[bool] = mapped_column(Boolean)
+    direction: Mapped[str | None] = mapped_column(String(8))  # in | out | mutual
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    subject: Mapped[str | None] = mapped_column(String(1000))
+    thread_key: Mapped[str | None] = mapped_column(String(1000))
+    message_key: Mapped[str] = mapped_column(String(1000))
+    in_reply_to: Mapped[str | None] = mapped_column(String(1000))
+    reasons: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InteractionSource(Base):
+    """Where an interaction was seen: an account's provider id for it."""
+
+    __tablename__ = "interaction_sources"
+    __table_args__ = (UniqueConstraint("account_id", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = _owner_fk()
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    stream_id: Mapped[int] = mapped_column(
+        ForeignKey("streams.id", ondelete="CASCADE"), index=True
+    )
+    provider_id: Mapped[str] = mapped_column(String(1000))
+    folder: Mapped[str | None] = mapped_column(String(300))
+    thread_id: Mapped[str | None] = mapped_column(String(300))
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (
+        UniqueConstraint("interaction_id", "address", "role"),
+        Index("ix_participants_owner_id_address", "owner_id", "address"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(300))
+    # from | to | cc | bcc | organizer | attendee
+    role: Mapped[str] = mapped_column(String(16))
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_counterpart: Mapped[bool] = mapped_column(Boolean, default=False)
+    response: Mapped[str | None] = mapped_column(String(16))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+
+
+class Action(Base):
+    """The outbox: a draft or hold the rules want, with its idempotency key."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "key"),
+        Index("ix_actions_owner_id_state", "owner_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # draft | hold
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    key: Mapped[str] = mapped_column(String(300))
+    # planned | executing | created | failed | dismissed | skipped
+    state: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[str | None] = mapped_column(Text)
+    provider_ref: Mapped[str | None] = mapped_column(String(1000))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Forgotten(Base):
+    """People the owner asked syncd to forget, kept only as a hash of the address."""
+
+    __tablename__ = "forgotten"
+    __table_args__ = (UniqueConstraint("owner_id", "address_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = _owner_fk()
+    address_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
