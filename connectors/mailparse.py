@@ -75,9 +75,7 @@ def body_part_types(body_prefix: bytes) -> frozenset[str]:
     return frozenset(m.group(1).decode("ascii").lower() for m in _PART_TYPE.finditer(body_prefix))
 
 
-def read_header_section(
-    stream: BinaryIO, *, peek_body: bool = True
-) -> tuple[bytes, bytes, bool]:
+def read_header_section(stream: BinaryIO, *, peek_body: bool = True) -> tuple[bytes, bytes, bool]:
     """Read a message's header section from `stream`, and a bounded peek into the body.
 
     Returns (header bytes, body prefix, truncated). Reads in chunks and stops at the blank

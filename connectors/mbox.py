@@ -112,7 +112,8 @@ class MboxFile:
         labels = takeout_labels(msg.get("X-Gmail-Labels"))
         mid = (msg.get("Message-ID") or "").strip()
         provider_id = (
-            f"mid:{mid}" if mid and len(mid) < 900
+            f"mid:{mid}"
+            if mid and len(mid) < 900
             else "sha1:" + hashlib.sha1(head, usedforsecurity=False).hexdigest()
         )
         return RawMessage(
@@ -162,4 +163,3 @@ def _messages(stream: BinaryIO, start: int) -> Iterator[tuple[int, int, bytes, b
         prev_blank = line in (b"\n", b"\r\n")
     if msg_start is not None:
         yield msg_start, pos, bytes(head), truncated
-

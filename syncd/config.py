@@ -180,7 +180,9 @@ class SyncSettings(_Model):
         " (written), every human correspondent (all), or nobody automatically (none).",
     )
     max_group_size: int = Field(
-        default=10, ge=1, le=1000,
+        default=10,
+        ge=1,
+        le=1000,
         description="Mail to more people than this is not a one-to-one interaction.",
     )
     calendar_lookback: str = Field(default="365d", description="How far back events are read.")

@@ -171,9 +171,7 @@ class InteractionSource(Base):
         ForeignKey("interactions.id", ondelete="CASCADE"), index=True
     )
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    stream_id: Mapped[int] = mapped_column(
-        ForeignKey("streams.id", ondelete="CASCADE"), index=True
-    )
+    stream_id: Mapped[int] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"), index=True)
     provider_id: Mapped[str] = mapped_column(String(1000))
     folder: Mapped[str | None] = mapped_column(String(300))
     thread_id: Mapped[str | None] = mapped_column(String(300))
@@ -219,9 +217,7 @@ class Action(Base):
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
     )
-    account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="SET NULL")
-    )
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     key: Mapped[str] = mapped_column(String(300))
     # planned | executing | created | failed | dismissed | skipped
     state: Mapped[str] = mapped_column(String(16))

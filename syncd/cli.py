@@ -1,0 +1,902 @@
+"""The `syncd` command line.
+
+Every listing command takes ``--json`` and then prints one JSON document on stdout and
+nothing else there. Exit status: 0 on success, 1 on a handled error (one line on stderr
+with a hint), 2 on bad usage. Progress bars go to stderr, and only on a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from sqlalchemy import select
+
+from connectors.base import RawMessage, StreamInfo
+from connectors.ics import IcsFolderSource
+from connectors.maildir import MaildirSource
+from connectors.mailparse import body_part_types, parse_header_block, read_header_section
+from connectors.mbox import MboxFile
+from syncd import __version__
+from syncd.classify import ClassifyOptions, classify
+from syncd.config import Config, check_timezone, find_config_path, load_config, parse_duration
+from syncd.contacts import (
+    Tiers,
+    forget,
+    history,
+    is_due,
+    iso,
+    list_contacts,
+    merge,
+    recent_interactions,
+    resolve_contact,
+    set_fields,
+)
+from syncd.errors import InputError, NotFound, SyncdError
+from syncd.store.db import Store, current_revision, migrate
+from syncd.store.models import Account, ContactAddress, Stream
+from syncd.sync import AccountSources, Syncer, SyncReport, sync_all
+
+log = logging.getLogger("syncd")
+OWNER_KEY = "default"
+NOW_ENV = "SYNCD_NOW"
+
+
+# --- application context ---
+
+
+class App:
+    """Lazily loaded config and store for one CLI invocation."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self._config_path = config_path
+        self.out = Console(soft_wrap=False)
+        self.err = Console(stderr=True)
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(find_config_path(self._config_path))
+
+    @cached_property
+    def store(self) -> Store:
+        store = Store(self.config.store_url)
+        store.check_ready()
+        return store
+
+    @cached_property
+    def owner_id(self) -> int:
+        return self.store.ensure_owner(OWNER_KEY, self.now())
+
+    def now(self) -> datetime:
+        """The clock; `SYNCD_NOW` (ISO 8601) pins it, for demos and reproducible checks."""
+        pinned = os.environ.get(NOW_ENV)
+        if pinned:
+            try:
+                value = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
+            except ValueError:
+                raise SyncdError(f"{NOW_ENV}={pinned!r} is not an ISO 8601 time") from None
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return datetime.now(UTC)
+
+    def tiers(self) -> Tiers:
+        return Tiers({k: t.cadence_days for k, t in self.config.settings.tiers.items()})
+
+    def syncer(self) -> Syncer:
+        return Syncer(self.store, self.config, self.owner_id)
+
+    def progress(self, enabled: bool) -> Iterator[RichProgress | None]:
+        return _progress(self.err if enabled and self.err.is_terminal else None)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def emit_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+
+
+# --- progress ---
+
+
+class RichProgress:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def start_stream(self, label: str, total: int | None) -> None:
+        self.task = self.progress.add_task(label, total=total)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, n)
+
+    def end_stream(self) -> None:
+        if self.task is not None:
+            task = self.progress.tasks[self.task]
+            self.progress.update(self.task, total=task.completed)
+        self.task = None
+
+
+@contextmanager
+def _progress(console: Console | None) -> Iterator[RichProgress | None]:
+    if console is None:
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        yield RichProgress(progress)
+
+
+# --- the group ---
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (TOML). Default: $SYNCD_CONFIG, ./syncd.toml,"
+    " ~/.config/syncd/config.toml, /etc/syncd/config.toml.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(__version__, prog_name="syncd")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """syncd keeps your relationships alive from your own mail and calendars.
+
+    It reads your mailboxes and calendars, keeps one history per person, and (with rules)
+    prepares follow-up drafts and calendar holds for you to review. It never sends mail.
+
+    \b
+    First steps:
+      syncd --config config.toml init       create the store
+      syncd --config config.toml run --once sync every account and show what was found
+      syncd contacts list                   who you are in touch with
+      syncd history someone@example.org     everything with one person
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s %(message)s",
+    )
+    ctx.obj = App(config_path)
+
+
+@cli.command()
+@pass_app
+def init(app: App) -> None:
+    """Create the store, or migrate it to this version's schema."""
+    store = Store(app.config.store_url)
+    before = current_revision(store.engine) if _has_tables(store) else None
+    _, after = migrate(store.engine)
+    owner_id = store.ensure_owner(OWNER_KEY, app.now())
+    syncer = Syncer(store, app.config, owner_id)
+    for acc in app.config.settings.accounts:
+        syncer.ensure_account(acc.name, acc.kind, app.now())
+    if before == after:
+        click.echo(f"store {store.display_url} is current (schema {after})")
+    else:
+        click.echo(f"store {store.display_url} migrated from {before or 'empty'} to {after}")
+    store.dispose()
+
+
+def _has_tables(store: Store) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(inspect(store.engine).get_table_names())
+
+
+# --- sync, run, import ---
+
+
+@cli.command()
+@click.option("--account", metavar="NAME", help="Only this account.")
+@click.option(
+    "--full", is_flag=True, help="Ignore cursors and read everything again (no duplicates)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def sync(app: App, account: str | None, full: bool, as_json: bool) -> None:
+    """One sync pass over every account (or one); no actions are planned."""
+    report = _run_sync(app, account=account, full=full, show_progress=not as_json)
+    _print_sync(app, report, as_json)
+    if report.errors:
+        raise SyncdError(
+            f"{len(report.errors)} stream(s) failed: "
+            + "; ".join(f"{r.account} {r.stream}: {r.error}" for r in report.errors)
+        )
+
+
+def _run_sync(app: App, *, account: str | None, full: bool, show_progress: bool) -> SyncReport:
+    syncer = app.syncer()
+    with app.progress(show_progress) as progress:
+        return sync_all(syncer, now_fn=app.now, account=account, full=full, progress=progress)
+
+
+def _summary(report: SyncReport) -> dict[str, Any]:
+    streams = [
+        {
+            "account": s.account,
+            "stream": s.stream,
+            "kind": s.kind,
+            "read": s.read,
+            "new_interactions": s.result.new_interactions,
+            "new_sources": s.result.new_sources,
+            "new_contacts": s.result.new_contacts,
+            "removed": s.result.removed,
+            "skipped_private": s.result.skipped_private,
+            "by_category": s.result.by_category,
+            "resynced": s.resynced,
+            "error": s.error,
+        }
+        for s in report.streams
+    ]
+    total = report.total()
+    return {
+        "streams": streams,
+        "read": sum(s.read for s in report.streams),
+        "new_interactions": total.new_interactions,
+        "new_contacts": total.new_contacts,
+        "errors": len(report.errors),
+    }
+
+
+def _print_sync(app: App, report: SyncReport, as_json: bool) -> None:
+    if as_json:
+        emit_json(_summary(report))
+        return
+    table = Table(title="Sync", title_justify="left")
+    for col in ("account", "stream", "read", "new", "contacts", "status"):
+        table.add_column(col, justify="right" if col in ("read", "new", "contacts") else "left")
+    for s in report.streams:
+        table.add_row(
+            s.account,
+            s.stream,
+            str(s.read),
+            str(s.result.new_interactions),
+            str(s.result.new_contacts),
+            f"[red]{s.error}[/red]" if s.error else ("resynced" if s.resynced else "ok"),
+        )
+    app.out.print(table)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Sync every account once, print what was found, exit.")
+@click.option("--interval", default="5m", show_default=True, help="Time between passes.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
+@pass_app
+def run(app: App, once: bool, interval: str, as_json: bool) -> None:
+    """The daemon: sync every account again and again (SIGTERM or Ctrl-C stops it).
+
+    With --once: one pass over every account, then a summary of the interactions and
+    contacts found, and exit.
+    """
+    if once:
+        report = _run_sync(app, account=None, full=False, show_progress=not as_json)
+        _print_run_once(app, report, as_json)
+        if report.errors:
+            raise SyncdError(f"{len(report.errors)} stream(s) failed (see the table above)")
+        return
+    try:
+        pause = parse_duration(interval).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--interval") from None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("daemon.started", extra={"interval": pause})
+    while not stop.is_set():
+        report = _run_sync(app, account=None, full=False, show_progress=False)
+        total = report.total()
+        log.info(
+            "daemon.pass.done",
+            extra={"new": total.new_interactions, "errors": len(report.errors)},
+        )
+        stop.wait(pause)
+    log.info("daemon.stopped")
+
+
+def _print_run_once(app: App, report: SyncReport, as_json: bool) -> None:
+    now = app.now()
+    with app.store.session() as s:
+        contacts = list_contacts(s, app.owner_id, now, app.tiers())
+        recent, total = recent_interactions(s, app.owner_id, now, limit=25)
+    if as_json:
+        emit_json(
+            {
+                "sync": _summary(report),
+                "interactions": total,
+                "recent": recent,
+                "contacts": contacts,
+            }
+        )
+        return
+    _print_sync(app, report, as_json=False)
+    t = Table(title=f"Interactions: {total} (newest {len(recent)})", title_justify="left")
+    for col in ("when (UTC)", "kind", "dir", "with", "subject"):
+        t.add_column(col)
+    for i in recent:
+        t.add_row(
+            (i["occurred_at"] or "")[:16].replace("T", " "),
+            i["kind"],
+            i["direction"] or "",
+            ", ".join(i["counterparts"][:2]) + (" …" if len(i["counterparts"]) > 2 else ""),
+            (i["subject"] or "")[:60],
+        )
+    app.out.print(t)
+    _contacts_table(app, contacts, title=f"Contacts: {len(contacts)}")
+
+
+@cli.command("import")
+@click.argument("kind", type=click.Choice(["mbox", "maildir", "ics"]))
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--account", required=True, metavar="NAME", help="The account the items belong to.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def import_(app: App, kind: str, path: Path, account: str, as_json: bool) -> None:
+    """Backfill from an export: an mbox file (Google Takeout), a Maildir, an .ics file or folder.
+
+    Importing the same file again adds nothing; an import that was interrupted resumes.
+    """
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    batch = app.config.settings.sync.batch_size
+    source: Any
+    if kind == "mbox":
+        if not path.is_file():
+            raise InputError(f"{path}: not a file (an mbox file was expected)")
+        source = MboxFile(path, batch_size=batch)
+    elif kind == "maildir":
+        source = MaildirSource(path, batch_size=batch)
+    else:
+        s = app.config.settings.sync
+        source = _SingleIcs(
+            path, parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon), batch
+        )
+    prefix = f"import:{kind}:{path.resolve()}:"
+    syncer = app.syncer()
+    acc = AccountSources(account, "import", [(prefix, source)])
+    with app.progress(not as_json) as progress:
+        reports = syncer.sync_account(acc, now=app.now(), progress=progress)
+    result = SyncReport(reports)
+    _print_sync(app, result, as_json)
+    if result.errors:
+        raise SyncdError("; ".join(f"{r.stream}: {r.error}" for r in result.errors))
+
+
+class _SingleIcs(IcsFolderSource):
+    """`syncd import ics` takes one .ics file as well as a folder of them."""
+
+    def __init__(self, path: Path, lookback: timedelta, horizon: timedelta, batch: int) -> None:
+        self.file = path if path.is_file() else None
+        super().__init__(
+            path.parent if self.file else path, lookback=lookback, horizon=horizon, batch_size=batch
+        )
+
+    def streams(self) -> list[StreamInfo]:
+        if self.file is None:
+            return super().streams()
+        return [StreamInfo(name=self.file.name, kind="calendar")]
+
+    def poll(
+        self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
+    ) -> Iterator[Any]:
+        if self.file is None:
+            yield from super().poll(stream, cursor, now=now, full=full)
+            return
+        from connectors.base import Batch
+        from connectors.ics import read_ics_file
+
+        events = read_ics_file(
+            self.file,
+            window_start=now - self.lookback,
+            window_end=now + self.horizon,
+            calendar=self.file.name,
+        )
+        for i in range(0, len(events), self.batch_size):
+            yield Batch(items=events[i : i + self.batch_size], cursor=None, read=1)
+        yield Batch(items=(), cursor=None, read=0, done=True)
+
+
+# --- explain ---
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def explain(app: App, file: Path, as_json: bool) -> None:
+    """Classify one RFC 5322 message file and say why.
+
+    Prints kind (human, newsletter, marketing, list, notification, auto_reply, bounce,
+    calendar, spam), whether it counts as an interaction, its direction, the counterparts
+    and the reasons. Needs only [owner] from the config.
+    """
+    try:
+        with open(file, "rb") as fh:
+            head, body, truncated = read_header_section(fh)
+    except IsADirectoryError:
+        raise InputError(f"{file}: is a folder, not a message file") from None
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    msg = RawMessage(
+        provider_id=str(file),
+        folder="",
+        headers=parse_header_block(head),
+        body_hints=body_part_types(body),
+        truncated=truncated,
+    )
+    settings = app.config.settings
+    c = classify(msg, app.config.owner.identity(), ClassifyOptions(settings.sync.max_group_size))
+    doc = {
+        "file": str(file),
+        "kind": c.kind,
+        "is_interaction": c.is_interaction,
+        "direction": c.direction,
+        "counterparts": list(c.counterparts),
+        "reasons": list(c.reasons),
+        "message_id": c.message_id,
+        "subject": c.subject,
+        "date": iso(c.occurred_at),
+        "from": c.from_address,
+        "thread": c.thread_key,
+        "truncated": truncated,
+    }
+    if as_json:
+        emit_json(doc)
+        return
+    out = app.out
+    out.print(
+        f"[bold]{c.kind}[/bold]  " + ("interaction" if c.is_interaction else "not an interaction")
+    )
+    out.print(f"direction:    {c.direction or '-'}")
+    out.print(f"counterparts: {', '.join(c.counterparts) or '-'}")
+    out.print(f"subject:      {c.subject or '-'}", markup=False)
+    out.print("reasons:")
+    for r in c.reasons:
+        out.print(f"  - {r}", markup=False)
+
+
+# --- history ---
+
+
+@cli.command("history")
+@click.argument("address")
+@click.option(
+    "--all", "include_noise", is_flag=True, help="Include mail that is not an interaction."
+)
+@click.option("--limit", type=int, default=None, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def history_cmd(
+    app: App, address: str, include_noise: bool, limit: int | None, as_json: bool
+) -> None:
+    """The unified interaction history with one person (all of their addresses)."""
+    now = app.now()
+    with app.store.session() as s:
+        try:
+            contact = resolve_contact(s, app.owner_id, address)
+            addresses = list(
+                s.scalars(
+                    select(ContactAddress.address).where(ContactAddress.contact_id == contact.id)
+                )
+            )
+        except NotFound:
+            from syncd.addresses import normalize_address
+
+            norm = normalize_address(address)
+            if norm is None:
+                raise InputError(f"{address!r} is not an email address") from None
+            addresses = [norm]
+        items = history(s, app.owner_id, addresses, now, include_noise=include_noise, limit=limit)
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        app.err.print(f"no interactions with {', '.join(addresses)}")
+        return
+    t = Table(title=f"History with {', '.join(addresses)}", title_justify="left")
+    for col in ("when (UTC)", "kind", "dir", "subject", "accounts"):
+        t.add_column(col)
+    for i in items:
+        t.add_row(
+            (i["occurred_at"] or "")[:16].replace("T", " "),
+            i["kind"],
+            i["direction"] or "",
+            (i["subject"] or "")[:70],
+            ", ".join(i["accounts"]),
+        )
+    app.out.print(t)
+
+
+# --- contacts ---
+
+
+@cli.group()
+def contacts() -> None:
+    """List, inspect and change contacts."""
+
+
+def _contacts_table(app: App, rows: list[dict[str, Any]], title: str) -> None:
+    t = Table(title=title, title_justify="left")
+    for col in ("name", "emails", "tier", "last (UTC)", "90d", "two-way", "strength", "due"):
+        t.add_column(col, justify="right" if col in ("90d", "two-way", "strength") else "left")
+    for c in rows:
+        t.add_row(
+            c["name"] or "",
+            ", ".join(c["emails"]),
+            c["tier"] or "",
+            (c["last_interaction_at"] or "")[:10],
+            str(c["interactions_90d"]),
+            str(c["two_way_90d"]),
+            str(c["strength"]),
+            (c["next_due_at"] or "")[:10],
+        )
+    app.out.print(t)
+
+
+@contacts.command("list")
+@click.option("--due", is_flag=True, help="Only contacts whose cadence says it is time.")
+@click.option(
+    "--sort", type=click.Choice(["recent", "strength", "name"]), default="recent", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def contacts_list(app: App, due: bool, sort: str, as_json: bool) -> None:
+    """Every contact with their last interaction, activity in 90 days and strength."""
+    now = app.now()
+    with app.store.session() as s:
+        rows = list_contacts(s, app.owner_id, now, app.tiers())
+    if due:
+        rows = [c for c in rows if is_due(c, now)]
+    if sort == "strength":
+        rows.sort(key=lambda c: (-c["strength"], c["id"]))
+    elif sort == "name":
+        rows.sort(
+            key=lambda c: ((c["name"] or c["emails"][0] if c["emails"] else "").lower(), c["id"])
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    _contacts_table(app, rows, title=f"Contacts: {len(rows)}" + (" due" if due else ""))
+
+
+@contacts.command("show")
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_app
+def contacts_show(app: App, address: str, as_json: bool) -> None:
+    """One contact: settings, measures and recent history."""
+    now = app.now()
+    with app.store.session() as s:
+        contact = resolve_contact(s, app.owner_id, address)
+        [row] = list_contacts(s, app.owner_id, now, app.tiers(), contact_ids=[contact.id])
+        row["notes"] = contact.notes
+        row["recent"] = history(s, app.owner_id, row["emails"], now, limit=10)
+    if as_json:
+        emit_json(row)
+        return
+    out = app.out
+    out.print(f"[bold]{row['name'] or row['emails'][0]}[/bold]  (id {row['id']})")
+    for key in (
+        "emails",
+        "tier",
+        "cadence_days",
+        "timezone",
+        "organisation",
+        "last_interaction_at",
+        "next_due_at",
+        "interactions_90d",
+        "two_way_90d",
+        "strength",
+        "do_not_contact",
+        "snoozed_until",
+        "notes",
+    ):
+        value = row[key]
+        if isinstance(value, list):
+            value = ", ".join(value)
+        out.print(f"{key + ':':22}{'' if value is None else value}", markup=False)
+    if row["recent"]:
+        out.print("recent:")
+        for i in row["recent"]:
+            when = (i["occurred_at"] or "")[:10]
+            line = f"  {when}  {i['kind']:7} {i['direction'] or '':6} {i['subject'] or ''}"
+            out.print(line, markup=False)
+
+
+def _parse_date(value: str, option: str) -> datetime:
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option
+        ) from None
+    return datetime.combine(d, time(0, 0), tzinfo=UTC)
+
+
+@contacts.command("set")
+@click.argument("address")
+@click.option("--name", help="Display name.")
+@click.option("--tier", help="Tier name from [tiers] in the config (or 'none').")
+@click.option("--cadence", help="Own cadence, e.g. 30d (or 'none' for the tier's).")
+@click.option("--timezone", "tz", help="IANA time zone, e.g. America/New_York.")
+@click.option("--organisation", help="Company or organisation.")
+@click.option("--notes", help="Free text.")
+@click.option(
+    "--snooze-until", metavar="DATE", help="No actions before this date (YYYY-MM-DD, or 'none')."
+)
+@click.option("--do-not-contact/--contact-ok", default=None, help="Never plan anything for them.")
+@click.option("--add-address", multiple=True, metavar="ADDR", help="Another address of theirs.")
+@pass_app
+def contacts_set(
+    app: App,
+    address: str,
+    name: str | None,
+    tier: str | None,
+    cadence: str | None,
+    tz: str | None,
+    organisation: str | None,
+    notes: str | None,
+    snooze_until: str | None,
+    do_not_contact: bool | None,
+    add_address: tuple[str, ...],
+) -> None:
+    """Change a contact's settings (tier, cadence, time zone, snooze, do-not-contact, ...)."""
+    fields: dict[str, Any] = {}
+    if name is not None:
+        fields["name"] = name.strip() or None
+    if tier is not None:
+        if tier != "none" and tier not in app.config.settings.tiers:
+            known = ", ".join(app.config.settings.tiers) or "none"
+            raise click.BadParameter(
+                f"no tier {tier!r} in the config (tiers: {known})", param_hint="--tier"
+            )
+        fields["tier"] = None if tier == "none" else tier
+    if cadence is not None:
+        if cadence == "none":
+            fields["cadence_days"] = None
+        else:
+            try:
+                fields["cadence_days"] = max(1, parse_duration(cadence).days)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--cadence") from None
+    if tz is not None:
+        try:
+            fields["timezone"] = check_timezone(tz)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    if organisation is not None:
+        fields["organisation"] = organisation or None
+    if notes is not None:
+        fields["notes"] = notes or None
+    if snooze_until is not None:
+        fields["snoozed_until"] = (
+            None if snooze_until == "none" else _parse_date(snooze_until, "--snooze-until")
+        )
+    if do_not_contact is not None:
+        fields["do_not_contact"] = do_not_contact
+    if not fields and not add_address:
+        raise click.UsageError("nothing to set: give at least one option (see --help)")
+    from syncd.addresses import normalize_address
+
+    now = app.now()
+    with app.store.session() as s, s.begin():
+        contact = resolve_contact(s, app.owner_id, address)
+        set_fields(s, contact, now, **fields)
+        for extra in add_address:
+            norm = normalize_address(extra)
+            if norm is None:
+                raise InputError(f"{extra!r} is not an email address")
+            owner_of = s.scalar(
+                select(ContactAddress.contact_id).where(
+                    ContactAddress.owner_id == app.owner_id, ContactAddress.address == norm
+                )
+            )
+            if owner_of is not None and owner_of != contact.id:
+                raise InputError(
+                    f"{norm} belongs to another contact", hint="use `syncd contacts merge`"
+                )
+            if owner_of is None:
+                s.add(ContactAddress(owner_id=app.owner_id, contact_id=contact.id, address=norm))
+                from sqlalchemy import update
+
+                from syncd.store.models import Participant
+
+                s.flush()
+                s.execute(
+                    update(Participant)
+                    .where(
+                        Participant.owner_id == app.owner_id,
+                        Participant.address == norm,
+                        Participant.contact_id.is_(None),
+                    )
+                    .values(contact_id=contact.id)
+                )
+    click.echo(
+        f"updated {address}: "
+        + ", ".join(sorted([*fields, *(["addresses"] if add_address else [])]))
+    )
+
+
+@contacts.command("merge")
+@click.argument("keep")
+@click.argument("other")
+@pass_app
+def contacts_merge(app: App, keep: str, other: str) -> None:
+    """Merge the contact of OTHER into the contact of KEEP (one person, two entries)."""
+    now = app.now()
+    with app.store.session() as s, s.begin():
+        a = resolve_contact(s, app.owner_id, keep)
+        b = resolve_contact(s, app.owner_id, other)
+        merge(s, app.owner_id, a, b, now)
+    click.echo(f"merged {other} into {keep}")
+
+
+@contacts.command("forget")
+@click.argument("address")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def contacts_forget(app: App, address: str, yes: bool) -> None:
+    """Remove a person and everything recorded about them, and keep them out from now on."""
+    if not yes and not click.confirm(
+        f"Forget {address} and every interaction recorded only with them?", default=False, err=True
+    ):
+        raise click.Abort()
+    with app.store.session() as s, s.begin():
+        counts = forget(s, app.owner_id, address, app.now())
+    click.echo(
+        f"forgot {address}: {counts['contacts']} contact, {counts['addresses']} address(es),"
+        f" {counts['interactions']} interaction(s), {counts['participations']} participation(s);"
+        " they stay out of future syncs"
+    )
+
+
+# --- accounts ---
+
+
+@cli.group()
+def accounts() -> None:
+    """The configured accounts and the state of their streams."""
+
+
+def _accounts_doc(app: App) -> list[dict[str, Any]]:
+    now = app.now()
+    with app.store.session() as s:
+        stored = {
+            a.name: a for a in s.scalars(select(Account).where(Account.owner_id == app.owner_id))
+        }
+        streams: dict[int, list[Stream]] = {}
+        for st in s.scalars(
+            select(Stream).where(Stream.owner_id == app.owner_id).order_by(Stream.name)
+        ):
+            streams.setdefault(st.account_id, []).append(st)
+    configured = {a.name: a.kind for a in app.config.settings.accounts}
+    names = list(configured) + [n for n in stored if n not in configured]
+    out = []
+    for name in names:
+        acc = stored.get(name)
+        rows = streams.get(acc.id, []) if acc else []
+        out.append(
+            {
+                "name": name,
+                "kind": configured.get(name, acc.kind if acc else None),
+                "configured": name in configured,
+                "state": acc.state if acc else "never synced",
+                "needs_reauth": bool(acc and acc.state == "needs_reauth"),
+                "last_error": acc.last_error if acc else None,
+                "streams": [
+                    {
+                        "name": st.name,
+                        "kind": st.kind,
+                        "items": st.items,
+                        "last_sync_at": iso(st.last_sync_at),
+                        "cursor_at": iso(st.cursor_at),
+                        "cursor_age_seconds": (
+                            int((now - st.cursor_at).total_seconds()) if st.cursor_at else None
+                        ),
+                        "last_error": st.last_error,
+                    }
+                    for st in rows
+                ],
+            }
+        )
+    return out
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def accounts_list(app: App, as_json: bool) -> None:
+    """Each account with the state of its streams (cursor age, last error)."""
+    doc = _accounts_doc(app)
+    if as_json:
+        emit_json(doc)
+        return
+    t = Table(title="Accounts", title_justify="left")
+    for col in ("account", "kind", "state", "stream", "items", "last sync (UTC)", "error"):
+        t.add_column(col)
+    for a in doc:
+        if not a["streams"]:
+            t.add_row(a["name"], a["kind"] or "", a["state"], "", "", "", a["last_error"] or "")
+        for st in a["streams"]:
+            t.add_row(
+                a["name"],
+                a["kind"] or "",
+                a["state"],
+                st["name"],
+                str(st["items"]),
+                (st["last_sync_at"] or "")[:16].replace("T", " "),
+                st["last_error"] or "",
+            )
+    app.out.print(t)
+
+
+accounts.add_command(accounts_list, "status")
+
+
+# --- entry point ---
+
+
+def _fail(message: str, hint: str | None = None) -> NoReturn:
+    click.echo(f"syncd: error: {message}", err=True)
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)
+    sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = cli.main(args=argv, prog_name="syncd", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except SyncdError as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        if len(lines) > 1:  # several config errors: one per line, all of them
+            for line in lines[:-1]:
+                click.echo(f"syncd: error: {line}", err=True)
+        _fail(lines[-1], exc.hint)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,427 @@
+"""Contacts and histories as the CLI shows them: SQL aggregates, never whole histories.
+
+The JSON field names here are a contract (DESIGN.md): contact ``id, name, emails, tier,
+cadence_days, timezone, last_interaction_at, next_due_at, interactions_90d, two_way_90d,
+strength`` and interaction ``id, kind, direction, occurred_at, subject, thread, accounts,
+participants, sources``.
+
+An interaction counts for a contact when the contact is a counterpart in it (the sender of
+mail the owner received, a recipient of mail the owner sent, another attendee of a meeting
+the owner attended) and, for a meeting, once it has ended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from syncd.addresses import normalize_address
+from syncd.errors import InputError, NotFound
+from syncd.ingest import address_hash
+from syncd.store.models import (
+    Account,
+    Contact,
+    ContactAddress,
+    Forgotten,
+    Interaction,
+    InteractionSource,
+    Participant,
+)
+
+WINDOW_DAYS = 90
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def counts_now(now: datetime) -> Any:
+    """SQL condition: the interaction is real and has happened by `now`."""
+    return and_(
+        Interaction.is_interaction.is_(True),
+        Interaction.occurred_at <= now,
+        or_(Interaction.ends_at.is_(None), Interaction.ends_at <= now),
+    )
+
+
+def strength(last: datetime | None, n90: int, two_way: int, now: datetime) -> int:
+    """0-100 from recency (half-life 30 days), frequency and reciprocity over 90 days.
+
+    strength = 100 * (0.4 * 0.5 ** (days since last / 30) + 0.3 * min(1, n90 / 12)
+                      + 0.3 * min(1, two_way / 4))
+    """
+    if last is None:
+        return 0
+    days = max(0.0, (now - last).total_seconds() / 86400)
+    recency = math.pow(0.5, days / 30)
+    score = 0.4 * recency + 0.3 * min(1.0, n90 / 12) + 0.3 * min(1.0, two_way / 4)
+    return round(100 * score)
+
+
+@dataclass(frozen=True)
+class Tiers:
+    cadence_days: dict[str, int]
+
+
+def resolve_contact(session: Session, owner_id: int, address: str) -> Contact:
+    norm = normalize_address(address)
+    if norm is None:
+        raise InputError(f"{address!r} is not an email address")
+    contact = session.scalar(
+        select(Contact)
+        .join(ContactAddress, ContactAddress.contact_id == Contact.id)
+        .where(ContactAddress.owner_id == owner_id, ContactAddress.address == norm)
+    )
+    if contact is None:
+        raise NotFound(
+            f"no contact with the address {norm}",
+            hint="`syncd contacts list` shows the contacts; `syncd history ADDR` works for anyone",
+        )
+    return contact
+
+
+def list_contacts(
+    session: Session,
+    owner_id: int,
+    now: datetime,
+    tiers: Tiers,
+    *,
+    contact_ids: list[int] | None = None,
+) -> list[dict[str, Any]]:
+    since = now - timedelta(days=WINDOW_DAYS)
+    real = counts_now(now)
+    agg = (
+        select(
+            Participant.contact_id.label("cid"),
+            func.max(case((real, Interaction.occurred_at))).label("last"),
+            func.count(
+                func.distinct(case((and_(real, Interaction.occurred_at >= since), Interaction.id)))
+            ).label("n90"),
+        )
+        .join(Interaction, Interaction.id == Participant.interaction_id)
+        .where(
+            Participant.owner_id == owner_id,
+            Participant.contact_id.is_not(None),
+            Participant.is_counterpart.is_(True),
+        )
+        .group_by(Participant.contact_id)
+        .subquery()
+    )
+    q = (
+        select(Contact, agg.c.last, agg.c.n90)
+        .outerjoin(agg, agg.c.cid == Contact.id)
+        .where(Contact.owner_id == owner_id)
+        .order_by(agg.c.last.desc().nulls_last(), Contact.id)
+    )
+    if contact_ids is not None:
+        q = q.where(Contact.id.in_(contact_ids))
+    rows = session.execute(q).all()
+    ids = [r[0].id for r in rows]
+    emails = _emails(session, owner_id, ids)
+    two_way = _two_way(session, owner_id, since, now, ids)
+    out = []
+    for contact, last, n90 in rows:
+        last_dt = (
+            last.replace(tzinfo=UTC) if isinstance(last, datetime) and last.tzinfo is None else last
+        )
+        if isinstance(last_dt, str):  # SQLite returns MAX() over a CASE as text
+            last_dt = datetime.fromisoformat(last_dt).replace(tzinfo=UTC)
+        cadence = contact.cadence_days or (
+            tiers.cadence_days.get(contact.tier) if contact.tier else None
+        )
+        due = None
+        if cadence:
+            due = (last_dt or contact.created_at) + timedelta(days=cadence)
+        tw = two_way.get(contact.id, 0)
+        out.append(
+            {
+                "id": contact.id,
+                "name": contact.name,
+                "emails": emails.get(contact.id, []),
+                "tier": contact.tier,
+                "cadence_days": cadence,
+                "timezone": contact.timezone,
+                "last_interaction_at": iso(last_dt),
+                "next_due_at": iso(due),
+                "interactions_90d": int(n90 or 0),
+                "two_way_90d": tw,
+                "strength": strength(last_dt, int(n90 or 0), tw, now),
+                "do_not_contact": contact.do_not_contact,
+                "snoozed_until": iso(contact.snoozed_until),
+                "organisation": contact.organisation,
+            }
+        )
+    return out
+
+
+def is_due(contact: dict[str, Any], now: datetime) -> bool:
+    if contact["do_not_contact"] or contact["next_due_at"] is None:
+        return False
+    snooze = contact["snoozed_until"]
+    if snooze is not None and snooze > iso(now):
+        return False
+    return bool(contact["next_due_at"] <= iso(now))
+
+
+def _emails(session: Session, owner_id: int, ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    if not ids:
+        return out
+    for cid, addr in session.execute(
+        select(ContactAddress.contact_id, ContactAddress.address)
+        .where(ContactAddress.owner_id == owner_id)
+        .order_by(ContactAddress.id)
+    ):
+        out[cid].append(addr)
+    return out
+
+
+def _two_way(
+    session: Session, owner_id: int, since: datetime, now: datetime, ids: list[int]
+) -> dict[int, int]:
+    """Two-way interactions in the window: meetings, and mail in threads both sides wrote in."""
+    if not ids:
+        return {}
+    real = and_(counts_now(now), Interaction.occurred_at >= since)
+    meetings = dict(
+        session.execute(
+            select(Participant.contact_id, func.count(func.distinct(Interaction.id)))
+            .join(Interaction, Interaction.id == Participant.interaction_id)
+            .where(
+                Participant.owner_id == owner_id,
+                Participant.is_counterpart.is_(True),
+                Participant.contact_id.is_not(None),
+                Interaction.kind == "meeting",
+                real,
+            )
+            .group_by(Participant.contact_id)
+        ).all()
+    )
+    threads = (
+        select(
+            Participant.contact_id.label("cid"),
+            Interaction.thread_key.label("thread"),
+            func.count(func.distinct(Interaction.id)).label("n"),
+        )
+        .join(Interaction, Interaction.id == Participant.interaction_id)
+        .where(
+            Participant.owner_id == owner_id,
+            Participant.is_counterpart.is_(True),
+            Participant.contact_id.is_not(None),
+            Interaction.kind == "email",
+            Interaction.thread_key.is_not(None),
+            real,
+        )
+        .group_by(Participant.contact_id, Interaction.thread_key)
+        .having(
+            and_(
+                func.sum(case((Interaction.direction == "in", 1), else_=0)) > 0,
+                func.sum(case((Interaction.direction == "out", 1), else_=0)) > 0,
+            )
+        )
+        .subquery()
+    )
+    mail = dict(
+        session.execute(select(threads.c.cid, func.sum(threads.c.n)).group_by(threads.c.cid)).all()
+    )
+    return {cid: int(meetings.get(cid, 0)) + int(mail.get(cid, 0)) for cid in ids}
+
+
+def history(
+    session: Session,
+    owner_id: int,
+    addresses: list[str],
+    now: datetime,
+    *,
+    include_noise: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Every interaction with any of `addresses`, newest first."""
+    people = select(Participant.interaction_id).where(
+        Participant.owner_id == owner_id, Participant.address.in_(addresses)
+    )
+    q = (
+        select(Interaction)
+        .where(Interaction.id.in_(people))
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+    )
+    if not include_noise:
+        q = q.where(counts_now(now))
+    if limit:
+        q = q.limit(limit)
+    interactions = session.scalars(q).all()
+    return describe_interactions(session, list(interactions))
+
+
+def describe_interactions(
+    session: Session, interactions: list[Interaction]
+) -> list[dict[str, Any]]:
+    ids = [i.id for i in interactions]
+    parts: dict[int, list[Participant]] = defaultdict(list)
+    sources: dict[int, list[tuple[str, InteractionSource]]] = defaultdict(list)
+    if ids:
+        for p in session.scalars(
+            select(Participant).where(Participant.interaction_id.in_(ids)).order_by(Participant.id)
+        ):
+            parts[p.interaction_id].append(p)
+        for name, src in session.execute(
+            select(Account.name, InteractionSource)
+            .join(Account, Account.id == InteractionSource.account_id)
+            .where(InteractionSource.interaction_id.in_(ids))
+            .order_by(InteractionSource.id)
+        ).all():
+            sources[src.interaction_id].append((name, src))
+    out = []
+    for i in interactions:
+        ps = parts[i.id]
+        srcs = sources[i.id]
+        out.append(
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "direction": i.direction,
+                "occurred_at": iso(i.occurred_at),
+                "ends_at": iso(i.ends_at),
+                "subject": i.subject,
+                "thread": i.thread_key,
+                "accounts": sorted({name for name, _ in srcs}),
+                "participants": list(dict.fromkeys(p.address for p in ps)),
+                "participants_detail": [
+                    {"address": p.address, "name": p.name, "role": p.role, "response": p.response}
+                    for p in ps
+                ],
+                "counterparts": list(dict.fromkeys(p.address for p in ps if p.is_counterpart)),
+                "sources": [
+                    {"account": name, "provider_id": s.provider_id, "folder": s.folder}
+                    for name, s in srcs
+                ],
+                "category": i.category,
+                "is_interaction": i.is_interaction,
+            }
+        )
+    return out
+
+
+def recent_interactions(
+    session: Session, owner_id: int, now: datetime, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    cond = [Interaction.owner_id == owner_id, counts_now(now)]
+    total = session.scalar(select(func.count()).select_from(Interaction).where(*cond)) or 0
+    rows = session.scalars(
+        select(Interaction).where(*cond).order_by(Interaction.occurred_at.desc()).limit(limit)
+    ).all()
+    return describe_interactions(session, list(rows)), total
+
+
+# --- changing contacts ---
+
+
+def set_fields(session: Session, contact: Contact, now: datetime, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    contact.updated_at = now
+
+
+def merge(session: Session, owner_id: int, keep: Contact, other: Contact, now: datetime) -> None:
+    """Fold `other` into `keep`: addresses, history links and missing settings move over."""
+    if keep.id == other.id:
+        raise InputError("both addresses belong to the same contact already")
+    session.execute(
+        update(ContactAddress)
+        .where(ContactAddress.contact_id == other.id)
+        .values(contact_id=keep.id)
+    )
+    session.execute(
+        update(Participant).where(Participant.contact_id == other.id).values(contact_id=keep.id)
+    )
+    for name in (
+        "name",
+        "tier",
+        "cadence_days",
+        "timezone",
+        "organisation",
+        "notes",
+        "snoozed_until",
+    ):
+        if getattr(keep, name) is None and getattr(other, name) is not None:
+            setattr(keep, name, getattr(other, name))
+    keep.do_not_contact = keep.do_not_contact or other.do_not_contact
+    keep.updated_at = now
+    session.flush()
+    session.delete(other)
+
+
+def forget(session: Session, owner_id: int, address: str, now: datetime) -> dict[str, int]:
+    """Remove a person and everything recorded about them; keep them out from now on.
+
+    Their contact, addresses and participations go; an interaction left with no other
+    counterpart goes too (with its sources). Only a hash of each address is kept, so that
+    later syncs leave them out.
+    """
+    norm = normalize_address(address)
+    if norm is None:
+        raise InputError(f"{address!r} is not an email address")
+    contact_id = session.scalar(
+        select(ContactAddress.contact_id).where(
+            ContactAddress.owner_id == owner_id, ContactAddress.address == norm
+        )
+    )
+    addresses = {norm}
+    if contact_id is not None:
+        addresses |= set(
+            session.scalars(
+                select(ContactAddress.address).where(ContactAddress.contact_id == contact_id)
+            )
+        )
+    touched = set(
+        session.scalars(
+            select(Participant.interaction_id).where(
+                Participant.owner_id == owner_id, Participant.address.in_(addresses)
+            )
+        )
+    )
+    removed_parts = session.execute(
+        delete(Participant).where(
+            Participant.owner_id == owner_id, Participant.address.in_(addresses)
+        )
+    ).rowcount
+    still = (
+        set(
+            session.scalars(
+                select(Participant.interaction_id).where(
+                    Participant.interaction_id.in_(touched),
+                    or_(Participant.is_counterpart.is_(True), Participant.is_owner.is_(False)),
+                )
+            )
+        )
+        if touched
+        else set()
+    )
+    orphans = touched - still
+    if orphans:
+        session.execute(delete(Interaction).where(Interaction.id.in_(orphans)))
+    if contact_id is not None:
+        session.execute(delete(Contact).where(Contact.id == contact_id))
+    for addr in addresses:
+        h = address_hash(addr)
+        exists = session.scalar(
+            select(Forgotten.id).where(Forgotten.owner_id == owner_id, Forgotten.address_hash == h)
+        )
+        if exists is None:
+            session.execute(
+                insert(Forgotten).values(owner_id=owner_id, address_hash=h, created_at=now)
+            )
+    return {
+        "addresses": len(addresses),
+        "participations": int(removed_parts or 0),
+        "interactions": len(orphans),
+        "contacts": 1 if contact_id is not None else 0,
+    }

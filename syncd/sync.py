@@ -1,0 +1,370 @@
+"""One sync pass: every stream of an account, batch by batch, each batch with its cursor.
+
+The session is never held across connector I/O: a batch is read from the source first,
+then stored together with the cursor that is valid after it, in one short transaction.
+A cursor the provider refuses (`CursorExpired`) triggers a full resync of that stream,
+which creates no duplicates because ingest is an idempotent upsert.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import (
+    AuthFailed,
+    ConnectorError,
+    CursorExpired,
+    Source,
+    SourceInvalid,
+    SourceUnavailable,
+    StreamInfo,
+)
+from connectors.ics import IcsFolderSource
+from connectors.maildir import MaildirSource
+from syncd.classify import ClassifyOptions
+from syncd.config import Config, MaildirAccount, parse_duration
+from syncd.ingest import IngestContext, IngestResult, Privacy, ingest_batch, load_privacy
+from syncd.store.db import Store
+from syncd.store.models import Account, Stream
+
+log = logging.getLogger("syncd.sync")
+
+
+class Progress(Protocol):
+    """What a sync reports while it runs (a rich progress bar, or nothing)."""
+
+    def start_stream(self, label: str, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+    def end_stream(self) -> None: ...
+
+
+class NoProgress:
+    def start_stream(self, label: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def end_stream(self) -> None:
+        pass
+
+
+@dataclass
+class StreamReport:
+    account: str
+    stream: str
+    kind: str
+    result: IngestResult = field(default_factory=IngestResult)
+    read: int = 0
+    resynced: bool = False
+    error: str | None = None
+
+
+@dataclass
+class SyncReport:
+    streams: list[StreamReport] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[StreamReport]:
+        return [s for s in self.streams if s.error]
+
+    def total(self) -> IngestResult:
+        out = IngestResult()
+        for s in self.streams:
+            out.add(s.result)
+        return out
+
+
+@dataclass(frozen=True)
+class AccountSources:
+    name: str
+    kind: str
+    sources: list[tuple[str, Source]]  # (stream prefix, source)
+
+
+def sources_for(config: Config, account: MaildirAccount) -> AccountSources:
+    batch = config.settings.sync.batch_size
+    sources: list[tuple[str, Source]] = [
+        (
+            "mail:",
+            MaildirSource(
+                account.path,
+                folders=account.folders,
+                exclude=account.exclude_folders,
+                sent_folders=account.sent_folders,
+                batch_size=batch,
+            ),
+        )
+    ]
+    if account.calendar is not None:
+        sources.append(("calendar:", _ics(config, account.calendar.path)))
+    return AccountSources(account.name, account.kind, sources)
+
+
+def _ics(config: Config, path: Path) -> IcsFolderSource:
+    s = config.settings.sync
+    return IcsFolderSource(
+        path,
+        lookback=parse_duration(s.calendar_lookback),
+        horizon=parse_duration(s.calendar_horizon),
+        batch_size=s.batch_size,
+    )
+
+
+class Syncer:
+    """Runs sync passes for one owner against one store."""
+
+    def __init__(self, store: Store, config: Config, owner_id: int) -> None:
+        self.store = store
+        self.config = config
+        self.owner_id = owner_id
+        self.identity = config.owner.identity()
+        self.options = ClassifyOptions(max_group_size=config.settings.sync.max_group_size)
+
+    def ensure_account(self, name: str, kind: str, now: datetime) -> int:
+        with self.store.session() as s, s.begin():
+            acc_id = s.scalar(
+                select(Account.id).where(Account.owner_id == self.owner_id, Account.name == name)
+            )
+            if acc_id is None:
+                acc = Account(
+                    owner_id=self.owner_id, name=name, kind=kind, state="ok", created_at=now
+                )
+                s.add(acc)
+                s.flush()
+                acc_id = acc.id
+            return acc_id
+
+    def sync_account(
+        self,
+        account: AccountSources,
+        *,
+        now: datetime,
+        full: bool = False,
+        progress: Progress | None = None,
+    ) -> list[StreamReport]:
+        progress = progress or NoProgress()
+        account_id = self.ensure_account(account.name, account.kind, now)
+        reports: list[StreamReport] = []
+        for prefix, source in account.sources:
+            try:
+                streams = source.streams()
+            except ConnectorError as exc:
+                report = StreamReport(account.name, prefix.rstrip(":"), "?", error=str(exc))
+                reports.append(report)
+                self._record_account_error(account_id, exc, now)
+                log.warning(
+                    "sync.source.failed", extra={"account": account.name, "error": str(exc)}
+                )
+                continue
+            for info in streams:
+                report = self._sync_stream(
+                    account_id,
+                    account.name,
+                    source,
+                    prefix + info.name,
+                    info,
+                    now=now,
+                    full=full,
+                    progress=progress,
+                )
+                reports.append(report)
+        self._finish_account(account_id, reports, now)
+        return reports
+
+    def _sync_stream(
+        self,
+        account_id: int,
+        account_name: str,
+        source: Source,
+        stream_name: str,
+        info: StreamInfo,
+        *,
+        now: datetime,
+        full: bool,
+        progress: Progress,
+    ) -> StreamReport:
+        report = StreamReport(account_name, stream_name, info.kind)
+        stream_id, cursor = self._stream_row(account_id, stream_name, info.kind)
+        privacy = self._privacy()
+        ctx = IngestContext(
+            owner_id=self.owner_id,
+            account_id=account_id,
+            stream_id=stream_id,
+            identity=self.identity,
+            options=self.options,
+            contact_policy=self.config.settings.sync.contact_policy,
+            privacy=privacy,
+            now=now,
+        )
+        progress.start_stream(
+            f"{account_name} {stream_name}", _hint(source, info) if full or cursor is None else None
+        )
+        try:
+            try:
+                self._drain(
+                    source, info, cursor, ctx, report, now=now, full=full, progress=progress
+                )
+            except CursorExpired as exc:
+                log.warning(
+                    "sync.cursor.expired",
+                    extra={"account": account_name, "stream": stream_name, "error": str(exc)},
+                )
+                report.resynced = True
+                self._drain(source, info, None, ctx, report, now=now, full=True, progress=progress)
+        except AuthFailed as exc:
+            report.error = f"authorisation failed: {exc}"
+            self._record_stream_error(stream_id, report.error, now)
+        except (SourceUnavailable, SourceInvalid, ConnectorError) as exc:
+            report.error = str(exc)
+            self._record_stream_error(stream_id, report.error, now)
+        finally:
+            progress.end_stream()
+        if report.error:
+            log.warning(
+                "sync.stream.failed",
+                extra={"account": account_name, "stream": stream_name, "error": report.error},
+            )
+        else:
+            log.info(
+                "sync.stream.done",
+                extra={
+                    "account": account_name,
+                    "stream": stream_name,
+                    "read": report.read,
+                    "new": report.result.new_interactions,
+                },
+            )
+        return report
+
+    def _drain(
+        self,
+        source: Source,
+        info: StreamInfo,
+        cursor: str | None,
+        ctx: IngestContext,
+        report: StreamReport,
+        *,
+        now: datetime,
+        full: bool,
+        progress: Progress,
+    ) -> None:
+        for batch in source.poll(info, cursor, now=now, full=full):
+            with self.store.session() as s, s.begin():
+                result = ingest_batch(s, ctx, batch.items, batch.removed)
+                self._store_cursor(s, ctx.stream_id, batch.cursor, now, len(batch.items))
+            report.result.add(result)
+            report.read += batch.read
+            progress.advance(len(batch.items))
+            log.debug(
+                "sync.batch.stored",
+                extra={
+                    "stream": info.name,
+                    "items": len(batch.items),
+                    "new": result.new_interactions,
+                },
+            )
+
+    def _stream_row(self, account_id: int, name: str, kind: str) -> tuple[int, str | None]:
+        with self.store.session() as s, s.begin():
+            row = s.execute(
+                select(Stream.id, Stream.cursor).where(
+                    Stream.account_id == account_id, Stream.name == name
+                )
+            ).first()
+            if row is not None:
+                return row[0], row[1]
+            stream = Stream(
+                owner_id=self.owner_id, account_id=account_id, name=name, kind=kind, items=0
+            )
+            s.add(stream)
+            s.flush()
+            return stream.id, None
+
+    def _store_cursor(
+        self, s: Session, stream_id: int, cursor: str | None, now: datetime, items: int
+    ) -> None:
+        stream = s.get(Stream, stream_id)
+        assert stream is not None
+        if cursor != stream.cursor:
+            stream.cursor = cursor
+            stream.cursor_at = now
+        stream.last_sync_at = now
+        stream.last_error = None
+        stream.items = (stream.items or 0) + items
+
+    def _privacy(self) -> Privacy:
+        p = self.config.settings.privacy
+        with self.store.session() as s:
+            return load_privacy(s, self.owner_id, p.block, p.skip_internal)
+
+    def _record_stream_error(self, stream_id: int, error: str, now: datetime) -> None:
+        with self.store.session() as s, s.begin():
+            stream = s.get(Stream, stream_id)
+            if stream is not None:
+                stream.last_error = error[:2000]
+                stream.last_sync_at = now
+
+    def _record_account_error(self, account_id: int, exc: Exception, now: datetime) -> None:
+        with self.store.session() as s, s.begin():
+            acc = s.get(Account, account_id)
+            if acc is not None:
+                acc.state = "needs_reauth" if isinstance(exc, AuthFailed) else "failing"
+                acc.last_error = str(exc)[:2000]
+
+    def _finish_account(self, account_id: int, reports: list[StreamReport], now: datetime) -> None:
+        errors = [r.error for r in reports if r.error]
+        with self.store.session() as s, s.begin():
+            acc = s.get(Account, account_id)
+            if acc is None:
+                return
+            if errors:
+                acc.state = (
+                    "needs_reauth" if any("authorisation" in e for e in errors) else "failing"
+                )
+                acc.last_error = errors[0][:2000]
+            else:
+                acc.state = "ok"
+                acc.last_error = None
+
+
+def _hint(source: Source, info: StreamInfo) -> int | None:
+    """A source may say how many items a full read will yield, for the progress bar."""
+    size_hint = getattr(source, "size_hint", None)
+    if size_hint is None:
+        return None
+    try:
+        value = size_hint(info)
+    except ConnectorError:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def sync_all(
+    syncer: Syncer,
+    *,
+    now_fn: Callable[[], datetime],
+    account: str | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> SyncReport:
+    report = SyncReport()
+    config = syncer.config
+    accounts = [config.settings.account(account)] if account else config.settings.accounts
+    for acc in accounts:
+        report.streams.extend(
+            syncer.sync_account(
+                sources_for(config, acc), now=now_fn(), full=full, progress=progress
+            )
+        )
+    return report
