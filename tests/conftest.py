@@ -1,0 +1,80 @@
+"""Shared fixtures: stores on SQLite and on a real PostgreSQL, configs, Maildir writers.
+
+PostgreSQL is the server on 127.0.0.1 (user postgres, database test; override with
+SYNCD_TEST_PG). Each test that asks for it gets a database of its own. Where the server is
+missing the PostgreSQL variants are skipped, except when SYNCD_REQUIRE_SERVICES names
+postgres (CI sets it): then they fail, so CI never passes without them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("derandomized", max_examples=100, deadline=None, derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+PG_ADMIN = os.environ.get("SYNCD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def required(service: str) -> bool:
+    names = os.environ.get("SYNCD_REQUIRE_SERVICES", "")
+    return service in {n.strip() for n in names.split(",")}
+
+
+def _pg_admin_engine():  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    return create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    try:
+        from sqlalchemy import text
+
+        engine = _pg_admin_engine()
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception as exc:  # any failure to reach the server means "not here"
+        if required("postgres"):
+            pytest.fail(f"PostgreSQL is required here but not reachable at {PG_ADMIN}: {exc}")
+        return False
+
+
+@pytest.fixture
+def pg_url(pg_available: bool) -> Iterator[str]:
+    if not pg_available:
+        pytest.skip("no PostgreSQL on 127.0.0.1 (set SYNCD_REQUIRE_SERVICES=postgres to fail)")
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"syncd_test_{uuid.uuid4().hex[:12]}"
+    engine = _pg_admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'syncd.db'}"
+    return str(request.getfixturevalue("pg_url"))
