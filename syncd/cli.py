@@ -72,7 +72,10 @@ class App:
 
     def __init__(self, config_path: str | None) -> None:
         self._config_path = config_path
+        # Piped output is read by people in files and pagers: don't squeeze it to 80 columns.
         self.out = Console(soft_wrap=False)
+        if not self.out.is_terminal and "COLUMNS" not in os.environ:
+            self.out = Console(soft_wrap=False, width=160)
         self.err = Console(stderr=True)
 
     @cached_property
