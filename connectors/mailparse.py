@@ -18,6 +18,8 @@ _CHUNK = 16 * 1024
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _PART_TYPE = re.compile(rb"(?im)^content-type:[ \t]*([a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+)")
 _FIELD_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
+_FIELD_SPLIT = re.compile(r"\r?\n(?![ \t])")
+_FOLD = re.compile(r"[ \t]*\r?\n[ \t]*|\r")
 
 
 def decode_header_bytes(raw: bytes) -> str:
@@ -41,32 +43,26 @@ def split_header_block(data: bytes) -> tuple[bytes, bytes]:
 def parse_header_block(block: bytes) -> tuple[tuple[str, str], ...]:
     """Parse a header section into (name, unfolded value) pairs, in order.
 
-    Values keep RFC 2047 encoded words as they are; leading and trailing white space is
-    removed. A leading mbox ``From `` line and lines that are not fields are skipped.
+    Values keep RFC 2047 encoded words as they are; folding white space becomes one space
+    and the ends are stripped. A leading mbox ``From `` line and lines that are not fields
+    are skipped. A section that is valid UTF-8 (nearly all) is decoded once; otherwise
+    each line is decoded on its own so that one bad byte spoils only its own field.
     """
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\n".join(decode_header_bytes(line) for line in block.splitlines())
     fields: list[tuple[str, str]] = []
-    name: str | None = None
-    value_parts: list[str] = []
-    for raw_line in block.splitlines():
-        if not raw_line:
+    for raw in _FIELD_SPLIT.split(text):
+        if not raw or raw[0] in " \t\r\n":
+            continue  # a continuation with no field before it, or an empty line
+        name, sep, value = raw.partition(":")
+        if not sep:
             continue
-        if raw_line[:1] in (b" ", b"\t"):
-            if name is not None:
-                value_parts.append(decode_header_bytes(raw_line).strip())
+        name = name.strip()
+        if not _FIELD_NAME.match(name):
             continue
-        if name is not None:
-            fields.append((name, " ".join(p for p in value_parts if p)))
-            name = None
-        colon = raw_line.find(b":")
-        if colon <= 0:
-            continue
-        candidate = decode_header_bytes(raw_line[:colon]).strip()
-        if not _FIELD_NAME.match(candidate):
-            continue
-        name = candidate
-        value_parts = [decode_header_bytes(raw_line[colon + 1 :]).strip()]
-    if name is not None:
-        fields.append((name, " ".join(p for p in value_parts if p)))
+        fields.append((name, _FOLD.sub(" ", value).strip()))
     return tuple(fields)
 
 

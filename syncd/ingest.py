@@ -333,14 +333,19 @@ def _store(session: Session, ctx: IngestContext, items: list[_Item], result: Ing
         if item.message_key not in by_key and item.message_key not in to_create:
             to_create[item.message_key] = item
     if to_create:
-        created = session.execute(
-            insert(Interaction).returning(
-                Interaction.id, Interaction.message_key, sort_by_parameter_order=True
-            ),
-            [_interaction_row(ctx, item) for item in to_create.values()],
-        ).all()
-        for iid, key in created:
-            by_key[key] = iid
+        # Plain executemany, then one SELECT for the ids: RETURNING with a guaranteed row
+        # order makes SQLAlchemy fall back to one INSERT per row on SQLite.
+        session.execute(
+            insert(Interaction.__table__), [_interaction_row(ctx, i) for i in to_create.values()]
+        )
+        by_key.update(
+            session.execute(
+                select(Interaction.message_key, Interaction.id).where(
+                    Interaction.owner_id == ctx.owner_id,
+                    Interaction.message_key.in_(list(to_create)),
+                )
+            ).all()
+        )
         result.new_interactions += len(to_create)
         contact_ids = _resolve_contacts(session, ctx, list(to_create.values()), result)
         _insert_participants(session, ctx, to_create.values(), by_key, contact_ids)
@@ -361,7 +366,7 @@ def _store(session: Session, ctx: IngestContext, items: list[_Item], result: Ing
                 "thread_id": item.thread_id,
             }
         )
-    session.execute(insert(InteractionSource), source_rows)
+    session.execute(insert(InteractionSource.__table__), source_rows)
     result.new_sources += len(source_rows)
 
 
@@ -406,15 +411,24 @@ def _resolve_contacts(
                 continue
             if p.address not in wanted or (wanted[p.address] is None and p.name):
                 wanted[p.address] = p.name
+    contacts = Contact.__table__
     for address, name in wanted.items():
-        contact = Contact(owner_id=ctx.owner_id, name=name, created_at=ctx.now, updated_at=ctx.now)
-        session.add(contact)
-        session.flush()
-        session.add(ContactAddress(owner_id=ctx.owner_id, contact_id=contact.id, address=address))
-        known[address] = contact.id
+        row = {
+            "owner_id": ctx.owner_id,
+            "name": name,
+            "do_not_contact": False,
+            "created_at": ctx.now,
+            "updated_at": ctx.now,
+        }
+        known[address] = session.execute(
+            insert(contacts).returning(contacts.c.id), row
+        ).scalar_one()
         result.new_contacts += 1
     if wanted:
-        session.flush()
+        session.execute(
+            insert(ContactAddress.__table__),
+            [{"owner_id": ctx.owner_id, "contact_id": known[a], "address": a} for a in wanted],
+        )
         # Earlier mail with these people was stored before they became contacts.
         for address in wanted:
             session.execute(
@@ -458,7 +472,7 @@ def _insert_participants(
                 }
             )
     if rows:
-        session.execute(insert(Participant), rows)
+        session.execute(insert(Participant.__table__), rows)
 
 
 def _refresh_events(
