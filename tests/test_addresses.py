@@ -1,0 +1,403 @@
+"""Header value helpers: encoded words, addresses, message ids, dates, the owner."""
+
+from __future__ import annotations
+
+import base64
+import encodings.aliases
+import quopri
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime, getaddresses
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from syncd.addresses import (
+    OwnerIdentity,
+    _simple_mailboxes,
+    decode_words,
+    is_public_mail_domain,
+    normalize_address,
+    normalize_message_id,
+    parse_addresses,
+    parse_date,
+    parse_references,
+)
+
+# Every codec name Python knows, plus names mail really carries and names nobody knows.
+CHARSETS = sorted(
+    set(encodings.aliases.aliases)
+    | set(encodings.aliases.aliases.values())
+    | {"utf-8", "UTF-8", "iso-8859-1", "windows-1252", "koi8-r", "gb2312", "ks_c_5601-1987"}
+    | {"x-unknown", "unknown-8bit", "utf-8*en", "base64", "rot13", "idna", "unicode_escape"}
+    | {"undefined", "punycode", "raw_unicode_escape", "", "ütf-8", "a" * 80}
+)
+
+# --- decode_words --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("Plain subject", "Plain subject"),
+        ("=?UTF-8?Q?J=C3=B6rg_M=C3=BCller?=", "Jörg Müller"),
+        ("=?utf-8?b?w5xiZXI=?=", "Über"),
+        ("=?ISO-8859-1?Q?Caf=E9?= au lait", "Café au lait"),
+        # White space between two encoded words is not text (RFC 2047 §6.2)...
+        ("=?utf-8?Q?a?= =?utf-8?Q?b?=", "ab"),
+        # ...but it is between an encoded word and plain text.
+        ("Re: =?utf-8?Q?caf=C3=A9?= time", "Re: café time"),
+        # A character split across two words still decodes (the bytes are joined first).
+        ("=?UTF-8?B?0J/RgNC4?= =?UTF-8?B?0LLQtdGC?=", "Привет"),
+        ("=?utf-8?q?=E2=82?= =?utf-8?q?=AC?=", "€"),
+        ("=?utf-8*en?Q?hello?=", "hello"),
+        ("line one\r\n  line two\ttabbed", "line one line two tabbed"),
+        ("=?utf-8?Q?a=0D=0Ab?=", "a b"),
+    ],
+)
+def test_decode_words(raw: str, decoded: str) -> None:
+    assert decode_words(raw) == decoded
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        # Unknown charset: UTF-8 when the bytes are UTF-8, else Latin-1.
+        ("=?x-no-such?Q?caf=C3=A9?=", "café"),
+        ("=?x-no-such?Q?caf=E9?=", "café"),
+        # Codecs that are not charsets are treated as unknown, not used.
+        ("=?base64?Q?abc?=", "abc"),
+        ("=?unicode_escape?Q?=5Cx41?=", "\\x41"),
+        ("=?idna?Q?xn--bcher-kva?=", "xn--bcher-kva"),
+        # Broken base64 decodes as far as it goes; garbage is dropped, never raised.
+        ("=?utf-8?B?SGVsbG8?=", "Hello"),
+        ("=?utf-8?B?!!!?=", ""),
+        ("=?utf-8?B?S?=", ""),
+        ("=?utf-8?Q?unterminated", "=?utf-8?Q?unterminated"),
+        ("=?utf-8?Q?bad=ZZescape?=", "bad=ZZescape"),
+    ],
+)
+def test_decode_words_broken(raw: str, decoded: str) -> None:
+    assert decode_words(raw) == decoded
+
+
+def _encoded_word(charset: str, payload: bytes, b_encoding: bool) -> str:
+    if b_encoding:
+        return f"=?{charset}?B?{base64.b64encode(payload).decode()}?="
+    text = quopri.encodestring(payload, header=True).decode("ascii").replace("?", "=3F")
+    return f"=?{charset}?Q?{text}?="
+
+
+encoded_words = st.builds(
+    _encoded_word, st.sampled_from(CHARSETS), st.binary(max_size=40), st.booleans()
+)
+header_text = st.lists(
+    st.one_of(encoded_words, st.text(max_size=20), st.sampled_from(["=?", "?=", "?Q?", " "])),
+    max_size=8,
+).map("".join)
+
+
+@given(header_text)
+@example("=?utf-16?B?//4=?=")
+@example("=?utf-8?B?" + "A" * 10_001 + "?=")
+def test_decode_words_never_raises_and_is_clean(value: str) -> None:
+    decoded = decode_words(value)
+    assert "\r" not in decoded and "\n" not in decoded
+    assert decoded == decoded.strip()
+    assert "  " not in decoded
+
+
+@given(st.sampled_from(CHARSETS), st.binary(max_size=64), st.booleans())
+def test_every_codec_name_decodes_without_error(charset: str, payload: bytes, b: bool) -> None:
+    assert isinstance(decode_words(_encoded_word(charset, payload, b)), str)
+
+
+# --- normalize_address ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("alex@example.com", "alex@example.com"),
+        ("  <Alex.Morgan@Example.COM>  ", "alex.morgan@example.com"),
+        ("jamie+news@example.org", "jamie+news@example.org"),
+        ("A.Lex.Morgan+Tag@GMail.com", "alexmorgan@gmail.com"),
+        ("alex.morgan@googlemail.com", "alexmorgan@gmail.com"),
+        ("alex@example.com.", "alex@example.com"),
+        ("", None),
+        ("no-at-sign", None),
+        ("@example.com", None),
+        ("alex@", None),
+        ("alex @example.com", None),
+        ("alex@exa mple.com", None),
+        ('"alex"@example.com', None),
+        ("a@b@example.com", None),
+        ("Alex <alex@example.com>", None),
+        ("+tag@gmail.com", None),
+        ("x" * 310 + "@example.com", None),
+    ],
+)
+def test_normalize_address(raw: str, normalized: str | None) -> None:
+    assert normalize_address(raw) == normalized
+
+
+address_like = st.one_of(
+    st.emails(),
+    st.text(max_size=40),
+    st.builds(
+        lambda a, b, c: f"{a}@{b}{c}",
+        st.text(max_size=10),
+        st.text(max_size=10),
+        st.sampled_from(["", ".", "gmail.com", "googlemail.com", ".example.com"]),
+    ),
+)
+
+
+@given(address_like)
+def test_normalize_address_is_idempotent(raw: str) -> None:
+    once = normalize_address(raw)
+    if once is not None:
+        assert normalize_address(once) == once
+        assert len(once) <= 320
+        assert once == once.strip().lower() or once.lower() != once.strip().lower()
+
+
+gmail_local = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
+
+
+@given(
+    gmail_local,
+    st.lists(st.integers(min_value=0, max_value=12), max_size=4),
+    st.one_of(st.just(""), st.text(alphabet="abcxyz.-+", max_size=6).map(lambda t: "+" + t)),
+    st.sampled_from(["gmail.com", "googlemail.com", "GMail.com", "GOOGLEMAIL.COM"]),
+    st.booleans(),
+)
+def test_gmail_variants_normalise_to_one_address(
+    local: str, dots: list[int], tag: str, domain: str, upper: bool
+) -> None:
+    variant = local
+    for position in dots:
+        variant = variant[:position] + "." + variant[position:]
+    variant = f"{variant.upper() if upper else variant}{tag}@{domain}"
+    assert normalize_address(variant) == f"{local}@gmail.com"
+
+
+# --- parse_addresses -----------------------------------------------------------------------
+
+
+def test_parse_addresses() -> None:
+    values = [
+        '"Lee, Jamie" <Jamie.Lee@example.org>, =?UTF-8?Q?J=C3=B6rg?= <joerg@example.net>',
+        "undisclosed-recipients:;",
+        "jamie.lee@example.org, Priya <priya@example.net>, not-an-address, <@>",
+    ]
+    assert parse_addresses(values) == [
+        ("Lee, Jamie", "jamie.lee@example.org"),
+        ("Jörg", "joerg@example.net"),
+        ("Priya", "priya@example.net"),
+    ]
+
+
+def test_parse_addresses_keeps_the_first_name_given() -> None:
+    value = "jamie@example.org, Jamie Lee <jamie@example.org>, Other <JAMIE@example.org>"
+    assert parse_addresses([value]) == [("Jamie Lee", "jamie@example.org")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["undisclosed-recipients:;", "", "   ", "<>", ";;;", '"unterminated <x@', "Group: ;"],
+)
+def test_parse_addresses_yields_nothing_for_non_addresses(value: str) -> None:
+    assert parse_addresses([value]) == []
+
+
+def test_parse_addresses_group_syntax_with_members() -> None:
+    assert parse_addresses(["Team: a@example.org, b@example.org;"]) == [
+        ("", "a@example.org"),
+        ("", "b@example.org"),
+    ]
+
+
+@given(st.lists(st.text(max_size=60), max_size=4))
+def test_parse_addresses_never_raises(values: list[str]) -> None:
+    result = parse_addresses(values)
+    addresses = [addr for _, addr in result]
+    assert len(addresses) == len(set(addresses))
+    assert all(normalize_address(addr) == addr for addr in addresses)
+
+
+# Pieces that exercise the fast path's edges: quoting, comments, groups, brackets, spaces.
+mailbox_piece = st.one_of(
+    st.sampled_from(
+        [
+            "a@example.org", "B.C@Example.net", "<d@example.com>", "Dr. E <e@example.org>",
+            '"F, G" <fg@example.org>', "=?utf-8?Q?H=C3=A9?= <h@example.net>", '""<i@example.com>',
+            "j@example.org (Jay)", "Team: k@example.org;", "x\xa0y <l@example.org>", "m@n",
+            "  o@example.org  ", "\t<p@example.org>", "q <r@example.org", '"s\\"t" <u@example.org>',
+        ]
+    ),
+    st.text(alphabet=' \t"<>@,.;:()\\[]abcé=?\xa0', max_size=20),
+)  # fmt: skip
+
+
+@given(st.lists(st.lists(mailbox_piece, min_size=1, max_size=4).map(", ".join), max_size=3))
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_fast_path_agrees_with_getaddresses(values: list[str]) -> None:
+    def final(pairs: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
+        return [(decode_words(name), normalize_address(addr)) for name, addr in pairs]
+
+    for value in values:
+        simple = _simple_mailboxes(value)
+        if simple is not None:
+            assert final(simple) == final(getaddresses([value]))
+
+
+def test_fast_path_is_linear_on_long_runs() -> None:
+    for value in (" " * 65536, "a" * 65536, '"' + " " * 65536, "x " * 32768 + "<"):
+        assert parse_addresses([value]) == []
+
+
+# --- message ids and references ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("<CAF3xQ2-9a7@mail.example.org>", "caf3xq2-9a7@mail.example.org"),
+        ("  <a@b> <c@d>", "a@b"),
+        ("<a@b> (Alex's message of Tuesday)", "a@b"),
+        ("bare-token@example.org", "bare-token@example.org"),
+        ("<bare-token@example.org", "bare-token@example.org"),
+        (None, None),
+        ("", None),
+        ("<>", None),
+        ("not an id at all", None),
+        ("<has space@example.org>", None),
+        ("<" + "x" * 999 + ">", None),
+    ],
+)
+def test_normalize_message_id(raw: str | None, normalized: str | None) -> None:
+    assert normalize_message_id(raw) == normalized
+
+
+@given(st.one_of(st.none(), st.text(max_size=80)))
+def test_normalize_message_id_is_idempotent(raw: str | None) -> None:
+    once = normalize_message_id(raw)
+    if once is not None:
+        assert normalize_message_id(once) == once
+        assert normalize_message_id(f"<{once}>") == once
+
+
+def test_parse_references_keeps_root_and_last_twenty() -> None:
+    ids = [f"<m{i}@example.org>" for i in range(100)]
+    refs = parse_references("\t".join(ids))
+    assert refs == ("m0@example.org", *(f"m{i}@example.org" for i in range(80, 100)))
+
+
+def test_parse_references_order_and_duplicates() -> None:
+    assert parse_references("<A@x> <b@x>\t<a@x> junk <c d> <c@x>") == ("a@x", "b@x", "c@x")
+    assert parse_references("a@x b@x") == ("a@x", "b@x")
+    assert parse_references(None) == ()
+    assert parse_references("") == ()
+
+
+@given(st.text(max_size=300))
+def test_parse_references_never_raises(value: str) -> None:
+    refs = parse_references(value)
+    assert len(refs) <= 21
+    assert len(set(refs)) == len(refs)
+    assert all(normalize_message_id(r) == r for r in refs)
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Tue, 05 Mar 2024 10:15:00 +0100", datetime(2024, 3, 5, 9, 15, tzinfo=UTC)),
+        ("Tue, 5 Mar 2024 10:15:00 +0100 (CET)", datetime(2024, 3, 5, 9, 15, tzinfo=UTC)),
+        ("5 Mar 2024 10:15", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("Tue, 05 Mar 24 10:15:00 -0000", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 EST", datetime(2024, 3, 5, 15, 15, tzinfo=UTC)),
+        ("Sat, 31 Dec 2016 23:59:60 +0000", datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 +9999", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("2024-03-05T10:15:00+02:00", datetime(2024, 3, 5, 8, 15, tzinfo=UTC)),
+        ("2024-03-05 10:15:00.123Z", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        (None, None),
+        ("", None),
+        ("garbage", None),
+        ("Mon, 31 Feb 2024 10:00:00 +0000", None),
+        ("Someday, 99 Foo 20xx 25:61:61 +9999", None),
+        ("Thu, 01 Jan 1970 00:30:00 +0100", None),
+        ("Fri, 01 Jan 2101 00:00:00 +0000", None),
+        ("Mon, 01 Jan 1000 00:00:00 -1200", None),
+        ("Fri, 31 Dec 9999 23:59:59 +1400", None),
+    ],
+)
+def test_parse_date(raw: str | None, expected: datetime | None) -> None:
+    assert parse_date(raw) == expected
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 12, 30)))
+def test_parse_date_round_trips_rfc5322(moment: datetime) -> None:
+    aware = moment.replace(microsecond=0, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    assert parse_date(format_datetime(aware)) == aware.astimezone(UTC)
+
+
+@given(st.text(max_size=80))
+@example("Tue, 05 Mar 2024 10:15:00 +1_000")
+@example("1 Jan 99999 00:00")
+@example("- - - -")
+def test_parse_date_never_raises(value: str) -> None:
+    result = parse_date(value)
+    if result is not None:
+        assert result.tzinfo is UTC
+        assert 1970 <= result.year <= 2100
+
+
+# --- the owner -----------------------------------------------------------------------------
+
+
+def test_owner_from_config() -> None:
+    owner = OwnerIdentity.from_config(
+        " Alex Morgan ", ["Alex@Example.com"], ["alex.morgan@example.com", "A.Morgan@gmail.com"]
+    )
+    assert owner.name == "Alex Morgan"
+    assert owner.addresses == {"alex@example.com", "alex.morgan@example.com", "amorgan@gmail.com"}
+    assert owner.domains == {"example.com"}
+    assert owner.is_owner("amorgan@gmail.com")
+    assert not owner.is_owner("jamie@example.com")
+    assert owner.is_internal("jamie@example.com")
+    assert owner.is_internal("ops@eu.example.com")
+    assert not owner.is_internal("jamie@notexample.com")
+    assert not owner.is_internal("someone@gmail.com")
+
+
+def test_owner_with_explicit_domains() -> None:
+    owner = OwnerIdentity.from_config(
+        "Alex", ["alex@gmail.com"], [], domains=["@Example.ORG", " example.net. ", "bad domain"]
+    )
+    assert owner.domains == {"example.org", "example.net"}
+    assert owner.is_internal("x@mail.example.net")
+
+
+@pytest.mark.parametrize(
+    ("domain", "public"),
+    [
+        ("gmail.com", True),
+        ("googlemail.com", True),
+        ("proton.me", True),
+        ("gmx.de", True),
+        ("gmx.net", True),
+        ("yandex.ru", True),
+        ("yahoo.co.uk", True),
+        ("hotmail.fr", True),
+        ("web.de", True),
+        ("example.com", False),
+        ("outlook.acme.example", False),
+        ("gmx.example.com", False),
+    ],
+)
+def test_public_mail_domains(domain: str, public: bool) -> None:
+    assert is_public_mail_domain(domain) is public
