@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -109,7 +109,7 @@ class App:
     def syncer(self) -> Syncer:
         return Syncer(self.store, self.config, self.owner_id)
 
-    def progress(self, enabled: bool) -> Iterator[RichProgress | None]:
+    def progress(self, enabled: bool) -> AbstractContextManager[RichProgress | None]:
         return _progress(self.err if enabled and self.err.is_terminal else None)
 
 

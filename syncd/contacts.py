@@ -16,9 +16,10 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from syncd.addresses import normalize_address
@@ -388,10 +389,13 @@ def forget(session: Session, owner_id: int, address: str, now: datetime) -> dict
             )
         )
     )
-    removed_parts = session.execute(
-        delete(Participant).where(
-            Participant.owner_id == owner_id, Participant.address.in_(addresses)
-        )
+    removed_parts = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(Participant).where(
+                Participant.owner_id == owner_id, Participant.address.in_(addresses)
+            )
+        ),
     ).rowcount
     still = (
         set(

@@ -13,8 +13,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import RawEvent, RawMessage
@@ -22,6 +23,7 @@ from syncd.addresses import OwnerIdentity
 from syncd.classify import Classification, ClassifyOptions, classify
 from syncd.meetings import Meeting, meeting_from_event
 from syncd.store.models import (
+    Base,
     Contact,
     ContactAddress,
     Forgotten,
@@ -32,6 +34,11 @@ from syncd.store.models import (
 
 MAX_SUBJECT = 1000
 MAX_KEY = 1000
+
+
+def _table(model: type[Base]) -> Table:
+    """The Core table of a model, for executemany inserts without the ORM's overhead."""
+    return cast(Table, model.__table__)
 
 
 def address_hash(address: str) -> str:
@@ -336,7 +343,7 @@ def _store(session: Session, ctx: IngestContext, items: list[_Item], result: Ing
         # Plain executemany, then one SELECT for the ids: RETURNING with a guaranteed row
         # order makes SQLAlchemy fall back to one INSERT per row on SQLite.
         session.execute(
-            insert(Interaction.__table__), [_interaction_row(ctx, i) for i in to_create.values()]
+            insert(_table(Interaction)), [_interaction_row(ctx, i) for i in to_create.values()]
         )
         by_key.update(
             session.execute(
@@ -366,7 +373,7 @@ def _store(session: Session, ctx: IngestContext, items: list[_Item], result: Ing
                 "thread_id": item.thread_id,
             }
         )
-    session.execute(insert(InteractionSource.__table__), source_rows)
+    session.execute(insert(_table(InteractionSource)), source_rows)
     result.new_sources += len(source_rows)
 
 
@@ -411,7 +418,7 @@ def _resolve_contacts(
                 continue
             if p.address not in wanted or (wanted[p.address] is None and p.name):
                 wanted[p.address] = p.name
-    contacts = Contact.__table__
+    contacts = _table(Contact)
     for address, name in wanted.items():
         row = {
             "owner_id": ctx.owner_id,
@@ -426,7 +433,7 @@ def _resolve_contacts(
         result.new_contacts += 1
     if wanted:
         session.execute(
-            insert(ContactAddress.__table__),
+            insert(_table(ContactAddress)),
             [{"owner_id": ctx.owner_id, "contact_id": known[a], "address": a} for a in wanted],
         )
         # Earlier mail with these people was stored before they became contacts.
@@ -472,7 +479,7 @@ def _insert_participants(
                 }
             )
     if rows:
-        session.execute(insert(Participant.__table__), rows)
+        session.execute(insert(_table(Participant)), rows)
 
 
 def _refresh_events(

@@ -37,28 +37,61 @@ def _error(tmp_path: Path, text: str) -> str:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (OWNER + '[[accounts]]\nname="a"\nkind="maildir"\npath="."\n[[accounts]]\nname="b"\nkind="pop"\n',
-         "config.toml: accounts[1].kind: must be one of gmail, outlook, imap, maildir"),
-        (OWNER + '[[accounts]]\nname="a"\nkind="gmail"\n',
-         "config.toml: accounts[0].kind: gmail accounts are not supported by this version"),
-        (OWNER + '[[accounts]]\nname="a"\nkind="maildir"\n', "config.toml: accounts[0].path: is required"),
-        (OWNER + '[[accounts]]\nname="a"\nkind="maildir"\npath="."\ncalendar={kind="exchange"}\n',
-         "config.toml: accounts[0].calendar.kind: must be one of google, outlook, caldav, ics"),
-        (OWNER + '[[accounts]]\nname="a b"\nkind="maildir"\npath="."\n',
-         "config.toml: accounts[0].name: must be letters, digits"),
-        (OWNER + '[[accounts]]\nname="a"\nkind="maildir"\npath="."\n[[accounts]]\nname="a"\nkind="maildir"\npath="."\n',
-         "config.toml: accounts[1].name: 'a' is used twice"),
+        (
+            OWNER
+            + '[[accounts]]\nname="a"\nkind="maildir"\npath="."\n[[accounts]]\nname="b"\nkind="pop"\n',
+            "config.toml: accounts[1].kind: must be one of gmail, outlook, imap, maildir",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="gmail"\n',
+            "config.toml: accounts[0].kind: gmail accounts are not supported by this version",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="maildir"\n',
+            "config.toml: accounts[0].path: is required",
+        ),
+        (
+            OWNER
+            + '[[accounts]]\nname="a"\nkind="maildir"\npath="."\ncalendar={kind="exchange"}\n',
+            "config.toml: accounts[0].calendar.kind: must be one of google, outlook, caldav, ics",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a b"\nkind="maildir"\npath="."\n',
+            "config.toml: accounts[0].name: must be letters, digits",
+        ),
+        (
+            OWNER
+            + '[[accounts]]\nname="a"\nkind="maildir"\npath="."\n[[accounts]]\nname="a"\nkind="maildir"\npath="."\n',
+            "config.toml: accounts[1].name: 'a' is used twice",
+        ),
         ('[owner]\nname = "A"\n', "config.toml: owner.addresses: is required"),
         ("", "config.toml: owner: is required"),
-        (OWNER.replace('"a@example.com"', '"not an address"'),
-         "config.toml: owner.addresses: 'not an address' is not an email address"),
-        (OWNER + 'timezone = "Mars/Base"\n', "config.toml: owner.timezone: 'Mars/Base' is not a known"),
-        (OWNER + 'working_hours = "17:00-09:00"\n', "config.toml: owner.working_hours: '17:00-09:00' ends before"),
-        (OWNER + 'working_days = ["mon", "funday"]\n', "config.toml: owner.working_days[1]: must be one of mon"),
+        (
+            OWNER.replace('"a@example.com"', '"not an address"'),
+            "config.toml: owner.addresses: 'not an address' is not an email address",
+        ),
+        (
+            OWNER + 'timezone = "Mars/Base"\n',
+            "config.toml: owner.timezone: 'Mars/Base' is not a known",
+        ),
+        (
+            OWNER + 'working_hours = "17:00-09:00"\n',
+            "config.toml: owner.working_hours: '17:00-09:00' ends before",
+        ),
+        (
+            OWNER + 'working_days = ["mon", "funday"]\n',
+            "config.toml: owner.working_days[1]: must be one of mon",
+        ),
         (OWNER + "colour = 1\n", "config.toml: owner.colour: unknown key"),
-        (OWNER + '[sync]\ncontact_policy = "some"\n', "config.toml: sync.contact_policy: must be one of written, all, none"),
+        (
+            OWNER + '[sync]\ncontact_policy = "some"\n',
+            "config.toml: sync.contact_policy: must be one of written, all, none",
+        ),
         (OWNER + "[sync]\nmax_group_size = 0\n", "config.toml: sync.max_group_size: "),
-        (OWNER + '[tiers]\nkey = { cadence = "often" }\n', "config.toml: tiers.key.cadence: 'often' is not a duration"),
+        (
+            OWNER + '[tiers]\nkey = { cadence = "often" }\n',
+            "config.toml: tiers.key.cadence: 'often' is not a duration",
+        ),
         (OWNER + '[store]\nurl = "mysql://x"\n', "config.toml: store.url: must be a sqlite:///"),
         (OWNER + "[sync\n", "config.toml: not valid TOML"),
     ],
@@ -79,8 +112,11 @@ def test_not_utf8_and_missing_file(tmp_path: Path) -> None:
 def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     path = tmp_path / "sub" / "c.toml"
-    path.write_text(OWNER + '[[accounts]]\nname="a"\nkind="maildir"\npath="mail"\n'
-                    'calendar = { kind = "ics", path = "../cal" }\n', encoding="utf-8")
+    path.write_text(
+        OWNER + '[[accounts]]\nname="a"\nkind="maildir"\npath="mail"\n'
+        'calendar = { kind = "ics", path = "../cal" }\n',
+        encoding="utf-8",
+    )
     acc = load_config(path).settings.accounts[0]
     assert acc.path == tmp_path / "sub" / "mail"
     assert acc.calendar is not None and acc.calendar.path == tmp_path / "cal"
@@ -123,8 +159,15 @@ def test_example_config_documents_every_key() -> None:
     mentioned = set(re.findall(r"^\s*#?\s*([a-z_]+)\s*=", text, re.M))
     mentioned |= set(re.findall(r"\b([a-z_]+) = ", text))
     mentioned |= set(re.findall(r"^\[+([a-z_]+)\]+", text, re.M))
-    models = (Settings, OwnerSettings, StoreSettings, SyncSettings, PrivacySettings,
-              MaildirAccount, IcsCalendar)
+    models = (
+        Settings,
+        OwnerSettings,
+        StoreSettings,
+        SyncSettings,
+        PrivacySettings,
+        MaildirAccount,
+        IcsCalendar,
+    )
     missing = {k for m in models for k in _keys(m)} - mentioned
     assert not missing, f"config.example.toml does not mention: {sorted(missing)}"
     # And every key it sets is one the schema knows (the file loads, so this holds).

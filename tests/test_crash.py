@@ -28,20 +28,35 @@ def _fill(mail: Path) -> None:
         who = rnd.choice(PEOPLE)
         when = base + timedelta(minutes=97 * i)
         if i % 3 == 0:
-            data = message(sender="alex@example.com", to=who, subject=f"Topic {i // 3}",
-                           date=when, message_id=f"m{i}@example.com",
-                           in_reply_to=f"m{i - 1}@example.com" if i else None)
+            data = message(
+                sender="alex@example.com",
+                to=who,
+                subject=f"Topic {i // 3}",
+                date=when,
+                message_id=f"m{i}@example.com",
+                in_reply_to=f"m{i - 1}@example.com" if i else None,
+            )
             deliver(mail / "Sent", data, stamp=1_700_000_000 + i)
         elif i % 10 == 1:
-            data = message(sender="news@letters.example", to="alex@example.com", subject="News",
-                           date=when, message_id=f"m{i}@letters.example",
-                           extra={"List-Unsubscribe": "<mailto:u@letters.example>",
-                                  "Precedence": "bulk"})
+            data = message(
+                sender="news@letters.example",
+                to="alex@example.com",
+                subject="News",
+                date=when,
+                message_id=f"m{i}@letters.example",
+                extra={"List-Unsubscribe": "<mailto:u@letters.example>", "Precedence": "bulk"},
+            )
             deliver(mail, data, stamp=1_700_000_000 + i)
         else:
-            data = message(sender=who, to="alex@example.com", subject=f"Re: Topic {i // 3}",
-                           date=when, message_id=f"m{i}@{who.split('@')[1]}",
-                           in_reply_to=f"m{i - 1}@example.com", body="x" * rnd.randint(100, 4000))
+            data = message(
+                sender=who,
+                to="alex@example.com",
+                subject=f"Re: Topic {i // 3}",
+                date=when,
+                message_id=f"m{i}@{who.split('@')[1]}",
+                in_reply_to=f"m{i - 1}@example.com",
+                body="x" * rnd.randint(100, 4000),
+            )
             deliver(mail, data, stamp=1_700_000_000 + i, seen=bool(i % 2))
     cal = mail.parent / "cal"
     cal.mkdir()
@@ -80,8 +95,18 @@ def _config(tmp: Path, mail: Path, db: Path) -> Path:
 
 def _sync_cmd(cfg: Path, mbox: Path | None = None) -> list[str]:
     if mbox is not None:
-        return [sys.executable, "-m", "syncd", "--config", str(cfg), "import", "mbox", str(mbox),
-                "--account", "takeout"]
+        return [
+            sys.executable,
+            "-m",
+            "syncd",
+            "--config",
+            str(cfg),
+            "import",
+            "mbox",
+            str(mbox),
+            "--account",
+            "takeout",
+        ]
     return [sys.executable, "-m", "syncd", "--config", str(cfg), "sync"]
 
 
@@ -121,8 +146,13 @@ def test_sigkill_at_random_moments_leaves_the_store_of_an_uninterrupted_run(
     mbox = _mbox(mail) if job == "import-mbox" else None
 
     ref_db = tmp_path / "ref.db"
-    ref = subprocess.run(_sync_cmd(_config(tmp_path, mail, ref_db), mbox), env=ENV,
-                         capture_output=True, text=True, timeout=300)
+    ref = subprocess.run(
+        _sync_cmd(_config(tmp_path, mail, ref_db), mbox),
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ref.returncode == 0, ref.stderr
     expected = _dump(ref_db)
     assert len(expected["interactions"]) == N_MESSAGES + (40 if mbox is None else 0)
@@ -133,15 +163,17 @@ def test_sigkill_at_random_moments_leaves_the_store_of_an_uninterrupted_run(
         cfg = _config(tmp_path, mail, db)
         kills = 0
         for _ in range(3):
-            proc = subprocess.Popen(_sync_cmd(cfg, mbox), env=ENV, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                _sync_cmd(cfg, mbox), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             time.sleep(rnd.uniform(0.4, 1.7))
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
                 kills += 1
             proc.wait()
-        final = subprocess.run(_sync_cmd(cfg, mbox), env=ENV, capture_output=True, text=True,
-                               timeout=300)
+        final = subprocess.run(
+            _sync_cmd(cfg, mbox), env=ENV, capture_output=True, text=True, timeout=300
+        )
         assert final.returncode == 0, final.stderr
         assert _dump(db) == expected, f"attempt {attempt} ({kills} kills) differs"
         # And once more: nothing changes.

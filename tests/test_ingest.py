@@ -57,26 +57,49 @@ def _thread(mail: Path) -> None:
     """A two-way thread with Priya, a newsletter, and an inbound mail nobody answered."""
     deliver(
         mail / "Sent",
-        message(sender="Alex Morgan <alex@example.com>", to="Priya Raman <priya@acme.example>",
-                subject="Proposal", date=T0, message_id="p1@example.com"),
+        message(
+            sender="Alex Morgan <alex@example.com>",
+            to="Priya Raman <priya@acme.example>",
+            subject="Proposal",
+            date=T0,
+            message_id="p1@example.com",
+        ),
     )
     deliver(
         mail,
-        message(sender="Priya Raman <priya@acme.example>", to="alex@example.com",
-                subject="Re: Proposal", date=T0 + timedelta(days=1), message_id="p2@acme.example",
-                in_reply_to="p1@example.com"),
+        message(
+            sender="Priya Raman <priya@acme.example>",
+            to="alex@example.com",
+            subject="Re: Proposal",
+            date=T0 + timedelta(days=1),
+            message_id="p2@acme.example",
+            in_reply_to="p1@example.com",
+        ),
     )
     deliver(
         mail,
-        message(sender="News <news@letters.example>", to="alex@example.com", subject="Weekly",
-                date=T0, message_id="n1@letters.example",
-                extra={"List-Id": "<weekly.letters.example>",
-                       "List-Unsubscribe": "<mailto:u@letters.example>", "Precedence": "bulk"}),
+        message(
+            sender="News <news@letters.example>",
+            to="alex@example.com",
+            subject="Weekly",
+            date=T0,
+            message_id="n1@letters.example",
+            extra={
+                "List-Id": "<weekly.letters.example>",
+                "List-Unsubscribe": "<mailto:u@letters.example>",
+                "Precedence": "bulk",
+            },
+        ),
     )
     deliver(
         mail,
-        message(sender="Cold Caller <cold@sales.example>", to="alex@example.com",
-                subject="Quick question", date=T0, message_id="c1@sales.example"),
+        message(
+            sender="Cold Caller <cold@sales.example>",
+            to="alex@example.com",
+            subject="Quick question",
+            date=T0,
+            message_id="c1@sales.example",
+        ),
     )
 
 
@@ -118,14 +141,30 @@ def test_sync_stores_interactions_contacts_by_policy_and_second_sync_changes_not
 
 def test_contact_created_later_links_earlier_mail(tmp_path: Path, store_url: str) -> None:
     mail = make_maildir(tmp_path / "mail", "INBOX", "Sent")
-    deliver(mail, message(sender="Jo <jo@example.org>", to="alex@example.com", subject="Hi",
-                          date=T0, message_id="j1@example.org"))
+    deliver(
+        mail,
+        message(
+            sender="Jo <jo@example.org>",
+            to="alex@example.com",
+            subject="Hi",
+            date=T0,
+            message_id="j1@example.org",
+        ),
+    )
     syncer, store = _setup(tmp_path, store_url, _maildir_account("work", mail))
     _sync(syncer)
     assert _counts(store)["contacts"] == 0  # inbound only: no contact under "written"
-    deliver(mail / "Sent", message(sender="alex@example.com", to="Jo <jo@example.org>",
-                                   subject="Re: Hi", date=T0 + timedelta(hours=2),
-                                   message_id="j2@example.com", in_reply_to="j1@example.org"))
+    deliver(
+        mail / "Sent",
+        message(
+            sender="alex@example.com",
+            to="Jo <jo@example.org>",
+            subject="Re: Hi",
+            date=T0 + timedelta(hours=2),
+            message_id="j2@example.com",
+            in_reply_to="j1@example.org",
+        ),
+    )
     _sync(syncer)
     with store.session() as s:
         [jo] = list_contacts(s, syncer.owner_id, NOW, Tiers({}))
@@ -151,8 +190,13 @@ def test_same_message_in_two_accounts_is_one_interaction_with_two_sources(
 ) -> None:
     a = make_maildir(tmp_path / "a", "INBOX", "Sent")
     b = make_maildir(tmp_path / "b", "INBOX", "Archive")
-    data = message(sender="Priya <priya@acme.example>", to="alex@example.com, alex.morgan@example.com",
-                   subject="Both", date=T0, message_id="Same.ID@Acme.Example")
+    data = message(
+        sender="Priya <priya@acme.example>",
+        to="alex@example.com, alex.morgan@example.com",
+        subject="Both",
+        date=T0,
+        message_id="Same.ID@Acme.Example",
+    )
     deliver(a, data)
     deliver(b / "Archive", data.replace(b"<Same.ID@Acme.Example>", b"< same.id@acme.example >"))
     syncer, store = _setup(
@@ -165,8 +209,17 @@ def test_same_message_in_two_accounts_is_one_interaction_with_two_sources(
         [item] = history(s, syncer.owner_id, ["priya@acme.example"], NOW)
     assert item["accounts"] == ["one", "two"]
     assert {src["account"] for src in item["sources"]} == {"one", "two"}
-    for field in ("id", "kind", "direction", "occurred_at", "subject", "thread", "accounts",
-                  "participants", "sources"):
+    for field in (
+        "id",
+        "kind",
+        "direction",
+        "occurred_at",
+        "subject",
+        "thread",
+        "accounts",
+        "participants",
+        "sources",
+    ):
         assert field in item
     assert item["kind"] == "email" and item["direction"] == "in"
     assert "priya@acme.example" in item["participants"]
@@ -191,11 +244,20 @@ END:VCALENDAR
 """
 
 
-def _event(folder: Path, uid: str, start: str, end: str, *, partstat: str = "ACCEPTED",
-           extra: str = "", summary: str = "Review") -> None:
+def _event(
+    folder: Path,
+    uid: str,
+    start: str,
+    end: str,
+    *,
+    partstat: str = "ACCEPTED",
+    extra: str = "",
+    summary: str = "Review",
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    text = ICS.format(uid=uid, start=start, end=end, partstat=partstat, extra=extra,
-                      summary=summary)
+    text = ICS.format(
+        uid=uid, start=start, end=end, partstat=partstat, extra=extra, summary=summary
+    )
     (folder / f"{uid}.ics").write_text(text.replace("\n", "\n"), encoding="utf-8")
 
 
@@ -203,16 +265,27 @@ def test_meeting_in_two_calendars_is_one_interaction(tmp_path: Path, store_url: 
     a, b = make_maildir(tmp_path / "a", "INBOX"), make_maildir(tmp_path / "b", "INBOX")
     for cal in (tmp_path / "cal-a", tmp_path / "cal-b"):
         _event(cal, "m1@example.com", "20261020T090000Z", "20261020T100000Z")
-        _event(cal, "weekly@example.com", "20261102T090000Z", "20261102T093000Z",
-               extra="RRULE:FREQ=WEEKLY;COUNT=6\n")
+        _event(
+            cal,
+            "weekly@example.com",
+            "20261102T090000Z",
+            "20261102T093000Z",
+            extra="RRULE:FREQ=WEEKLY;COUNT=6\n",
+        )
     # Declined by the other person, and one that has not ended yet: neither counts.
-    _event(tmp_path / "cal-a", "declined@example.com", "20261021T090000Z", "20261021T100000Z",
-           partstat="DECLINED")
+    _event(
+        tmp_path / "cal-a",
+        "declined@example.com",
+        "20261021T090000Z",
+        "20261021T100000Z",
+        partstat="DECLINED",
+    )
     _event(tmp_path / "cal-a", "later@example.com", "20261201T090000Z", "20261201T100000Z")
     syncer, store = _setup(
         tmp_path,
         store_url,
-        _maildir_account("one", a, tmp_path / "cal-a") + _maildir_account("two", b, tmp_path / "cal-b"),
+        _maildir_account("one", a, tmp_path / "cal-a")
+        + _maildir_account("two", b, tmp_path / "cal-b"),
         '[sync]\ncontact_policy = "all"\n',
     )
     report = _sync(syncer)
@@ -247,8 +320,9 @@ def test_moved_and_cancelled_event_updates_the_meeting(tmp_path: Path) -> None:
     with store.session() as s:
         [m] = s.scalars(select(Interaction).where(Interaction.kind == "meeting")).all()
         assert m.subject == "Moved" and m.occurred_at == datetime(2026, 10, 22, 15, tzinfo=UTC)
-    _event(cal, "mv@example.com", "20261022T150000Z", "20261022T160000Z",
-           extra="STATUS:CANCELLED\n")
+    _event(
+        cal, "mv@example.com", "20261022T150000Z", "20261022T160000Z", extra="STATUS:CANCELLED\n"
+    )
     _sync(syncer)
     with store.session() as s:
         assert history(s, syncer.owner_id, ["priya@acme.example"], NOW) == []
@@ -274,39 +348,84 @@ def test_expired_cursor_resyncs_without_duplicates(tmp_path: Path, store_url: st
 def test_forget_removes_everything_and_keeps_them_out(tmp_path: Path, store_url: str) -> None:
     mail = make_maildir(tmp_path / "mail", "INBOX", "Sent")
     _thread(mail)
-    deliver(mail / "Sent", message(sender="alex@example.com",
-                                   to="priya@acme.example, ben@acme.example",
-                                   subject="Both of you", date=T0, message_id="both@example.com"))
+    deliver(
+        mail / "Sent",
+        message(
+            sender="alex@example.com",
+            to="priya@acme.example, ben@acme.example",
+            subject="Both of you",
+            date=T0,
+            message_id="both@example.com",
+        ),
+    )
     syncer, store = _setup(tmp_path, store_url, _maildir_account("work", mail))
     _sync(syncer)
     with store.session() as s, s.begin():
         counts = forget(s, syncer.owner_id, "Priya@ACME.example", NOW)
     assert counts["contacts"] == 1 and counts["interactions"] == 2
     with store.session() as s:
-        assert s.scalar(select(func.count()).where(Participant.address == "priya@acme.example")) == 0
+        assert (
+            s.scalar(select(func.count()).where(Participant.address == "priya@acme.example")) == 0
+        )
         assert history(s, syncer.owner_id, ["priya@acme.example"], NOW, include_noise=True) == []
         # The mail to both stays, for Ben.
         assert len(history(s, syncer.owner_id, ["ben@acme.example"], NOW)) == 1
     _sync(syncer, full=True)
-    deliver(mail, message(sender="Priya <priya@acme.example>", to="alex@example.com",
-                          subject="Again", date=T0 + timedelta(days=9), message_id="p9@acme.example"))
+    deliver(
+        mail,
+        message(
+            sender="Priya <priya@acme.example>",
+            to="alex@example.com",
+            subject="Again",
+            date=T0 + timedelta(days=9),
+            message_id="p9@acme.example",
+        ),
+    )
     _sync(syncer)
     with store.session() as s:
-        assert s.scalar(select(func.count()).where(Participant.address == "priya@acme.example")) == 0
+        assert (
+            s.scalar(select(func.count()).where(Participant.address == "priya@acme.example")) == 0
+        )
         assert s.scalar(select(func.count()).select_from(Contact)) == 1  # Ben
     store.dispose()
 
 
 def test_block_list_and_skip_internal(tmp_path: Path) -> None:
     mail = make_maildir(tmp_path / "mail", "INBOX", "Sent")
-    deliver(mail, message(sender="hr@people.corp.example", to="alex@example.com", subject="Salary",
-                          date=T0, message_id="b1@corp.example"))
-    deliver(mail, message(sender="lena@example.com", to="alex@example.com", subject="Lunch?",
-                          date=T0, message_id="i1@example.com"))
-    deliver(mail / "Sent", message(sender="alex@example.com", to="jo@example.org",
-                                   subject="Hello", date=T0, message_id="o1@example.com"))
+    deliver(
+        mail,
+        message(
+            sender="hr@people.corp.example",
+            to="alex@example.com",
+            subject="Salary",
+            date=T0,
+            message_id="b1@corp.example",
+        ),
+    )
+    deliver(
+        mail,
+        message(
+            sender="lena@example.com",
+            to="alex@example.com",
+            subject="Lunch?",
+            date=T0,
+            message_id="i1@example.com",
+        ),
+    )
+    deliver(
+        mail / "Sent",
+        message(
+            sender="alex@example.com",
+            to="jo@example.org",
+            subject="Hello",
+            date=T0,
+            message_id="o1@example.com",
+        ),
+    )
     syncer, store = _setup(
-        tmp_path, f"sqlite:///{tmp_path / 'db'}", _maildir_account("w", mail),
+        tmp_path,
+        f"sqlite:///{tmp_path / 'db'}",
+        _maildir_account("w", mail),
         '[privacy]\nblock = ["corp.example"]\nskip_internal = true\n',
     )
     report = _sync(syncer)
@@ -320,9 +439,16 @@ def test_block_list_and_skip_internal(tmp_path: Path) -> None:
 def test_merge_moves_addresses_and_history(tmp_path: Path, store_url: str) -> None:
     mail = make_maildir(tmp_path / "mail", "INBOX", "Sent")
     for i, addr in enumerate(("daniel@northwind.example", "d.kim@northwind.example")):
-        deliver(mail / "Sent", message(sender="alex@example.com", to=f"Daniel Kim <{addr}>",
-                                       subject="Follow-up", date=T0 + timedelta(days=i),
-                                       message_id=f"d{i}@example.com"))
+        deliver(
+            mail / "Sent",
+            message(
+                sender="alex@example.com",
+                to=f"Daniel Kim <{addr}>",
+                subject="Follow-up",
+                date=T0 + timedelta(days=i),
+                message_id=f"d{i}@example.com",
+            ),
+        )
     syncer, store = _setup(tmp_path, store_url, _maildir_account("w", mail))
     _sync(syncer)
     with store.session() as s, s.begin():
@@ -339,8 +465,16 @@ def test_merge_moves_addresses_and_history(tmp_path: Path, store_url: str) -> No
 def test_gmail_variants_are_one_contact(tmp_path: Path) -> None:
     mail = make_maildir(tmp_path / "mail", "INBOX", "Sent")
     for i, addr in enumerate(("John.Doe+work@gmail.com", "johndoe@googlemail.com")):
-        deliver(mail / "Sent", message(sender="alex@example.com", to=addr, subject="x",
-                                       date=T0 + timedelta(days=i), message_id=f"g{i}@example.com"))
+        deliver(
+            mail / "Sent",
+            message(
+                sender="alex@example.com",
+                to=addr,
+                subject="x",
+                date=T0 + timedelta(days=i),
+                message_id=f"g{i}@example.com",
+            ),
+        )
     syncer, store = _setup(tmp_path, f"sqlite:///{tmp_path / 'db'}", _maildir_account("w", mail))
     _sync(syncer)
     with store.session() as s:

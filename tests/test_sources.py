@@ -21,8 +21,14 @@ T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
 
 def _msg(i: int, **kw: str) -> bytes:
-    return message(sender="jo@example.org", to="alex@example.com", subject=f"m{i}",
-                   date=T0 + timedelta(hours=i), message_id=f"m{i}@example.org", **kw)
+    return message(
+        sender="jo@example.org",
+        to="alex@example.com",
+        subject=f"m{i}",
+        date=T0 + timedelta(hours=i),
+        message_id=f"m{i}@example.org",
+        **kw,
+    )
 
 
 def _poll(src: MaildirSource, stream: StreamInfo, cursor: str | None, **kw: bool):  # type: ignore[no-untyped-def]
@@ -155,6 +161,9 @@ def test_mbox_reads_headers_labels_and_resumes(tmp_path: Path) -> None:
 
 def test_takeout_labels() -> None:
     assert takeout_labels("Inbox,Spam,Category Promotions,Work") == {
-        "INBOX", "SPAM", "CATEGORY_PROMOTIONS", "Work"
+        "INBOX",
+        "SPAM",
+        "CATEGORY_PROMOTIONS",
+        "Work",
     }
     assert takeout_labels(None) == frozenset()

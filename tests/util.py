@@ -7,8 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
