@@ -8,6 +8,7 @@ skipped, and a header section larger than `MAX_HEADER_BYTES` is cut and marked t
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import BinaryIO
 
@@ -18,16 +19,39 @@ _CHUNK = 16 * 1024
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _PART_TYPE = re.compile(rb"(?im)^content-type:[ \t]*([a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+)")
 _FIELD_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
+_CONTENT_TYPE = re.compile(rb"(?im)^content-type:((?:[^\r\n]|\r?\n[ \t])*)")
+_CHARSET = re.compile(rb'(?i)charset\s*=\s*"?([a-z0-9_.:-]+)')
 _FIELD_SPLIT = re.compile(r"\r?\n(?![ \t])")
 _FOLD = re.compile(r"[ \t]*\r?\n[ \t]*|\r")
 
 
-def decode_header_bytes(raw: bytes) -> str:
-    """Header bytes as text: UTF-8 when valid (RFC 6532), else Windows-1252, never failing."""
+def decode_header_bytes(raw: bytes, fallback: str = "cp1252") -> str:
+    """Header bytes as text: UTF-8 when valid (RFC 6532), else `fallback`, never failing."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return raw.decode(fallback, errors="replace")
+
+
+def legacy_charset(block: bytes) -> str:
+    """The charset to read raw 8-bit header bytes with.
+
+    Old mail programs wrote non-ASCII header text unencoded, in the same charset as the
+    body; the body's Content-Type names it. Without one, Windows-1252 (a superset of
+    Latin-1 that maps every byte) is the usual guess.
+    """
+    m = _CONTENT_TYPE.search(block)
+    if m is not None:
+        c = _CHARSET.search(m.group(1))
+        if c is not None:
+            name = c.group(1).decode("ascii", "replace").lower()
+            try:
+                info = codecs.lookup(name)
+            except LookupError:
+                return "cp1252"
+            if info.name not in ("utf-8", "ascii") and getattr(info, "_is_text_encoding", True):
+                return info.name
+    return "cp1252"
 
 
 def split_header_block(data: bytes) -> tuple[bytes, bytes]:
@@ -51,7 +75,8 @@ def parse_header_block(block: bytes) -> tuple[tuple[str, str], ...]:
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError:
-        text = "\n".join(decode_header_bytes(line) for line in block.splitlines())
+        charset = legacy_charset(block)
+        text = "\n".join(decode_header_bytes(line, charset) for line in block.splitlines())
     fields: list[tuple[str, str]] = []
     for raw in _FIELD_SPLIT.split(text):
         if not raw or raw[0] in " \t\r\n":

@@ -167,3 +167,20 @@ def test_takeout_labels() -> None:
         "Work",
     }
     assert takeout_labels(None) == frozenset()
+
+
+def test_raw_8bit_headers_are_read_in_the_body_charset() -> None:
+    from connectors.mailparse import parse_header_block
+
+    subject = "Привет, как дела?"
+    block = (
+        b"From: =?koi8-r?b?98HT0Q==?= <vasya@example.org>\r\nSubject: "
+        + subject.encode("cp1251")
+        + b"\r\nContent-Type: text/plain;\r\n charset=\"windows-1251\"\r\n"
+    )
+    fields = dict(parse_header_block(block))
+    assert fields["Subject"] == subject
+    latin = dict(parse_header_block(b"Subject: caf\xe9\r\n"))
+    assert latin["Subject"] == "café"
+    bogus = dict(parse_header_block(b"Subject: caf\xe9\r\nContent-Type: text/plain; charset=base64\r\n"))
+    assert bogus["Subject"] == "café"
