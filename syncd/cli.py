@@ -54,6 +54,7 @@ from syncd.contacts import (
     resolve_contact,
     set_fields,
 )
+from syncd.contacts import add_address as add_address_to
 from syncd.errors import InputError, NotFound, SyncdError
 from syncd.store.db import Store, current_revision, migrate
 from syncd.store.models import Account, ContactAddress, Stream
@@ -345,18 +346,7 @@ def _print_run_once(app: App, report: SyncReport, as_json: bool) -> None:
         )
         return
     _print_sync(app, report, as_json=False)
-    t = Table(title=f"Interactions: {total} (newest {len(recent)})", title_justify="left")
-    for col in ("when (UTC)", "kind", "dir", "with", "subject"):
-        t.add_column(col)
-    for i in recent:
-        t.add_row(
-            (i["occurred_at"] or "")[:16].replace("T", " "),
-            i["kind"],
-            i["direction"] or "",
-            ", ".join(i["counterparts"][:2]) + (" …" if len(i["counterparts"]) > 2 else ""),
-            (i["subject"] or "")[:60],
-        )
-    app.out.print(t)
+    _interactions_table(app, f"Interactions: {total} (newest {len(recent)})", recent)
     _contacts_table(app, contacts, title=f"Contacts: {len(contacts)}")
 
 
@@ -429,6 +419,23 @@ class _SingleIcs(IcsFolderSource):
         for i in range(0, len(events), self.batch_size):
             yield Batch(items=events[i : i + self.batch_size], cursor=None, read=1)
         yield Batch(items=(), cursor=None, read=0, done=True)
+
+
+def _interactions_table(app: App, title: str, rows: list[dict[str, Any]]) -> None:
+    t = Table(title=title, title_justify="left")
+    for col in ("when (UTC)", "kind", "dir", "with", "subject", "accounts"):
+        t.add_column(col)
+    for i in rows:
+        people = i["counterparts"]
+        t.add_row(
+            (i["occurred_at"] or "")[:16].replace("T", " "),
+            i["kind"],
+            i["direction"] or "",
+            ", ".join(people[:2]) + (" …" if len(people) > 2 else ""),
+            (i["subject"] or "")[:70],
+            ", ".join(i["accounts"]),
+        )
+    app.out.print(t)
 
 
 # --- explain ---
@@ -530,18 +537,7 @@ def history_cmd(
     if not items:
         app.err.print(f"no interactions with {', '.join(addresses)}")
         return
-    t = Table(title=f"History with {', '.join(addresses)}", title_justify="left")
-    for col in ("when (UTC)", "kind", "dir", "subject", "accounts"):
-        t.add_column(col)
-    for i in items:
-        t.add_row(
-            (i["occurred_at"] or "")[:16].replace("T", " "),
-            i["kind"],
-            i["direction"] or "",
-            (i["subject"] or "")[:70],
-            ", ".join(i["accounts"]),
-        )
-    app.out.print(t)
+    _interactions_table(app, f"History with {', '.join(addresses)}", items)
 
 
 # --- contacts ---
@@ -713,41 +709,13 @@ def contacts_set(
         fields["do_not_contact"] = do_not_contact
     if not fields and not add_address:
         raise click.UsageError("nothing to set: give at least one option (see --help)")
-    from syncd.addresses import normalize_address
 
     now = app.now()
     with app.store.session() as s, s.begin():
         contact = resolve_contact(s, app.owner_id, address)
         set_fields(s, contact, now, **fields)
         for extra in add_address:
-            norm = normalize_address(extra)
-            if norm is None:
-                raise InputError(f"{extra!r} is not an email address")
-            owner_of = s.scalar(
-                select(ContactAddress.contact_id).where(
-                    ContactAddress.owner_id == app.owner_id, ContactAddress.address == norm
-                )
-            )
-            if owner_of is not None and owner_of != contact.id:
-                raise InputError(
-                    f"{norm} belongs to another contact", hint="use `syncd contacts merge`"
-                )
-            if owner_of is None:
-                s.add(ContactAddress(owner_id=app.owner_id, contact_id=contact.id, address=norm))
-                from sqlalchemy import update
-
-                from syncd.store.models import Participant
-
-                s.flush()
-                s.execute(
-                    update(Participant)
-                    .where(
-                        Participant.owner_id == app.owner_id,
-                        Participant.address == norm,
-                        Participant.contact_id.is_(None),
-                    )
-                    .values(contact_id=contact.id)
-                )
+            add_address_to(s, app.owner_id, contact, extra)
     click.echo(
         f"updated {address}: "
         + ", ".join(sorted([*fields, *(["addresses"] if add_address else [])]))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from syncd.addresses import normalize_address
 from syncd.errors import InputError, NotFound
-from syncd.ingest import address_hash
+from syncd.ingest import address_hash, link_participants
 from syncd.store.models import (
     Account,
     Contact,
@@ -329,6 +329,25 @@ def set_fields(session: Session, contact: Contact, now: datetime, **fields: Any)
     for name, value in fields.items():
         setattr(contact, name, value)
     contact.updated_at = now
+
+
+def add_address(session: Session, owner_id: int, contact: Contact, address: str) -> str:
+    """Give `contact` another address; mail already stored with it joins their history."""
+    norm = normalize_address(address)
+    if norm is None:
+        raise InputError(f"{address!r} is not an email address")
+    holder = session.scalar(
+        select(ContactAddress.contact_id).where(
+            ContactAddress.owner_id == owner_id, ContactAddress.address == norm
+        )
+    )
+    if holder is not None and holder != contact.id:
+        raise InputError(f"{norm} belongs to another contact", hint="use `syncd contacts merge`")
+    if holder is None:
+        session.add(ContactAddress(owner_id=owner_id, contact_id=contact.id, address=norm))
+        session.flush()
+        link_participants(session, owner_id, norm, contact.id)
+    return norm
 
 
 def merge(session: Session, owner_id: int, keep: Contact, other: Contact, now: datetime) -> None:

@@ -438,16 +438,21 @@ def _resolve_contacts(
         )
         # Earlier mail with these people was stored before they became contacts.
         for address in wanted:
-            session.execute(
-                update(Participant)
-                .where(
-                    Participant.owner_id == ctx.owner_id,
-                    Participant.address == address,
-                    Participant.contact_id.is_(None),
-                )
-                .values(contact_id=known[address])
-            )
+            link_participants(session, ctx.owner_id, address, known[address])
     return known
+
+
+def link_participants(session: Session, owner_id: int, address: str, contact_id: int) -> None:
+    """Attach the stored participations of `address` that have no contact to `contact_id`."""
+    session.execute(
+        update(Participant)
+        .where(
+            Participant.owner_id == owner_id,
+            Participant.address == address,
+            Participant.contact_id.is_(None),
+        )
+        .values(contact_id=contact_id)
+    )
 
 
 def _insert_participants(

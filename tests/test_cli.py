@@ -11,22 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from syncd.classify import KINDS as ALL_KINDS
 from tests.mailcorpus import CORPUS
 from tests.util import run_cli, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLAIN_FIELDS = {"kind", "is_interaction", "direction", "counterparts", "reasons"}
-KINDS = {
-    "human",
-    "newsletter",
-    "marketing",
-    "list",
-    "notification",
-    "auto_reply",
-    "bounce",
-    "calendar",
-    "spam",
-}
+KINDS = set(ALL_KINDS)
 
 
 @pytest.fixture
