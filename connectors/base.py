@@ -170,3 +170,83 @@ class Source(Protocol):
         The last batch has ``done=True``. Raises `CursorExpired` when the cursor is refused.
         """
         ...
+
+
+# --- the write side: drafts and holds ---------------------------------------------------------
+
+ObjectState = Literal["untouched", "changed", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class DraftSpec:
+    """A draft to put in the owner's mailbox. `key` is the idempotency key.
+
+    The key travels with the draft (header ``X-Syncd-Key`` and a Message-ID derived from
+    it), so that `find_draft` recognises it after a crash. Every text field may contain
+    anything a contact's name or a subject can hold; sinks must never let CR or LF in a
+    field start a new header.
+    """
+
+    key: str
+    from_name: str
+    from_address: str
+    to_name: str | None
+    to_address: str
+    subject: str
+    body: str
+    date: datetime
+    in_reply_to: str | None = None  # a Message-ID without angle brackets
+    references: tuple[str, ...] = ()
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSpec:
+    """A tentative event in the owner's calendar; `key` travels with it (UID, property)."""
+
+    key: str
+    summary: str
+    description: str
+    start: datetime
+    end: datetime
+    timezone: str  # the owner's zone, for display
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What a sink stored: its reference, and a fingerprint of the content as created.
+
+    Comparing the fingerprint later tells whether the user edited (a draft) or moved (a
+    hold) the object, so that a withdrawn action removes only what nobody touched.
+    """
+
+    ref: str
+    fingerprint: str
+
+
+@runtime_checkable
+class DraftSink(Protocol):
+    def find_draft(self, key: str) -> Created | None: ...
+
+    def create_draft(self, spec: DraftSpec) -> Created: ...
+
+    def draft_state(self, key: str, fingerprint: str) -> ObjectState: ...
+
+    def remove_draft(self, key: str, fingerprint: str) -> bool:
+        """Remove the draft if it is still untouched; True if it was removed."""
+        ...
+
+
+@runtime_checkable
+class HoldSink(Protocol):
+    def find_hold(self, key: str) -> Created | None: ...
+
+    def create_hold(self, spec: HoldSpec) -> Created: ...
+
+    def hold_state(self, key: str, fingerprint: str) -> ObjectState: ...
+
+    def remove_hold(self, key: str, fingerprint: str) -> bool: ...
+
+    def busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Busy intervals (aware, UTC) overlapping [start, end) in the owner's calendar."""
+        ...
