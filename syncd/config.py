@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +24,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from syncd.addresses import OwnerIdentity, normalize_address
@@ -223,11 +224,16 @@ class PrivacySettings(_Model):
 class IcsCalendar(_Model):
     kind: Literal["ics"]
     path: Path = Field(description="A folder of .ics files (as vdirsyncer leaves it).")
+    holds: Path | None = Field(
+        default=None,
+        description="Where calendar holds are written, a folder of .ics files;"
+        " default <state_dir>/holds/<account>.",
+    )
 
-    @field_validator("path")
+    @field_validator("path", "holds")
     @classmethod
-    def _path(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve(value, info)
+    def _path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
 
 
 class MaildirAccount(_Model):
@@ -240,6 +246,9 @@ class MaildirAccount(_Model):
     exclude_folders: list[str] = Field(default=[], description="Folders never read.")
     sent_folders: list[str] = Field(
         default=[], description="More folder names that hold the owner's sent mail."
+    )
+    drafts_folder: str | None = Field(
+        default=None, description="Where drafts go; default the folder named Drafts."
     )
     calendar: IcsCalendar | None = None
 
@@ -273,6 +282,118 @@ class TierSettings(_Model):
         return max(1, parse_duration(self.cadence).days)
 
 
+RULE_KINDS = ("cadence", "no_reply", "after_meeting", "dormant", "date")
+_BUSINESS = re.compile(r"^\s*(\d+)\s*(business days?|bd|working days?)\s*$", re.I)
+
+
+def parse_business_days(text: str) -> int:
+    """'3 business days', '3bd' → 3."""
+    m = _BUSINESS.match(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not a number of business days (e.g. 3 business days)")
+    return int(m.group(1))
+
+
+class RuleSettings(_Model):
+    """One rule: when it fires and what it prepares (a draft or a calendar hold)."""
+
+    name: str = Field(description="Unique name; part of every action's key.")
+    kind: Literal["cadence", "no_reply", "after_meeting", "dormant", "date"]
+    action: Literal["draft", "hold"] | None = Field(
+        default=None, description="draft or hold; default hold for dormant, draft otherwise."
+    )
+    template: Path | None = Field(
+        default=None, description="A Jinja2 template file; default the built-in text."
+    )
+    after: str | None = Field(
+        default=None,
+        description="no_reply: business days without an answer (default 3 business days);"
+        " dormant: time without contact (default 180d).",
+    )
+    ahead: str = Field(default="3d", description="date: how long before the date.")
+    tiers: list[str] | None = Field(
+        default=None, description="cadence, dormant: only contacts of these tiers."
+    )
+    dates: list[Literal["birthday", "anniversary", "custom"]] = Field(
+        default=["birthday", "anniversary", "custom"], description="date: which dates."
+    )
+    duration: str = Field(default="30m", description="hold: its length.")
+    account: str | None = Field(default=None, description="The account drafts go to.")
+    external_only: bool = Field(
+        default=True, description="after_meeting: only meetings with people outside."
+    )
+    writer: list[str] | None = Field(
+        default=None,
+        description="A command that writes the draft's body: it gets the template context"
+        " as JSON on stdin and prints the body; the template is used when it fails.",
+    )
+    writer_timeout: str = Field(default="20s", description="How long the writer may take.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 64)")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = _resolve(value, info)
+        if not path.is_file():
+            raise ValueError(f"no such template file: {path}")
+        return path
+
+    @field_validator("ahead", "duration", "writer_timeout")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _after(self) -> RuleSettings:
+        if self.after is None:
+            return self
+        try:
+            if self.kind == "no_reply":
+                parse_business_days(self.after)
+            elif self.kind == "dormant":
+                parse_duration(self.after)
+            else:
+                raise ValueError(f"is not a setting of {self.kind} rules")
+        except ValueError as exc:
+            raise _KeyError(".after", str(exc)) from None
+        return self
+
+    @property
+    def action_kind(self) -> Literal["draft", "hold"]:
+        if self.action is not None:
+            return self.action
+        return "hold" if self.kind == "dormant" else "draft"
+
+
+class LimitsSettings(_Model):
+    """Caps and quiet days that every rule respects."""
+
+    per_day: int = Field(default=10, ge=0, description="At most this many actions a day.")
+    per_week: int = Field(default=30, ge=0, description="At most this many a week.")
+    horizon: str = Field(default="14d", description="How far a capped action may be moved.")
+    quiet_dates: list[date] = Field(default=[], description="Days nothing is due (holidays).")
+    hold_horizon: str = Field(default="14d", description="How far ahead holds are placed.")
+    hold_buffer: str = Field(default="15m", description="Free time kept around other events.")
+    max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Attempts before a failing action gives up."
+    )
+
+    @field_validator("horizon", "hold_horizon", "hold_buffer")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class Settings(_Model):
     owner: OwnerSettings
     store: StoreSettings = StoreSettings()
@@ -282,6 +403,24 @@ class Settings(_Model):
     tiers: dict[str, TierSettings] = Field(
         default={"key": TierSettings(cadence="14d"), "regular": TierSettings(cadence="90d")}
     )
+    rules: list[RuleSettings] = []
+    limits: LimitsSettings = LimitsSettings()
+
+    @model_validator(mode="after")
+    def _rules_refer_to_known_things(self) -> Settings:
+        names: set[str] = set()
+        accounts = {a.name for a in self.accounts}
+        for i, rule in enumerate(self.rules):
+            if rule.name in names:
+                raise _KeyError(f"rules[{i}].name", f"{rule.name!r} is used twice")
+            names.add(rule.name)
+            for tier in rule.tiers or []:
+                if tier not in self.tiers:
+                    known = ", ".join(self.tiers) or "none"
+                    raise _KeyError(f"rules[{i}].tiers", f"no tier {tier!r} (tiers: {known})")
+            if rule.account is not None and rule.account not in accounts:
+                raise _KeyError(f"rules[{i}].account", f"no account named {rule.account!r}")
+        return self
 
     @field_validator("accounts", mode="before")
     @classmethod
@@ -419,8 +558,9 @@ def _describe(filename: str, exc: ValidationError) -> str:
 def _key_path(loc: tuple[int | str, ...], err: Any) -> str:
     msg = str(err.get("msg", ""))
     m = re.search(r"@(.+?)@ ", msg)
-    if m:
+    if m and not m.group(1).startswith("."):
         return m.group(1)
+    suffix = m.group(1) if m else ""
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
@@ -429,7 +569,7 @@ def _key_path(loc: tuple[int | str, ...], err: Any) -> str:
             continue  # pydantic names the union member; users think in keys
         else:
             parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(top level)"
+    return ("".join(parts) + suffix).lstrip(".") or "(top level)"
 
 
 def _reason(err: Any) -> str:

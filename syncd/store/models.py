@@ -111,8 +111,28 @@ class Contact(Base):
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     organisation: Mapped[str | None] = mapped_column(String(300))
     notes: Mapped[str | None] = mapped_column(Text)
+    # HH:MM-HH:MM in the contact's time zone, when known
+    working_hours: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContactDate(Base):
+    """Birthdays, anniversaries and custom dates; the year is optional."""
+
+    __tablename__ = "contact_dates"
+    __table_args__ = (UniqueConstraint("contact_id", "kind", "label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = _owner_fk()
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # birthday | anniversary | custom
+    label: Mapped[str] = mapped_column(String(200), default="")
+    year: Mapped[int | None] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    day: Mapped[int] = mapped_column(Integer)
 
 
 class ContactAddress(Base):
@@ -225,6 +245,8 @@ class Action(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[str | None] = mapped_column(Text)
     provider_ref: Mapped[str | None] = mapped_column(String(1000))
+    # what the draft or hold looked like when created, to tell later if the user touched it
+    fingerprint: Mapped[str | None] = mapped_column(String(128))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,390 @@
+"""Reading what the rules plan over from the store: SQL aggregates, never whole histories.
+
+Per contact one grouped query gives the last interaction in each direction and whether
+the relationship was ever two-way; owner mail awaiting an answer and recent meetings are
+bounded by time windows, so the cost follows the size of the address book and of the last
+weeks' mail, not of the whole history. `as_of` lets a backtest read the store as it was.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from rules.model import (
+    ContactDate as PlanDate,
+)
+from rules.model import (
+    ContactSnap,
+    ExistingAction,
+    MeetingSnap,
+    OwnerInfo,
+    SentMail,
+    Snapshot,
+    WorkingTime,
+)
+from syncd.addresses import OwnerIdentity
+from syncd.config import Config, parse_hours
+from syncd.store.models import (
+    Account,
+    Action,
+    Contact,
+    ContactAddress,
+    ContactDate,
+    Interaction,
+    InteractionSource,
+    Participant,
+)
+
+WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+SENT_WINDOW = timedelta(days=45)  # no_reply looks at mail sent in this window
+MEETING_BACK = timedelta(days=14)
+MEETING_AHEAD = timedelta(days=120)
+ACTIONS_BACK = timedelta(days=400)
+
+
+def owner_info(config: Config) -> OwnerInfo:
+    o = config.owner
+    start, end = o.hours
+    identity = o.identity()
+    return OwnerInfo(
+        name=o.name,
+        address=o.addresses[0].lower(),
+        addresses=identity.addresses,
+        domains=identity.domains,
+        work=WorkingTime(o.timezone, start, end, frozenset(WEEKDAY[d] for d in o.working_days)),
+        quiet_dates=frozenset(config.settings.limits.quiet_dates),
+    )
+
+
+def _real(now: datetime) -> Any:
+    return and_(
+        Interaction.is_interaction.is_(True),
+        Interaction.occurred_at <= now,
+        or_(Interaction.ends_at.is_(None), Interaction.ends_at <= now),
+    )
+
+
+def read_snapshot(
+    session: Session,
+    owner_id: int,
+    config: Config,
+    now: datetime,
+    *,
+    as_of: datetime | None = None,
+    include_actions: bool = True,
+) -> Snapshot:
+    """The state the rules see at `now` (a backtest passes an earlier `now`)."""
+    at = as_of or now
+    owner = owner_info(config)
+    identity = config.owner.identity()
+    contacts = _contacts(session, owner_id, config, identity, at)
+    return Snapshot(
+        owner=owner,
+        contacts=contacts,
+        sent=_sent(session, owner_id, at, contacts),
+        meetings=_meetings(session, owner_id, at, identity, contacts),
+        actions=_actions(session, owner_id, at) if include_actions else (),
+        default_account=_default_account(config),
+    )
+
+
+def _default_account(config: Config) -> str | None:
+    accounts = config.settings.accounts
+    return accounts[0].name if accounts else None
+
+
+def _contacts(
+    session: Session, owner_id: int, config: Config, identity: OwnerIdentity, now: datetime
+) -> dict[int, ContactSnap]:
+    real = _real(now)
+    agg = (
+        select(
+            Participant.contact_id.label("cid"),
+            func.max(case((real, Interaction.occurred_at))).label("last"),
+            func.max(
+                case((and_(real, Interaction.direction == "in"), Interaction.occurred_at))
+            ).label("last_in"),
+            func.max(
+                case((and_(real, Interaction.direction == "out"), Interaction.occurred_at))
+            ).label("last_out"),
+            func.max(case((and_(real, Interaction.direction == "mutual"), 1), else_=0)).label(
+                "met"
+            ),
+            func.max(case((real, 1), else_=0)).label("any_real"),
+            func.min(
+                case(
+                    (
+                        and_(
+                            Interaction.kind == "meeting",
+                            Interaction.is_interaction.is_(True),
+                            Interaction.occurred_at > now,
+                        ),
+                        Interaction.occurred_at,
+                    )
+                )
+            ).label("next_meeting"),
+        )
+        .join(Interaction, Interaction.id == Participant.interaction_id)
+        .where(
+            Participant.owner_id == owner_id,
+            Participant.contact_id.is_not(None),
+            Participant.is_counterpart.is_(True),
+            Interaction.occurred_at <= now + MEETING_AHEAD,
+        )
+        .group_by(Participant.contact_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Contact, agg).outerjoin(agg, agg.c.cid == Contact.id).where(
+            Contact.owner_id == owner_id, Contact.created_at <= now
+        )
+    ).all()
+    emails: dict[int, list[str]] = defaultdict(list)
+    for cid, addr in session.execute(
+        select(ContactAddress.contact_id, ContactAddress.address)
+        .where(ContactAddress.owner_id == owner_id)
+        .order_by(ContactAddress.id)
+    ).all():
+        emails[cid].append(addr)
+    dates: dict[int, list[PlanDate]] = defaultdict(list)
+    for d in session.scalars(select(ContactDate).where(ContactDate.owner_id == owner_id)):
+        dates[d.contact_id].append(
+            PlanDate(d.kind, d.month, d.day, d.year, d.label or None)  # type: ignore[arg-type]
+        )
+    tiers = {k: t.cadence_days for k, t in config.settings.tiers.items()}
+    out: dict[int, ContactSnap] = {}
+    for row in rows:
+        c: Contact = row[0]
+        addrs = emails.get(c.id) or []
+        if not addrs:
+            continue
+        m = row._mapping
+        last_in, last_out = _aware(m["last_in"]), _aware(m["last_out"])
+        out[c.id] = ContactSnap(
+            id=c.id,
+            name=c.name,
+            email=addrs[0],
+            tier=c.tier,
+            cadence_days=c.cadence_days or (tiers.get(c.tier) if c.tier else None),
+            timezone=c.timezone,
+            work=_contact_work(c),
+            do_not_contact=c.do_not_contact,
+            snoozed_until=c.snoozed_until,
+            internal=any(identity.is_internal(a) for a in addrs),
+            noise=not m["any_real"] and m["cid"] is not None,
+            last_interaction_at=_aware(m["last"]),
+            last_inbound_at=last_in,
+            last_outbound_at=last_out,
+            two_way=bool(m["met"]) or (last_in is not None and last_out is not None),
+            next_meeting_at=_aware(m["next_meeting"]),
+            dates=tuple(dates.get(c.id, ())),
+        )
+    return out
+
+
+def _contact_work(c: Contact) -> WorkingTime | None:
+    if not c.timezone or not c.working_hours:
+        return None
+    try:
+        ZoneInfo(c.timezone)
+        start, end = parse_hours(c.working_hours)
+    except (ValueError, KeyError):
+        return None
+    return WorkingTime(c.timezone, start, end)
+
+
+def _aware(value: Any) -> datetime | None:
+    """MAX() over a CASE loses the column type on SQLite: it comes back as text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def _sent(
+    session: Session, owner_id: int, now: datetime, contacts: dict[int, ContactSnap]
+) -> tuple[SentMail, ...]:
+    """The owner's latest human mail to each contact in each thread, in the window."""
+    reply = aliased(Interaction)
+    reply_part = aliased(Participant)
+    # Answered: anyone replied in the thread, or the contact wrote at all, since it was sent.
+    from_contact = select(reply_part.interaction_id).where(
+        reply_part.contact_id == Participant.contact_id, reply_part.role == "from"
+    )
+    answered = (
+        select(func.min(reply.occurred_at))
+        .where(
+            reply.owner_id == owner_id,
+            reply.direction == "in",
+            reply.is_interaction.is_(True),
+            reply.occurred_at > Interaction.occurred_at,
+            reply.occurred_at <= now,
+            or_(
+                and_(reply.thread_key.is_not(None), reply.thread_key == Interaction.thread_key),
+                reply.id.in_(from_contact),
+            ),
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            Interaction.id,
+            Interaction.message_key,
+            Interaction.subject,
+            Interaction.thread_key,
+            Interaction.occurred_at,
+            Participant.contact_id,
+            answered.label("answered_at"),
+        )
+        .join(Participant, Participant.interaction_id == Interaction.id)
+        .where(
+            Interaction.owner_id == owner_id,
+            Interaction.kind == "email",
+            Interaction.direction == "out",
+            Interaction.is_interaction.is_(True),
+            Interaction.occurred_at > now - SENT_WINDOW,
+            Interaction.occurred_at <= now,
+            Participant.is_counterpart.is_(True),
+            Participant.contact_id.is_not(None),
+        )
+        .order_by(Interaction.occurred_at)
+    ).all()
+    sources = _first_sources(session, {r.id for r in rows})
+    latest: dict[tuple[int, str], SentMail] = {}
+    for r in rows:
+        if r.contact_id not in contacts:
+            continue
+        key = r.message_key
+        mid = key[4:] if key.startswith("mid:") else None
+        thread = r.thread_key or key
+        refs = (r.thread_key,) if r.thread_key and r.thread_key != mid else ()
+        latest[(r.contact_id, thread)] = SentMail(
+            contact_id=r.contact_id,
+            message_key=key,
+            message_id=mid,
+            references=refs,
+            subject=r.subject,
+            thread_key=r.thread_key,
+            thread_id=sources.get(r.id, ("", None))[1],
+            account=sources.get(r.id, ("", None))[0],
+            sent_at=_aware(r.occurred_at) or now,
+            answered_at=_aware(r.answered_at),
+        )
+    return tuple(latest.values())
+
+
+def _first_sources(session: Session, ids: set[int]) -> dict[int, tuple[str, str | None]]:
+    """For each interaction, the account and provider thread of the first place it was seen."""
+    out: dict[int, tuple[str, str | None]] = {}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(InteractionSource.interaction_id, Account.name, InteractionSource.thread_id)
+        .join(Account, Account.id == InteractionSource.account_id)
+        .where(InteractionSource.interaction_id.in_(ids))
+        .order_by(InteractionSource.id)
+    ).all()
+    for iid, name, thread in rows:
+        out.setdefault(iid, (name, thread))
+    return out
+
+
+def _meetings(
+    session: Session,
+    owner_id: int,
+    now: datetime,
+    identity: OwnerIdentity,
+    contacts: dict[int, ContactSnap],
+) -> tuple[MeetingSnap, ...]:
+    later = aliased(Interaction)
+    later_part = aliased(Participant)
+    emailed_after = (
+        select(func.count())
+        .select_from(later)
+        .join(later_part, later_part.interaction_id == later.id)
+        .where(
+            later.owner_id == owner_id,
+            later.kind == "email",
+            later.direction == "out",
+            later.occurred_at >= Interaction.ends_at,
+            later.occurred_at <= now,
+            later_part.contact_id == Participant.contact_id,
+            later_part.is_counterpart.is_(True),
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            Interaction.message_key,
+            Interaction.subject,
+            Interaction.occurred_at,
+            Interaction.ends_at,
+            Participant.contact_id,
+            emailed_after.label("emailed"),
+            Interaction.id,
+        )
+        .join(Participant, Participant.interaction_id == Interaction.id)
+        .where(
+            Interaction.owner_id == owner_id,
+            Interaction.kind == "meeting",
+            Interaction.is_interaction.is_(True),
+            Interaction.ends_at >= now - MEETING_BACK,
+            Interaction.occurred_at <= now + MEETING_AHEAD,
+            Participant.is_counterpart.is_(True),
+            Participant.contact_id.is_not(None),
+        )
+    ).all()
+    sources = _first_sources(session, {r.id for r in rows})
+    out = []
+    for r in rows:
+        c = contacts.get(r.contact_id)
+        if c is None:
+            continue
+        start, end = _aware(r.occurred_at), _aware(r.ends_at)
+        assert start is not None and end is not None
+        out.append(
+            MeetingSnap(
+                contact_id=r.contact_id,
+                meeting_key=r.message_key,
+                subject=r.subject,
+                start=start,
+                end=end,
+                account=sources.get(r.id, ("", None))[0],
+                external=not c.internal,
+                emailed_after=bool(r.emailed),
+            )
+        )
+    return tuple(out)
+
+
+def _actions(session: Session, owner_id: int, now: datetime) -> tuple[ExistingAction, ...]:
+    rows = session.scalars(
+        select(Action).where(
+            Action.owner_id == owner_id,
+            or_(
+                Action.state.in_(("planned", "executing", "failed", "created")),
+                Action.due_at >= now - ACTIONS_BACK,
+            ),
+        )
+    ).all()
+    return tuple(
+        ExistingAction(
+            key=a.key,
+            rule=a.rule,
+            kind=a.kind,  # type: ignore[arg-type]
+            contact_id=a.contact_id,
+            state=a.state,  # type: ignore[arg-type]
+            due_at=a.due_at,
+            created_at=a.created_at,
+        )
+        for a in rows
+    )
+

@@ -1,0 +1,60 @@
+"""rules: contact dates and working hours, action fingerprints
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "contact_dates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=True),
+        sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contacts.id"],
+            name=op.f("fk_contact_dates_contact_id_contacts"), ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["owners.id"],
+            name=op.f("fk_contact_dates_owner_id_owners"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_dates")),
+        sa.UniqueConstraint(
+            "contact_id", "kind", "label", name=op.f("uq_contact_dates_contact_id_kind_label")
+        ),
+    )
+    with op.batch_alter_table("contact_dates", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contact_dates_contact_id"), ["contact_id"])
+        batch_op.create_index(batch_op.f("ix_contact_dates_owner_id"), ["owner_id"])
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("working_hours", sa.String(length=32), nullable=True))
+    with op.batch_alter_table("actions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fingerprint", sa.String(length=128), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("actions", schema=None) as batch_op:
+        batch_op.drop_column("fingerprint")
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_column("working_hours")
+    with op.batch_alter_table("contact_dates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contact_dates_owner_id"))
+        batch_op.drop_index(batch_op.f("ix_contact_dates_contact_id"))
+    op.drop_table("contact_dates")
