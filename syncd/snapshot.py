@@ -216,8 +216,10 @@ def _sent(
     reply = aliased(Interaction)
     reply_part = aliased(Participant)
     # Answered: anyone replied in the thread, or the contact wrote at all, since it was sent.
-    from_contact = select(reply_part.interaction_id).where(
-        reply_part.contact_id == Participant.contact_id, reply_part.role == "from"
+    from_contact = (
+        select(reply_part.interaction_id)
+        .where(reply_part.contact_id == Participant.contact_id, reply_part.role == "from")
+        .correlate_except(reply_part)
     )
     answered = (
         select(func.min(reply.occurred_at))
@@ -232,6 +234,7 @@ def _sent(
                 reply.id.in_(from_contact),
             ),
         )
+        .correlate_except(reply)
         .scalar_subquery()
     )
     rows = session.execute(
