@@ -11,9 +11,11 @@ from pydantic import BaseModel
 
 from syncd.config import (
     IcsCalendar,
+    LimitsSettings,
     MaildirAccount,
     OwnerSettings,
     PrivacySettings,
+    RuleSettings,
     Settings,
     StoreSettings,
     SyncSettings,
@@ -167,6 +169,8 @@ def test_example_config_documents_every_key() -> None:
         PrivacySettings,
         MaildirAccount,
         IcsCalendar,
+        RuleSettings,
+        LimitsSettings,
     )
     missing = {k for m in models for k in _keys(m)} - mentioned
     assert not missing, f"config.example.toml does not mention: {sorted(missing)}"

@@ -59,8 +59,8 @@ def test_a_writer_past_its_timeout_is_killed_with_its_children(tmp_path: Path) -
         "time.sleep(60)\n"
     )
     started = time.monotonic()
-    result = personalise(python(code), CONTEXT, timeout=1.5)
-    assert result == WriterResult(body=None, error="writer timed out after 1.5 s")
+    result = personalise(python(code), CONTEXT, timeout=2.5)
+    assert result == WriterResult(body=None, error="writer timed out after 2.5 s")
     assert time.monotonic() - started < 10
     assert pid_file.exists(), "the writer did not get to start its child"
     assert _ends_soon(int(pid_file.read_text()))
