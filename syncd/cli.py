@@ -34,24 +34,35 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import select
 
-from connectors.base import RawMessage, StreamInfo
+from connectors.base import ConnectorError, RawMessage, StreamInfo
 from connectors.ics import IcsFolderSource
 from connectors.maildir import MaildirSource
 from connectors.mailparse import body_part_types, parse_header_block, read_header_section
 from connectors.mbox import MboxFile
 from syncd import __version__
 from syncd.classify import ClassifyOptions, classify
-from syncd.config import Config, check_timezone, find_config_path, load_config, parse_duration
+from syncd.config import (
+    Config,
+    check_timezone,
+    find_config_path,
+    load_config,
+    parse_duration,
+    parse_hours,
+)
 from syncd.contacts import (
     Tiers,
+    dates_of,
     forget,
     history,
     is_due,
     iso,
     list_contacts,
     merge,
+    merge_card,
+    parse_partial_date,
     recent_interactions,
     resolve_contact,
+    set_date,
     set_fields,
 )
 from syncd.contacts import add_address as add_address_to
@@ -300,16 +311,21 @@ def _print_sync(app: App, report: SyncReport, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
 @pass_app
 def run(app: App, once: bool, interval: str, as_json: bool) -> None:
-    """The daemon: sync every account again and again (SIGTERM or Ctrl-C stops it).
+    """The daemon: sync every account, then plan and execute the rules, again and again.
 
-    With --once: one pass over every account, then a summary of the interactions and
-    contacts found, and exit.
+    SIGTERM or Ctrl-C stops it. With --once: one pass (sync, plan, create the due drafts and
+    holds), a summary of the interactions, contacts and actions, and exit.
     """
+    from syncd.cli_rules import run_rules
+
     if once:
         report = _run_sync(app, account=None, full=False, show_progress=not as_json)
-        _print_run_once(app, report, as_json)
+        outcome = run_rules(app) if app.config.settings.rules else None
+        _print_run_once(app, report, outcome, as_json)
         if report.errors:
             raise SyncdError(f"{len(report.errors)} stream(s) failed (see the table above)")
+        if outcome and outcome["errors"]:
+            raise SyncdError(f"{len(outcome['errors'])} action(s) failed (syncd actions list)")
         return
     try:
         pause = parse_duration(interval).total_seconds()
@@ -322,15 +338,22 @@ def run(app: App, once: bool, interval: str, as_json: bool) -> None:
     while not stop.is_set():
         report = _run_sync(app, account=None, full=False, show_progress=False)
         total = report.total()
+        outcome = run_rules(app) if app.config.settings.rules else {}
         log.info(
             "daemon.pass.done",
-            extra={"new": total.new_interactions, "errors": len(report.errors)},
+            extra={
+                "new": total.new_interactions,
+                "errors": len(report.errors),
+                "actions_created": outcome.get("created", 0),
+            },
         )
         stop.wait(pause)
     log.info("daemon.stopped")
 
 
-def _print_run_once(app: App, report: SyncReport, as_json: bool) -> None:
+def _print_run_once(
+    app: App, report: SyncReport, outcome: dict[str, Any] | None, as_json: bool
+) -> None:
     now = app.now()
     with app.store.session() as s:
         contacts = list_contacts(s, app.owner_id, now, app.tiers())
@@ -342,27 +365,45 @@ def _print_run_once(app: App, report: SyncReport, as_json: bool) -> None:
                 "interactions": total,
                 "recent": recent,
                 "contacts": contacts,
+                "actions": outcome,
             }
         )
         return
     _print_sync(app, report, as_json=False)
     _interactions_table(app, f"Interactions: {total} (newest {len(recent)})", recent)
     _contacts_table(app, contacts, title=f"Contacts: {len(contacts)}")
+    if outcome is not None:
+        from syncd.cli_rules import print_rules_outcome
+
+        print_rules_outcome(app, outcome)
 
 
 @cli.command("import")
-@click.argument("kind", type=click.Choice(["mbox", "maildir", "ics"]))
+@click.argument("kind", type=click.Choice(["mbox", "maildir", "ics", "vcard"]))
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--account", required=True, metavar="NAME", help="The account the items belong to.")
+@click.option(
+    "--account", metavar="NAME", help="The account the items belong to (mbox, maildir, ics)."
+)
+@click.option("--create", is_flag=True, help="vcard: also add people who are not contacts yet.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
-def import_(app: App, kind: str, path: Path, account: str, as_json: bool) -> None:
-    """Backfill from an export: an mbox file (Google Takeout), a Maildir, an .ics file or folder.
+def import_(
+    app: App, kind: str, path: Path, account: str | None, create: bool, as_json: bool
+) -> None:
+    """Backfill from an export: an mbox file (Google Takeout), a Maildir, an .ics file or
+    folder; or read an address book (vcard: a .vcf file or a folder of them).
 
     Importing the same file again adds nothing; an import that was interrupted resumes.
+    Address-book cards are merged into the contacts with the same addresses: names,
+    more addresses, birthdays, anniversaries and other dates, time zone, organisation, notes.
     """
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
+    if kind == "vcard":
+        _import_vcards(app, path, create, as_json)
+        return
+    if account is None:
+        raise click.UsageError(f"import {kind} needs --account NAME")
     batch = app.config.settings.sync.batch_size
     source: Any
     if kind == "mbox":
@@ -385,6 +426,36 @@ def import_(app: App, kind: str, path: Path, account: str, as_json: bool) -> Non
     _print_sync(app, result, as_json)
     if result.errors:
         raise SyncdError("; ".join(f"{r.stream}: {r.error}" for r in result.errors))
+
+
+def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
+    from connectors.vcard import read_vcard_files
+
+    counts = {"created": 0, "updated": 0, "unmatched": 0, "skipped": 0, "files": 0}
+    now = app.now()
+    problems: list[str] = []
+    try:
+        for file, parsed in read_vcard_files(path):
+            counts["files"] += 1
+            counts["skipped"] += parsed.skipped
+            if parsed.error:
+                problems.append(f"{file}: {parsed.error}")
+            with app.store.session() as s, s.begin():
+                for card in parsed.cards:
+                    counts[merge_card(s, app.owner_id, card, now, create=create)] += 1
+    except ConnectorError as exc:
+        raise InputError(str(exc)) from None
+    for problem in problems:
+        app.err.print(f"skipped {problem}", markup=False)
+    if as_json:
+        emit_json(counts)
+        return
+    click.echo(
+        f"{counts['files']} file(s): {counts['updated']} contact(s) updated,"
+        f" {counts['created']} created, {counts['unmatched']} card(s) matched no contact"
+        + ("" if create else " (--create adds them)")
+        + (f", {counts['skipped']} broken card(s) skipped" if counts["skipped"] else "")
+    )
 
 
 class _SingleIcs(IcsFolderSource):
@@ -603,6 +674,8 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
         contact = resolve_contact(s, app.owner_id, address)
         [row] = list_contacts(s, app.owner_id, now, app.tiers(), contact_ids=[contact.id])
         row["notes"] = contact.notes
+        row["working_hours"] = contact.working_hours
+        row["dates"] = dates_of(s, contact.id)
         row["recent"] = history(s, app.owner_id, row["emails"], now, limit=10)
     if as_json:
         emit_json(row)
@@ -622,9 +695,13 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
         "strength",
         "do_not_contact",
         "snoozed_until",
+        "working_hours",
         "notes",
+        "dates",
     ):
         value = row[key]
+        if key == "dates":
+            value = [f"{d['label'] or d['kind']} {d['date']}" for d in value]
         if isinstance(value, list):
             value = ", ".join(value)
         out.print(f"{key + ':':22}{'' if value is None else value}", markup=False)
@@ -659,6 +736,16 @@ def _parse_date(value: str, option: str) -> datetime:
 )
 @click.option("--do-not-contact/--contact-ok", default=None, help="Never plan anything for them.")
 @click.option("--add-address", multiple=True, metavar="ADDR", help="Another address of theirs.")
+@click.option("--working-hours", metavar="HH:MM-HH:MM", help="Their working hours ('none' unsets).")
+@click.option("--birthday", metavar="DATE", help="YYYY-MM-DD or MM-DD ('none' removes it).")
+@click.option("--anniversary", metavar="DATE", help="YYYY-MM-DD or MM-DD ('none' removes it).")
+@click.option(
+    "--date",
+    "custom_dates",
+    multiple=True,
+    metavar="LABEL=DATE",
+    help="A custom date, e.g. 'Company founded=2019-03-01' (LABEL=none removes it).",
+)
 @pass_app
 def contacts_set(
     app: App,
@@ -672,9 +759,24 @@ def contacts_set(
     snooze_until: str | None,
     do_not_contact: bool | None,
     add_address: tuple[str, ...],
+    working_hours: str | None,
+    birthday: str | None,
+    anniversary: str | None,
+    custom_dates: tuple[str, ...],
 ) -> None:
-    """Change a contact's settings (tier, cadence, time zone, snooze, do-not-contact, ...)."""
+    """Change a contact's settings: tier, cadence, time zone and working hours, dates,
+    snooze, do-not-contact, more addresses."""
     fields: dict[str, Any] = {}
+    dates = _date_changes(birthday, anniversary, custom_dates)
+    if working_hours is not None:
+        if working_hours == "none":
+            fields["working_hours"] = None
+        else:
+            try:
+                parse_hours(working_hours)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--working-hours") from None
+            fields["working_hours"] = working_hours
     if name is not None:
         fields["name"] = name.strip() or None
     if tier is not None:
@@ -707,7 +809,7 @@ def contacts_set(
         )
     if do_not_contact is not None:
         fields["do_not_contact"] = do_not_contact
-    if not fields and not add_address:
+    if not fields and not add_address and not dates:
         raise click.UsageError("nothing to set: give at least one option (see --help)")
 
     now = app.now()
@@ -716,10 +818,36 @@ def contacts_set(
         set_fields(s, contact, now, **fields)
         for extra in add_address:
             add_address_to(s, app.owner_id, contact, extra)
-    click.echo(
-        f"updated {address}: "
-        + ", ".join(sorted([*fields, *(["addresses"] if add_address else [])]))
-    )
+        for kind, label, value in dates:
+            set_date(s, app.owner_id, contact, kind, value, label)
+    changed = [*fields, *(["addresses"] if add_address else []), *(d[0] for d in dates)]
+    click.echo(f"updated {address}: " + ", ".join(sorted(set(changed))))
+
+
+def _date_changes(
+    birthday: str | None, anniversary: str | None, custom: tuple[str, ...]
+) -> list[tuple[str, str, tuple[int | None, int, int] | None]]:
+    out: list[tuple[str, str, tuple[int | None, int, int] | None]] = []
+    wanted = [
+        ("birthday", "", birthday, "--birthday"),
+        ("anniversary", "", anniversary, "--anniversary"),
+    ]
+    for item in custom:
+        label, sep, value = item.partition("=")
+        if not sep or not label.strip():
+            raise click.BadParameter(f"{item!r} is not LABEL=DATE", param_hint="--date")
+        wanted.append(("custom", label.strip(), value, "--date"))
+    for kind, label, value, option in wanted:
+        if value is None:
+            continue
+        if value == "none":
+            out.append((kind, label, None))
+            continue
+        try:
+            out.append((kind, label, parse_partial_date(value)))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from None
+    return out
 
 
 @contacts.command("merge")
@@ -839,6 +967,8 @@ accounts.add_command(accounts_list, "status")
 
 
 # --- entry point ---
+
+from syncd import cli_rules  # noqa: E402,F401  (registers plan, apply, actions)
 
 
 def _fail(message: str, hint: str | None = None) -> NoReturn:

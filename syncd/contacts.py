@@ -13,9 +13,10 @@ the owner attended) and, for a meeting, once it has ended.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
@@ -29,6 +30,7 @@ from syncd.store.models import (
     Account,
     Contact,
     ContactAddress,
+    ContactDate,
     Forgotten,
     Interaction,
     InteractionSource,
@@ -348,6 +350,135 @@ def add_address(session: Session, owner_id: int, contact: Contact, address: str)
         session.flush()
         link_participants(session, owner_id, norm, contact.id)
     return norm
+
+
+_PARTIAL_DATE = re.compile(r"^(?:(\d{4})-|--)?(\d{1,2})-(\d{1,2})$")
+
+
+def parse_partial_date(text: str) -> tuple[int | None, int, int]:
+    """'1985-04-12', '--04-12' or '04-12' (no year) → (year or None, month, day)."""
+    m = _PARTIAL_DATE.match(text.strip())
+    if m is None:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD, or MM-DD without the year)")
+    year = int(m.group(1)) if m.group(1) else None
+    month, day = int(m.group(2)), int(m.group(3))
+    try:
+        date(year or 2000, month, day)  # 2000 is a leap year: Feb 29 stays possible
+    except ValueError:
+        raise ValueError(f"{text!r} is not a real date") from None
+    return year, month, day
+
+
+def set_date(
+    session: Session,
+    owner_id: int,
+    contact: Contact,
+    kind: str,
+    value: tuple[int | None, int, int] | None,
+    label: str = "",
+) -> None:
+    """Set (or with None remove) a birthday, anniversary or labelled custom date."""
+    session.execute(
+        delete(ContactDate).where(
+            ContactDate.contact_id == contact.id,
+            ContactDate.kind == kind,
+            ContactDate.label == label,
+        )
+    )
+    if value is not None:
+        year, month, day = value
+        session.add(
+            ContactDate(
+                owner_id=owner_id,
+                contact_id=contact.id,
+                kind=kind,
+                label=label,
+                year=year,
+                month=month,
+                day=day,
+            )
+        )
+
+
+def dates_of(session: Session, contact_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(ContactDate).where(ContactDate.contact_id == contact_id).order_by(ContactDate.id)
+    )
+    return [
+        {
+            "kind": d.kind,
+            "label": d.label or None,
+            "date": (f"{d.year:04d}-" if d.year else "--") + f"{d.month:02d}-{d.day:02d}",
+        }
+        for d in rows
+    ]
+
+
+def merge_card(
+    session: Session,
+    owner_id: int,
+    card: Any,
+    now: datetime,
+    *,
+    create: bool,
+) -> str:
+    """Merge one address-book card into the contacts; returns created|updated|unmatched.
+
+    A card matches the contact that has one of its addresses; contacts holding its other
+    addresses are merged into that one. Its name wins (an address
+    book is curated, a display name in mail is not); its dates replace the stored ones of
+    the same kind; time zone, organisation and notes fill what is empty; addresses no
+    other contact has are added. Without `create`, cards of people who are not contacts
+    yet are left out.
+    """
+    emails = [e for e in (normalize_address(x) for x in card.emails) if e]
+    if not emails:
+        return "unmatched"
+    matches = session.execute(
+        select(ContactAddress.address, ContactAddress.contact_id).where(
+            ContactAddress.owner_id == owner_id, ContactAddress.address.in_(emails)
+        )
+    ).all()
+    owned = {addr: cid for addr, cid in matches}
+    contact_id = next((owned[e] for e in emails if e in owned), None)
+    outcome = "updated"
+    if contact_id is None:
+        if not create:
+            return "unmatched"
+        contact = Contact(owner_id=owner_id, name=None, created_at=now, updated_at=now)
+        session.add(contact)
+        session.flush()
+        outcome = "created"
+    else:
+        found = session.get(Contact, contact_id)
+        assert found is not None
+        contact = found
+        # The card says these addresses are one person: fold their other entries in.
+        for other_id in dict.fromkeys(owned[e] for e in emails if e in owned):
+            other = session.get(Contact, other_id)
+            if other is not None and other.id != contact.id:
+                merge(session, owner_id, contact, other, now)
+    if card.name:
+        contact.name = card.name[:300]
+    if card.timezone and not contact.timezone:
+        contact.timezone = card.timezone
+    if card.organisation and not contact.organisation:
+        contact.organisation = card.organisation[:300]
+    if card.notes and not contact.notes:
+        contact.notes = card.notes
+    contact.updated_at = now
+    for e in emails:
+        if e not in owned:
+            session.add(ContactAddress(owner_id=owner_id, contact_id=contact.id, address=e))
+            session.flush()
+            link_participants(session, owner_id, e, contact.id)
+    if card.birthday:
+        set_date(session, owner_id, contact, "birthday", card.birthday)
+    if card.anniversary:
+        set_date(session, owner_id, contact, "anniversary", card.anniversary)
+    for label, value in card.custom_dates:
+        set_date(session, owner_id, contact, "custom", value, label[:200])
+    return outcome
 
 
 def merge(session: Session, owner_id: int, keep: Contact, other: Contact, now: datetime) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from rules.model import (
     ContactDate as PlanDate,
@@ -212,31 +212,12 @@ def _aware(value: Any) -> datetime | None:
 def _sent(
     session: Session, owner_id: int, now: datetime, contacts: dict[int, ContactSnap]
 ) -> tuple[SentMail, ...]:
-    """The owner's latest human mail to each contact in each thread, in the window."""
-    reply = aliased(Interaction)
-    reply_part = aliased(Participant)
-    # Answered: anyone replied in the thread, or the contact wrote at all, since it was sent.
-    from_contact = (
-        select(reply_part.interaction_id)
-        .where(reply_part.contact_id == Participant.contact_id, reply_part.role == "from")
-        .correlate_except(reply_part)
-    )
-    answered = (
-        select(func.min(reply.occurred_at))
-        .where(
-            reply.owner_id == owner_id,
-            reply.direction == "in",
-            reply.is_interaction.is_(True),
-            reply.occurred_at > Interaction.occurred_at,
-            reply.occurred_at <= now,
-            or_(
-                and_(reply.thread_key.is_not(None), reply.thread_key == Interaction.thread_key),
-                reply.id.in_(from_contact),
-            ),
-        )
-        .correlate_except(reply)
-        .scalar_subquery()
-    )
+    """The owner's latest human mail to each contact in each thread, in the window.
+
+    It counts as answered when anyone replied in its thread afterwards, or the contact
+    wrote at all afterwards (their last inbound mail is in the contact's aggregates), so
+    two grouped queries do it, however large the history.
+    """
     rows = session.execute(
         select(
             Interaction.id,
@@ -245,7 +226,6 @@ def _sent(
             Interaction.thread_key,
             Interaction.occurred_at,
             Participant.contact_id,
-            answered.label("answered_at"),
         )
         .join(Participant, Participant.interaction_id == Interaction.id)
         .where(
@@ -260,15 +240,41 @@ def _sent(
         )
         .order_by(Interaction.occurred_at)
     ).all()
+    threads = {r.thread_key for r in rows if r.thread_key}
+    last_reply: dict[str, datetime] = {}
+    if threads:
+        for thread, last in session.execute(
+            select(Interaction.thread_key, func.max(Interaction.occurred_at))
+            .where(
+                Interaction.owner_id == owner_id,
+                Interaction.thread_key.in_(threads),
+                Interaction.direction == "in",
+                Interaction.is_interaction.is_(True),
+                Interaction.occurred_at > now - SENT_WINDOW,
+                Interaction.occurred_at <= now,
+            )
+            .group_by(Interaction.thread_key)
+        ).all():
+            stamp = _aware(last)
+            if thread is not None and stamp is not None:
+                last_reply[thread] = stamp
     sources = _first_sources(session, {r.id for r in rows})
     latest: dict[tuple[int, str], SentMail] = {}
     for r in rows:
-        if r.contact_id not in contacts:
+        contact = contacts.get(r.contact_id)
+        if contact is None:
             continue
         key = r.message_key
         mid = key[4:] if key.startswith("mid:") else None
         thread = r.thread_key or key
         refs = (r.thread_key,) if r.thread_key and r.thread_key != mid else ()
+        sent_at = _aware(r.occurred_at) or now
+        answers = [
+            t
+            for t in (last_reply.get(r.thread_key or ""), contact.last_inbound_at)
+            if t is not None and t > sent_at
+        ]
+        account, thread_id = sources.get(r.id, ("", None))
         latest[(r.contact_id, thread)] = SentMail(
             contact_id=r.contact_id,
             message_key=key,
@@ -276,10 +282,10 @@ def _sent(
             references=refs,
             subject=r.subject,
             thread_key=r.thread_key,
-            thread_id=sources.get(r.id, ("", None))[1],
-            account=sources.get(r.id, ("", None))[0],
-            sent_at=_aware(r.occurred_at) or now,
-            answered_at=_aware(r.answered_at),
+            thread_id=thread_id,
+            account=account,
+            sent_at=sent_at,
+            answered_at=min(answers) if answers else None,
         )
     return tuple(latest.values())
 
@@ -307,23 +313,6 @@ def _meetings(
     identity: OwnerIdentity,
     contacts: dict[int, ContactSnap],
 ) -> tuple[MeetingSnap, ...]:
-    later = aliased(Interaction)
-    later_part = aliased(Participant)
-    emailed_after = (
-        select(func.count())
-        .select_from(later)
-        .join(later_part, later_part.interaction_id == later.id)
-        .where(
-            later.owner_id == owner_id,
-            later.kind == "email",
-            later.direction == "out",
-            later.occurred_at >= Interaction.ends_at,
-            later.occurred_at <= now,
-            later_part.contact_id == Participant.contact_id,
-            later_part.is_counterpart.is_(True),
-        )
-        .scalar_subquery()
-    )
     rows = session.execute(
         select(
             Interaction.message_key,
@@ -331,7 +320,6 @@ def _meetings(
             Interaction.occurred_at,
             Interaction.ends_at,
             Participant.contact_id,
-            emailed_after.label("emailed"),
             Interaction.id,
         )
         .join(Participant, Participant.interaction_id == Interaction.id)
@@ -362,7 +350,7 @@ def _meetings(
                 end=end,
                 account=sources.get(r.id, ("", None))[0],
                 external=not c.internal,
-                emailed_after=bool(r.emailed),
+                emailed_after=c.last_outbound_at is not None and c.last_outbound_at >= end,
             )
         )
     return tuple(out)

@@ -100,7 +100,10 @@ def sources_for(config: Config, account: MaildirAccount) -> AccountSources:
             MaildirSource(
                 account.path,
                 folders=account.folders,
-                exclude=account.exclude_folders,
+                exclude=[
+                    *account.exclude_folders,
+                    *([account.drafts_folder] if account.drafts_folder else []),
+                ],
                 sent_folders=account.sent_folders,
                 batch_size=batch,
             ),

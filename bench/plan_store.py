@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""`syncd plan` over a large store: N contacts (50,000) and M interactions (2,000,000).
+
+Builds a SQLite store with the real schema (`syncd init`), fills it directly with sqlite3
+(deterministic for --seed: people, two-way threads, noise, meetings, tiers, birthdays),
+then runs `syncd plan --json` in a child process and prints its wall time and peak RSS,
+and the same for `syncd contacts list --json` for comparison. The planner reads the store
+with SQL aggregates; memory should follow the number of contacts, not of interactions.
+
+  python bench/plan_store.py                   # 50,000 contacts, 2,000,000 interactions
+  python bench/plan_store.py --contacts 5000 --interactions 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CONFIG = """
+[owner]
+name = "Alex Morgan"
+addresses = ["alex@example.com"]
+timezone = "Europe/Berlin"
+
+[store]
+url = "sqlite:///{db}"
+
+[tiers]
+key = {{ cadence = "14d" }}
+regular = {{ cadence = "90d" }}
+
+[[rules]]
+name = "no-reply"
+kind = "no_reply"
+
+[[rules]]
+name = "cadence"
+kind = "cadence"
+
+[[rules]]
+name = "thanks"
+kind = "after_meeting"
+
+[[rules]]
+name = "reconnect"
+kind = "dormant"
+
+[[rules]]
+name = "dates"
+kind = "date"
+
+[[accounts]]
+name = "bench"
+kind = "maildir"
+path = "{maildir}"
+"""
+
+
+def ts(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def fill(db: Path, contacts: int, interactions: int, seed: int) -> None:
+    rnd = random.Random(seed)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    owner = conn.execute("select id from owners").fetchone()[0]
+    account = conn.execute("select id from accounts").fetchone()[0]
+    conn.execute(
+        "insert into streams (owner_id, account_id, name, kind, items) values (?,?,?,?,0)",
+        (owner, account, "mail:INBOX", "mail"),
+    )
+    stream = conn.execute("select id from streams").fetchone()[0]
+    created = ts(NOW - timedelta(days=1200))
+    tiers = [None] * 6 + ["key", "regular", "regular"]
+    conn.executemany(
+        "insert into contacts (id, owner_id, name, tier, do_not_contact, created_at, updated_at)"
+        " values (?,?,?,?,?,?,?)",
+        (
+            (i, owner, f"Person {i}", rnd.choice(tiers), rnd.random() < 0.01, created, created)
+            for i in range(1, contacts + 1)
+        ),
+    )
+    conn.executemany(
+        "insert into contact_addresses (owner_id, contact_id, address) values (?,?,?)",
+        ((owner, i, f"person{i}@corp{i % 997}.example") for i in range(1, contacts + 1)),
+    )
+    conn.executemany(
+        "insert into contact_dates (owner_id, contact_id, kind, label, year, month, day)"
+        " values (?,?,?,?,?,?,?)",
+        (
+            (owner, i, "birthday", "", None, rnd.randint(1, 12), rnd.randint(1, 28))
+            for i in range(1, contacts + 1, 4)
+        ),
+    )
+    span = 3 * 365 * 86400
+    batch_i, batch_p, batch_s = [], [], []
+    iid = 0
+    while iid < interactions:
+        contact = rnd.randint(1, contacts)
+        address = f"person{contact}@corp{contact % 997}.example"
+        thread_len = rnd.randint(1, 6)
+        start = NOW - timedelta(seconds=rnd.randint(0, span))
+        thread = f"t{iid}@example.com"
+        meeting = rnd.random() < 0.08
+        for k in range(thread_len):
+            iid += 1
+            when = start + timedelta(hours=5 * k)
+            if when > NOW:
+                when = NOW - timedelta(minutes=iid % 600)
+            if meeting:
+                kind, direction, category, ends = "meeting", "mutual", "meeting", when + timedelta(hours=1)
+            else:
+                kind, category, ends = "email", "human", None
+                direction = "out" if (k % 2 == 0) else "in"
+            noise = not meeting and rnd.random() < 0.15
+            batch_i.append(
+                (iid, owner, kind, "newsletter" if noise else category, not noise, direction,
+                 ts(when), ts(ends) if ends else None, f"Subject {iid // 7}",
+                 None if meeting else thread, f"mid:m{iid}@example.com", ts(NOW))
+            )
+            role = "attendee" if meeting else ("to" if direction == "out" else "from")
+            batch_p.append((owner, iid, address, None, role, False, not noise, contact))
+            batch_p.append((owner, iid, "alex@example.com", None,
+                            "from" if direction == "out" else "to", True, False, None))
+            batch_s.append((owner, iid, account, stream, f"INBOX/{iid}", "INBOX"))
+            if meeting or iid >= interactions:
+                break
+        if len(batch_i) >= 50_000:
+            _flush(conn, batch_i, batch_p, batch_s)
+    _flush(conn, batch_i, batch_p, batch_s)
+    conn.commit()
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def _flush(conn: sqlite3.Connection, bi: list, bp: list, bs: list) -> None:  # type: ignore[type-arg]
+    conn.executemany(
+        "insert into interactions (id, owner_id, kind, category, is_interaction, direction,"
+        " occurred_at, ends_at, subject, thread_key, message_key, created_at)"
+        " values (?,?,?,?,?,?,?,?,?,?,?,?)",
+        bi,
+    )
+    conn.executemany(
+        "insert into participants (owner_id, interaction_id, address, name, role, is_owner,"
+        " is_counterpart, contact_id) values (?,?,?,?,?,?,?,?)",
+        bp,
+    )
+    conn.executemany(
+        "insert into interaction_sources (owner_id, interaction_id, account_id, stream_id,"
+        " provider_id, folder) values (?,?,?,?,?,?)",
+        bs,
+    )
+    bi.clear()
+    bp.clear()
+    bs.clear()
+
+
+MEASURE = (
+    "import resource, subprocess, sys, time, json;"
+    "t = time.perf_counter();"
+    "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE);"
+    "wall = time.perf_counter() - t;"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+    "print(json.dumps({'wall': wall, 'rss_kb': rss, 'rc': p.returncode,"
+    " 'out': len(p.stdout), 'err': p.stderr.decode()[-500:]}))"
+)
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, env=env, check=True
+    )
+    doc: dict[str, float] = json.loads(out.stdout)
+    if doc["rc"] != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {doc['err']}")
+    return doc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--contacts", type=int, default=50_000)
+    ap.add_argument("--interactions", type=int, default=2_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", action="store_true", help="keep the store (its path is printed)")
+    ap.add_argument(
+        "--syncd", default=shutil.which("syncd", path=str(Path(sys.executable).parent)) or "syncd"
+    )
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="syncd-bench-plan."))
+    try:
+        db, maildir = tmp / "syncd.db", tmp / "mail"
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True)
+        cfg = tmp / "syncd.toml"
+        cfg.write_text(CONFIG.format(db=db, maildir=maildir), encoding="utf-8")
+        env = {**os.environ, "SYNCD_NOW": NOW.isoformat(), "SYNCD_STATE_DIR": str(tmp / "state")}
+        subprocess.run([args.syncd, "--config", str(cfg), "init"], check=True, env=env,
+                       capture_output=True)
+        t = time.perf_counter()
+        fill(db, args.contacts, args.interactions, args.seed)
+        print(f"filled {args.contacts:,} contacts and {args.interactions:,} interactions"
+              f" in {time.perf_counter() - t:.1f} s ({db.stat().st_size / 1e6:.0f} MB)")
+        plan = measure([args.syncd, "--config", str(cfg), "plan", "--json"], env)
+        again = measure([args.syncd, "--config", str(cfg), "plan", "--json"], env)
+        listing = measure([args.syncd, "--config", str(cfg), "contacts", "list", "--json"], env)
+        print(f"syncd plan:          {plan['wall']:.2f} s (again {again['wall']:.2f} s),"
+              f" peak RSS {plan['rss_kb'] / 1024:.0f} MB")
+        print(f"syncd contacts list: {listing['wall']:.2f} s, peak RSS {listing['rss_kb'] / 1024:.0f} MB")
+        if args.keep:
+            print(f"kept: {tmp}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
