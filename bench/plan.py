@@ -1,180 +1,264 @@
 #!/usr/bin/env python3
-"""How long `rules.plan.plan` takes over a large synthetic snapshot.
+"""`syncd plan` over a large store: N contacts (50,000) and M interactions (2,000,000).
 
-The snapshot has N contacts (default 50,000) in a mix that exercises every rule kind:
-about 60% with a cadence (from 7 to 180 days), a third two-way, one in five with working
-hours in another time zone, one in four with a birthday or anniversary, some do-not-contact,
-noise, snoozed or with a meeting booked; plus N/10 unanswered or answered sent mails,
-N/25 recent meetings and N/25 existing actions in every state. It depends only on --n and
---seed, and `now` is fixed, so two runs plan the same thing.
+Builds a SQLite store with the real schema (`syncd init`), fills it directly with sqlite3
+(deterministic for --seed: people, two-way threads, noise, meetings, tiers, birthdays),
+then runs `syncd plan --json` in a child process and prints its wall time and peak RSS,
+and the same for `syncd contacts list --json` for comparison. The planner reads the store
+with SQL aggregates; memory should follow the number of contacts, not of interactions.
 
-Each configuration is planned --repeat times; the minimum and the median wall time are
-printed. "default caps" is the realistic case (10 a day, 30 a week: most candidates are
-deferred); "no caps" builds every action, drafts and their template contexts included.
-
-Examples:
-  python bench/plan.py
-  python bench/plan.py --n 200000 --repeat 3
+  python bench/plan.py                   # 50,000 contacts, 2,000,000 interactions
+  python bench/plan.py --contacts 5000 --interactions 200000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
-import statistics
-import time as clock
-from datetime import UTC, date, datetime, time, timedelta
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from rules.model import (
-    ActionState,
-    ContactDate,
-    ContactSnap,
-    DateKind,
-    ExistingAction,
-    Limits,
-    MeetingSnap,
-    OwnerInfo,
-    RuleSpec,
-    SentMail,
-    Snapshot,
-    WorkingTime,
-)
-from rules.plan import plan
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CONFIG = """
+[owner]
+name = "Alex Morgan"
+addresses = ["alex@example.com"]
+timezone = "Europe/Berlin"
 
-NOW = datetime(2026, 10, 26, 9, 30, tzinfo=UTC)  # the Monday after the October change
-ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Tokyo", "Europe/London"]
-RULES = (
-    RuleSpec("keep-in-touch", "cadence", "draft"),
-    RuleSpec("no-reply", "no_reply", "draft", business_days=3),
-    RuleSpec("thanks", "after_meeting", "draft"),
-    RuleSpec("wake-up", "dormant", "hold", after_days=180),
-    RuleSpec("dates", "date", "draft", after_days=3),
-)
-STATES: list[ActionState] = ["planned", "executing", "created", "failed", "dismissed", "skipped"]
+[store]
+url = "sqlite:///{db}"
+
+[tiers]
+key = {{ cadence = "14d" }}
+regular = {{ cadence = "90d" }}
+
+[[rules]]
+name = "no-reply"
+kind = "no_reply"
+
+[[rules]]
+name = "cadence"
+kind = "cadence"
+
+[[rules]]
+name = "thanks"
+kind = "after_meeting"
+
+[[rules]]
+name = "reconnect"
+kind = "dormant"
+
+[[rules]]
+name = "dates"
+kind = "date"
+
+[[accounts]]
+name = "bench"
+kind = "maildir"
+path = "{maildir}"
+"""
 
 
-def snapshot(n: int, seed: int) -> Snapshot:
+def ts(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def fill(db: Path, contacts: int, interactions: int, seed: int) -> None:
     rnd = random.Random(seed)
-    owner = OwnerInfo(
-        name="Alex Morgan",
-        address="alex@example.com",
-        addresses=frozenset({"alex@example.com"}),
-        domains=frozenset({"example.com"}),
-        work=WorkingTime("Europe/Berlin", time(9), time(17, 30)),
-        quiet_dates=frozenset({date(2026, 10, 28), date(2026, 12, 24), date(2026, 12, 25)}),
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    owner = conn.execute("select id from owners").fetchone()[0]
+    account = conn.execute("select id from accounts").fetchone()[0]
+    conn.execute(
+        "insert into streams (owner_id, account_id, name, kind, items) values (?,?,?,?,0)",
+        (owner, account, "mail:INBOX", "mail"),
     )
-    contacts: dict[int, ContactSnap] = {}
-    for cid in range(1, n + 1):
-        last = (
-            NOW - timedelta(minutes=rnd.randrange(0, 400 * 24 * 60)) if rnd.random() < 0.9 else None
-        )
-        zone = rnd.choice(ZONES) if rnd.random() < 0.3 else None
-        work = WorkingTime(zone, time(9), time(17)) if zone and rnd.random() < 0.6 else None
-        dates: tuple[ContactDate, ...] = ()
-        if rnd.random() < 0.25:
-            kinds: list[DateKind] = ["birthday", "anniversary"]
-            day = date(2024, 1, 1) + timedelta(days=rnd.randrange(366))
-            year = rnd.choice([None, 1980])
-            dates = (ContactDate(rnd.choice(kinds), day.month, day.day, year),)
-        contacts[cid] = ContactSnap(
-            id=cid,
-            name=f"Contact {cid}",
-            email=f"c{cid}@example.org",
-            tier=rnd.choice(["key", "regular", None]),
-            cadence_days=rnd.choice([7, 14, 30, 90, 180]) if rnd.random() < 0.6 else None,
-            timezone=zone,
-            work=work,
-            do_not_contact=rnd.random() < 0.02,
-            snoozed_until=NOW + timedelta(days=5) if rnd.random() < 0.03 else None,
-            internal=rnd.random() < 0.1,
-            noise=rnd.random() < 0.05,
-            last_interaction_at=last,
-            last_outbound_at=last,
-            two_way=rnd.random() < 0.35,
-            next_meeting_at=NOW + timedelta(days=4) if rnd.random() < 0.05 else None,
-            dates=dates,
-        )
-    sent = tuple(
-        SentMail(
-            contact_id=rnd.randrange(1, n + 1),
-            message_key=f"mid:{i}@example.com",
-            message_id=f"{i}@example.com",
-            references=(f"root-{i}@example.org",),
-            subject=f"Question {i}",
-            thread_key=f"root-{i}@example.org",
-            thread_id=None,
-            account="work",
-            sent_at=NOW - timedelta(minutes=rnd.randrange(0, 45 * 24 * 60)),
-            answered_at=NOW - timedelta(hours=1) if rnd.random() < 0.5 else None,
-        )
-        for i in range(n // 10)
+    stream = conn.execute("select id from streams").fetchone()[0]
+    created = ts(NOW - timedelta(days=1200))
+    tiers = [None] * 6 + ["key", "regular", "regular"]
+    conn.executemany(
+        "insert into contacts (id, owner_id, name, tier, do_not_contact, created_at, updated_at)"
+        " values (?,?,?,?,?,?,?)",
+        (
+            (i, owner, f"Person {i}", rnd.choice(tiers), rnd.random() < 0.01, created, created)
+            for i in range(1, contacts + 1)
+        ),
     )
-    meetings = []
-    for i in range(n // 25):
-        end = NOW - timedelta(minutes=rnd.randrange(-5 * 24 * 60, 20 * 24 * 60))
-        meetings.append(
-            MeetingSnap(
-                contact_id=rnd.randrange(1, n + 1),
-                meeting_key=f"ical:{i}",
-                subject=f"Meeting {i}",
-                start=end - timedelta(hours=1),
-                end=end,
-                account="work",
-                external=rnd.random() < 0.8,
-                emailed_after=rnd.random() < 0.4,
+    conn.executemany(
+        "insert into contact_addresses (owner_id, contact_id, address) values (?,?,?)",
+        ((owner, i, f"person{i}@corp{i % 997}.example") for i in range(1, contacts + 1)),
+    )
+    conn.executemany(
+        "insert into contact_dates (owner_id, contact_id, kind, label, year, month, day)"
+        " values (?,?,?,?,?,?,?)",
+        (
+            (owner, i, "birthday", "", None, rnd.randint(1, 12), rnd.randint(1, 28))
+            for i in range(1, contacts + 1, 4)
+        ),
+    )
+    span = 3 * 365 * 86400
+    batch_i, batch_p, batch_s = [], [], []
+    iid = 0
+    while iid < interactions:
+        contact = rnd.randint(1, contacts)
+        address = f"person{contact}@corp{contact % 997}.example"
+        thread_len = rnd.randint(1, 6)
+        start = NOW - timedelta(seconds=rnd.randint(0, span))
+        thread = f"t{iid}@example.com"
+        meeting = rnd.random() < 0.08
+        for k in range(thread_len):
+            iid += 1
+            when = start + timedelta(hours=5 * k)
+            if when > NOW:
+                when = NOW - timedelta(minutes=iid % 600)
+            if meeting:
+                kind, direction, category, ends = (
+                    "meeting",
+                    "mutual",
+                    "meeting",
+                    when + timedelta(hours=1),
+                )
+            else:
+                kind, category, ends = "email", "human", None
+                direction = "out" if (k % 2 == 0) else "in"
+            noise = not meeting and rnd.random() < 0.15
+            batch_i.append(
+                (
+                    iid,
+                    owner,
+                    kind,
+                    "newsletter" if noise else category,
+                    not noise,
+                    direction,
+                    ts(when),
+                    ts(ends) if ends else None,
+                    f"Subject {iid // 7}",
+                    None if meeting else thread,
+                    f"mid:m{iid}@example.com",
+                    ts(NOW),
+                )
             )
-        )
-    actions = []
-    for i in range(n // 25):
-        rule = rnd.choice(RULES).name
-        cid = rnd.randrange(1, n + 1)
-        due = NOW + timedelta(minutes=rnd.randrange(-10 * 24 * 60, 10 * 24 * 60))
-        actions.append(
-            ExistingAction(
-                f"{rule}:{cid}:old{i}",
-                rule,
-                "draft",
-                cid,
-                rnd.choice(STATES),
-                due,
-                due - timedelta(days=rnd.randrange(0, 30)),
+            role = "attendee" if meeting else ("to" if direction == "out" else "from")
+            copy = (kind, direction, not noise, ts(when), ts(ends) if ends else None)
+            batch_p.append((owner, iid, address, None, role, False, not noise, contact, *copy))
+            batch_p.append(
+                (
+                    owner,
+                    iid,
+                    "alex@example.com",
+                    None,
+                    "from" if direction == "out" else "to",
+                    True,
+                    False,
+                    None,
+                    *copy,
+                )
             )
-        )
-    return Snapshot(owner, contacts, sent, tuple(meetings), tuple(actions), "work")
+            batch_s.append((owner, iid, account, stream, f"INBOX/{iid}", "INBOX"))
+            if meeting or iid >= interactions:
+                break
+        if len(batch_i) >= 50_000:
+            _flush(conn, batch_i, batch_p, batch_s)
+    _flush(conn, batch_i, batch_p, batch_s)
+    conn.commit()
+    conn.execute("ANALYZE")
+    conn.close()
 
 
-def measure(s: Snapshot, limits: Limits, repeat: int) -> tuple[float, float, int, int]:
-    times = []
-    result = None
-    for _ in range(repeat):
-        started = clock.perf_counter()
-        result = plan(s, NOW, RULES, limits)
-        times.append(clock.perf_counter() - started)
-    assert result is not None
-    return min(times), statistics.median(times), len(result.actions), len(result.deferred)
+def _flush(conn: sqlite3.Connection, bi: list, bp: list, bs: list) -> None:  # type: ignore[type-arg]
+    conn.executemany(
+        "insert into interactions (id, owner_id, kind, category, is_interaction, direction,"
+        " occurred_at, ends_at, subject, thread_key, message_key, created_at)"
+        " values (?,?,?,?,?,?,?,?,?,?,?,?)",
+        bi,
+    )
+    conn.executemany(
+        "insert into participants (owner_id, interaction_id, address, name, role, is_owner,"
+        " is_counterpart, contact_id, kind, direction, is_interaction, occurred_at, ends_at)"
+        " values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        bp,
+    )
+    conn.executemany(
+        "insert into interaction_sources (owner_id, interaction_id, account_id, stream_id,"
+        " provider_id, folder) values (?,?,?,?,?,?)",
+        bs,
+    )
+    bi.clear()
+    bp.clear()
+    bs.clear()
+
+
+MEASURE = (
+    "import resource, subprocess, sys, time, json;"
+    "t = time.perf_counter();"
+    "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE);"
+    "wall = time.perf_counter() - t;"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+    "print(json.dumps({'wall': wall, 'rss_kb': rss, 'rc': p.returncode,"
+    " 'out': len(p.stdout), 'err': p.stderr.decode()[-500:]}))"
+)
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, env=env, check=True
+    )
+    doc: dict[str, float] = json.loads(out.stdout)
+    if doc["rc"] != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {doc['err']}")
+    return doc
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=50_000, help="contacts (default 50,000)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    started = clock.perf_counter()
-    s = snapshot(args.n, args.seed)
-    print(
-        f"snapshot: {args.n:,} contacts, {len(s.sent):,} sent, {len(s.meetings):,} meetings,"
-        f" {len(s.actions):,} actions (built in {clock.perf_counter() - started:.2f} s)"
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--contacts", type=int, default=50_000)
+    ap.add_argument("--interactions", type=int, default=2_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", action="store_true", help="keep the store (its path is printed)")
+    ap.add_argument(
+        "--syncd", default=shutil.which("syncd", path=str(Path(sys.executable).parent)) or "syncd"
     )
-    for label, limits in (
-        ("default caps", Limits()),
-        ("no caps", Limits(per_day=10**9, per_week=10**9)),
-    ):
-        best, median, planned, deferred = measure(s, limits, args.repeat)
-        print(
-            f"{label:>12}: min {best:.3f} s, median {median:.3f} s"
-            f" ({planned:,} planned, {deferred:,} deferred)"
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="syncd-bench-plan."))
+    try:
+        db, maildir = tmp / "syncd.db", tmp / "mail"
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True)
+        cfg = tmp / "syncd.toml"
+        cfg.write_text(CONFIG.format(db=db, maildir=maildir), encoding="utf-8")
+        env = {**os.environ, "SYNCD_NOW": NOW.isoformat(), "SYNCD_STATE_DIR": str(tmp / "state")}
+        subprocess.run(
+            [args.syncd, "--config", str(cfg), "init"], check=True, env=env, capture_output=True
         )
+        t = time.perf_counter()
+        fill(db, args.contacts, args.interactions, args.seed)
+        print(
+            f"filled {args.contacts:,} contacts and {args.interactions:,} interactions"
+            f" in {time.perf_counter() - t:.1f} s ({db.stat().st_size / 1e6:.0f} MB)"
+        )
+        plan = measure([args.syncd, "--config", str(cfg), "plan", "--json"], env)
+        again = measure([args.syncd, "--config", str(cfg), "plan", "--json"], env)
+        listing = measure([args.syncd, "--config", str(cfg), "contacts", "list", "--json"], env)
+        print(
+            f"syncd plan:          {plan['wall']:.2f} s (again {again['wall']:.2f} s),"
+            f" peak RSS {plan['rss_kb'] / 1024:.0f} MB"
+        )
+        rss = listing["rss_kb"] / 1024
+        print(f"syncd contacts list: {listing['wall']:.2f} s, peak RSS {rss:.0f} MB")
+        if args.keep:
+            print(f"kept: {tmp}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -640,7 +640,9 @@ def classify(
         subject=subject or None,
         occurred_at=_occurred_at(view.first("date"), msg.internal_date),
         parties=parties,
-        thread_key=msg.thread_id or (references[0] if references else None) or in_reply_to
+        thread_key=msg.thread_id
+        or (references[0] if references else None)
+        or in_reply_to
         or message_id,
         from_address=from_address,
     )

@@ -828,15 +828,15 @@ def _date_changes(
     birthday: str | None, anniversary: str | None, custom: tuple[str, ...]
 ) -> list[tuple[str, str, tuple[int | None, int, int] | None]]:
     out: list[tuple[str, str, tuple[int | None, int, int] | None]] = []
-    wanted = [
+    wanted: list[tuple[str, str, str | None, str]] = [
         ("birthday", "", birthday, "--birthday"),
         ("anniversary", "", anniversary, "--anniversary"),
     ]
     for item in custom:
-        label, sep, value = item.partition("=")
+        label, sep, text = item.partition("=")
         if not sep or not label.strip():
             raise click.BadParameter(f"{item!r} is not LABEL=DATE", param_hint="--date")
-        wanted.append(("custom", label.strip(), value, "--date"))
+        wanted.append(("custom", label.strip(), text, "--date"))
     for kind, label, value, option in wanted:
         if value is None:
             continue

@@ -96,7 +96,7 @@ def _backtest(app: App, now: datetime, days: int, as_json: bool) -> None:
     fired = backtest(app.store, app.config, app.owner_id, now, days)
     emails = _emails(app, {f.action.contact_id for f in fired})
     docs = [
-        {"day": iso(f.day)[:10] if iso(f.day) else None}
+        {"day": f.day.date().isoformat()}
         | planned_doc(f.action, emails.get(f.action.contact_id), "would fire")
         for f in fired
     ]

@@ -55,6 +55,15 @@ def counts_now(now: datetime) -> Any:
     )
 
 
+def participation_counts_now(now: datetime) -> Any:
+    """The same condition on a participant's copy of its interaction's columns."""
+    return and_(
+        Participant.is_interaction.is_(True),
+        Participant.occurred_at <= now,
+        or_(Participant.ends_at.is_(None), Participant.ends_at <= now),
+    )
+
+
 def strength(last: datetime | None, n90: int, two_way: int, now: datetime) -> int:
     """0-100 from recency (half-life 30 days), frequency and reciprocity over 90 days.
 
@@ -100,22 +109,22 @@ def list_contacts(
     contact_ids: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     since = now - timedelta(days=WINDOW_DAYS)
-    real = counts_now(now)
+    real = participation_counts_now(now)
+    P = Participant
     agg = (
         select(
-            Participant.contact_id.label("cid"),
-            func.max(case((real, Interaction.occurred_at))).label("last"),
+            P.contact_id.label("cid"),
+            func.max(case((real, P.occurred_at))).label("last"),
             func.count(
-                func.distinct(case((and_(real, Interaction.occurred_at >= since), Interaction.id)))
+                func.distinct(case((and_(real, P.occurred_at >= since), P.interaction_id)))
             ).label("n90"),
         )
-        .join(Interaction, Interaction.id == Participant.interaction_id)
         .where(
-            Participant.owner_id == owner_id,
-            Participant.contact_id.is_not(None),
-            Participant.is_counterpart.is_(True),
+            P.owner_id == owner_id,
+            P.contact_id.is_not(None),
+            P.is_counterpart.is_(True),
         )
-        .group_by(Participant.contact_id)
+        .group_by(P.contact_id)
         .subquery()
     )
     q = (
@@ -193,16 +202,15 @@ def _two_way(
     """Two-way interactions in the window: meetings, and mail in threads both sides wrote in."""
     if not ids:
         return {}
-    real = and_(counts_now(now), Interaction.occurred_at >= since)
+    real = and_(participation_counts_now(now), Participant.occurred_at >= since)
     meetings = dict(
         session.execute(
-            select(Participant.contact_id, func.count(func.distinct(Interaction.id)))
-            .join(Interaction, Interaction.id == Participant.interaction_id)
+            select(Participant.contact_id, func.count(func.distinct(Participant.interaction_id)))
             .where(
                 Participant.owner_id == owner_id,
                 Participant.is_counterpart.is_(True),
                 Participant.contact_id.is_not(None),
-                Interaction.kind == "meeting",
+                Participant.kind == "meeting",
                 real,
             )
             .group_by(Participant.contact_id)
@@ -219,15 +227,15 @@ def _two_way(
             Participant.owner_id == owner_id,
             Participant.is_counterpart.is_(True),
             Participant.contact_id.is_not(None),
-            Interaction.kind == "email",
+            Participant.kind == "email",
             Interaction.thread_key.is_not(None),
             real,
         )
         .group_by(Participant.contact_id, Interaction.thread_key)
         .having(
             and_(
-                func.sum(case((Interaction.direction == "in", 1), else_=0)) > 0,
-                func.sum(case((Interaction.direction == "out", 1), else_=0)) > 0,
+                func.sum(case((Participant.direction == "in", 1), else_=0)) > 0,
+                func.sum(case((Participant.direction == "out", 1), else_=0)) > 0,
             )
         )
         .subquery()

@@ -481,6 +481,11 @@ def _insert_participants(
                     "is_counterpart": p.is_counterpart,
                     "response": p.response,
                     "contact_id": None if p.is_owner else contact_ids.get(p.address),
+                    "kind": item.kind,
+                    "direction": item.direction,
+                    "is_interaction": item.is_interaction,
+                    "occurred_at": item.occurred_at,
+                    "ends_at": item.ends_at,
                 }
             )
     if rows:

@@ -24,8 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rules.slots import find_slot
-from rules.templates import DEFAULT_TEMPLATES, TemplateFailed, header_safe, render, split_subject
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -38,6 +36,8 @@ from connectors.base import (
     HoldSpec,
 )
 from rules.model import OPEN_STATES, Plan, PlannedAction, RuleSpec, WorkingTime
+from rules.slots import find_slot
+from rules.templates import DEFAULT_TEMPLATES, TemplateFailed, header_safe, render, split_subject
 from syncd import failpoints
 from syncd.config import Config, parse_business_days, parse_duration, parse_hours
 from syncd.snapshot import owner_info

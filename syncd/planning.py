@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rules.plan import plan as plan_actions
-
 from connectors.ics_holds import IcsHolds
 from connectors.maildir_drafts import MaildirDrafts
 from rules.model import ExistingAction, Limits, Plan, PlannedAction, Snapshot
+from rules.plan import plan as plan_actions
 from syncd.config import Config, parse_duration
 from syncd.outbox import Outbox, OutboxReport, Sinks, rule_specs
 from syncd.snapshot import read_snapshot

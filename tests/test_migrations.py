@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from syncd.store.db import Store, current_revision, head_revision, migrate
+from syncd.store.db import SCHEMA_HEAD, Store, current_revision, head_revision, migrate
 from syncd.store.models import Base
 
 
@@ -20,6 +20,10 @@ def test_migrations_match_models(store_url: str) -> None:
     assert migrate(store.engine)[0] == head_revision()  # a second run is a no-op
     assert current_revision(store.engine) == head_revision()
     store.dispose()
+
+
+def test_schema_head_constant_matches_the_migrations() -> None:
+    assert head_revision() == SCHEMA_HEAD
 
 
 def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -9,13 +9,9 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from syncd.errors import StoreError
 from syncd.store.models import Owner
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration. Every command checks the store against it; reading it from the
+# migration scripts would load Alembic on every start. A test keeps the two equal.
+SCHEMA_HEAD = "0002"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -55,6 +57,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -62,16 +66,24 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def head_revision() -> str | None:
+    """The newest revision, as the migration scripts say (loads Alembic)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The store's revision, read with plain SQL (no Alembic import at start-up)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def migrate(engine: Engine) -> tuple[str | None, str | None]:
     """Bring the store to the newest schema; returns (revision before, revision after)."""
+    from alembic import command
+
     before = current_revision(engine)
     command.upgrade(alembic_config(engine), "head")
     return before, current_revision(engine)
@@ -98,7 +110,7 @@ class Store:
             current = current_revision(self.engine)
         except OperationalError as exc:
             raise StoreError(f"cannot open the store {self.display_url}: {exc.orig}") from None
-        head = head_revision()
+        head = SCHEMA_HEAD
         if current == head:
             return
         if current is None and auto_create and self._is_empty():
@@ -110,8 +122,6 @@ class Store:
         )
 
     def _is_empty(self) -> bool:
-        from sqlalchemy import inspect
-
         return not inspect(self.engine).get_table_names()
 
     @property

@@ -198,10 +198,27 @@ class InteractionSource(Base):
 
 
 class Participant(Base):
+    """A person in an interaction.
+
+    The interaction's kind, direction, times and `is_interaction` are copied here (they
+    never change for mail; a moved event rewrites its participants), so that per-contact
+    aggregates read one covering index instead of joining millions of interactions.
+    """
+
     __tablename__ = "participants"
     __table_args__ = (
         UniqueConstraint("interaction_id", "address", "role"),
         Index("ix_participants_owner_id_address", "owner_id", "address"),
+        Index(
+            "ix_participants_contact_stats",
+            "contact_id",
+            "is_counterpart",
+            "is_interaction",
+            "occurred_at",
+            "direction",
+            "kind",
+            "ends_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -219,6 +236,11 @@ class Participant(Base):
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
+    kind: Mapped[str | None] = mapped_column(String(16))
+    direction: Mapped[str | None] = mapped_column(String(8))
+    is_interaction: Mapped[bool | None] = mapped_column(Boolean)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Action(Base):
