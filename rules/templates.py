@@ -11,20 +11,22 @@ separates them. When it does, the subject replaces the one the planner proposed;
 built-in ``no_reply`` text has none, so its reply keeps the thread's "Re:" subject.
 `header_safe` makes any text (a contact's name, a subject) safe for one header line.
 
-The context a template sees (the planner builds it; datetimes are aware, in the owner's
-zone; any value documented as "or None" can be None, so write
-``{{ contact.first_name or contact.name or "there" }}``)::
+The context a template sees (the planner builds it, `rules.drafting`; it is stored with
+the action as JSON and handed to a writer command as JSON too, so times are ISO 8601
+strings in UTC; every key is always present, and any value documented as "or None" can be
+None, so write ``{{ contact.first_name or contact.name or "there" }}``)::
 
-    contact           name, first_name, email, tier, timezone     (all but email: or None)
+    contact           id, name, first_name, email, tier, timezone  (all but id, email: or None)
     owner             name, address
-    last_interaction  at (datetime), subject (or None)            -- or None
+    last_interaction  at (ISO time, or None), subject (or None)
     thread_subject    the subject of the thread a no_reply draft answers, or None
-    meeting           subject (or None), start, end (datetimes)   -- after_meeting only
+    meeting           subject (or None), start, end (ISO times)   -- after_meeting, else None
     date              kind ("birthday" | "anniversary" | "custom"), label (or None),
-                      date (the date it falls on), years (how many years, or None)
-                                                                  -- date only
+                      date (ISO date it falls on), years (how many years, or None)
+                                                                  -- date, else None
     rule              name, kind
     reason            why the action is due, one line of text
+    due_at            when the action is due (ISO time)
 
 `DEFAULT_TEMPLATES` holds the built-in text for each rule kind.
 """

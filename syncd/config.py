@@ -89,7 +89,9 @@ class OwnerSettings(_Model):
     timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Berlin.")
     working_hours: str = Field(default="09:00-17:30", description="HH:MM-HH:MM, local time.")
     working_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default=["mon", "tue", "wed", "thu", "fri"], description="Days the owner works."
+        default=["mon", "tue", "wed", "thu", "fri"],
+        min_length=1,
+        description="Days the owner works.",
     )
 
     @field_validator("addresses", "aliases")
