@@ -84,6 +84,7 @@ class SentMail:
     account: str  # the account it was sent from (drafts go there)
     sent_at: datetime
     answered_at: datetime | None = None  # the first answer in the thread after it, if any
+    address: str | None = None  # the contact's address it went to (the reply goes there)
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,6 +226,7 @@ def _sent(
             Interaction.thread_key,
             Interaction.occurred_at,
             Participant.contact_id,
+            Participant.address,
         )
         .join(Participant, Participant.interaction_id == Interaction.id)
         .where(
@@ -286,6 +287,7 @@ def _sent(
             account=account,
             sent_at=sent_at,
             answered_at=min(answers) if answers else None,
+            address=r.address,
         )
     return tuple(latest.values())
 

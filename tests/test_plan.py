@@ -964,6 +964,8 @@ def snapshots(draw: st.DrawFn) -> tuple[Snapshot, datetime, Limits]:
                 [f"{rule}:{cid}:new", f"{rule}:{cid}:x{i}", f"no-reply:{cid}:mid:{i}@x"]
             )
         )
+        # A key starts with its rule's name: the store never holds one under another rule.
+        rule = key.split(":", 1)[0]
         due = now + timedelta(minutes=draw(st.integers(-3 * 24 * 60, 10 * 24 * 60)))
         acts.append(
             ExistingAction(
