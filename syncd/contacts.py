@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, true, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -122,7 +122,7 @@ def list_contacts(
         .where(
             P.owner_id == owner_id,
             P.contact_id.is_not(None),
-            P.is_counterpart.is_(True),
+            P.is_counterpart == true(),  # as the partial index states it
         )
         .group_by(P.contact_id)
         .subquery()
@@ -208,7 +208,7 @@ def _two_way(
             select(Participant.contact_id, func.count(func.distinct(Participant.interaction_id)))
             .where(
                 Participant.owner_id == owner_id,
-                Participant.is_counterpart.is_(True),
+                Participant.is_counterpart == true(),
                 Participant.contact_id.is_not(None),
                 Participant.kind == "meeting",
                 real,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from rules.model import (
@@ -132,8 +132,10 @@ def _contacts(
         )
         .where(
             P.owner_id == owner_id,
+            # Stated as ix_participants_contact_stats states its condition, so that the
+            # partial index applies.
             P.contact_id.is_not(None),
-            P.is_counterpart.is_(True),
+            P.is_counterpart == true(),
             P.occurred_at <= now + MEETING_AHEAD,
         )
         .group_by(P.contact_id)

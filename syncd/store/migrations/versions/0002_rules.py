@@ -65,15 +65,9 @@ def upgrade() -> None:
     with op.batch_alter_table("participants", schema=None) as batch_op:
         batch_op.create_index(
             "ix_participants_contact_stats",
-            [
-                "contact_id",
-                "is_counterpart",
-                "is_interaction",
-                "occurred_at",
-                "direction",
-                "kind",
-                "ends_at",
-            ],
+            ["contact_id", "is_interaction", "occurred_at", "direction", "kind", "ends_at"],
+            sqlite_where=sa.text("contact_id IS NOT NULL AND is_counterpart = 1"),
+            postgresql_where=sa.text("contact_id IS NOT NULL AND is_counterpart = true"),
         )
 
 
