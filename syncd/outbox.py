@@ -348,7 +348,7 @@ class Outbox:
             log.info(f"action.{action.kind}.created", extra={"key": action.key})
 
     def _perform(
-        self, action: _ActionData, to: tuple[str | None, str] | None, now: datetime
+        self, action: _ActionData, to: _Recipient | None, now: datetime
     ) -> tuple[tuple[Created, str | None, bool], str]:
         """Create the draft or hold (or find it); returns ((created, note, found), account)."""
         if action.kind == "draft":
@@ -370,13 +370,13 @@ class Outbox:
         existing = sink_h.find_hold(action.key)
         if existing is not None:
             return (existing, None, True), account
-        spec_h = self._hold_spec(action, sink_h, now)
+        spec_h = self._hold_spec(action, sink_h, to.work if to else None, now)
         created = sink_h.create_hold(spec_h)
         failpoints.hit("after-sink-create")
         return (created, None, False), account
 
     def _draft_spec(
-        self, action: _ActionData, to: tuple[str | None, str] | None, now: datetime
+        self, action: _ActionData, to: _Recipient | None, now: datetime
     ) -> tuple[DraftSpec, str | None]:
         draft = action.payload.get("draft") or {}
         if to is None and not draft.get("to_address"):
@@ -407,9 +407,9 @@ class Outbox:
                 key=action.key,
                 from_name=header_safe(owner.name),
                 from_address=owner.address,
-                to_name=header_safe(str(draft.get("to_name") or (to[0] if to else "") or ""))
+                to_name=header_safe(str(draft.get("to_name") or (to.name if to else "") or ""))
                 or None,
-                to_address=str(draft.get("to_address") or (to[1] if to else "")),
+                to_address=str(draft.get("to_address") or (to.address if to else "")),
                 subject=header_safe(final_subject, 300),
                 body=body,
                 date=now,
@@ -431,7 +431,9 @@ class Outbox:
         kind = rule.kind if rule is not None else "cadence"
         return DEFAULT_TEMPLATES[kind]
 
-    def _hold_spec(self, action: _ActionData, sink: HoldSink, now: datetime) -> HoldSpec:
+    def _hold_spec(
+        self, action: _ActionData, sink: HoldSink, contact_work: WorkingTime | None, now: datetime
+    ) -> HoldSpec:
         hold = action.payload.get("hold") or {}
         owner = owner_info(self.config)
         horizon = parse_duration(self.limits.hold_horizon)
@@ -439,7 +441,6 @@ class Outbox:
         end = not_before + horizon
         busy = sink.busy(not_before - timedelta(days=1), end + timedelta(days=1))
         minutes = int(hold.get("duration_minutes") or 30)
-        contact_work = _contact_work(hold.get("context") or {})
         slot = find_slot(
             busy,
             not_before=not_before,
@@ -543,7 +544,17 @@ class _ActionData:
         return cls(row.key, row.rule, row.kind, payload.get("account"), payload)
 
 
-def _recipient(s: Session, owner_id: int, contact_id: int | None) -> tuple[str | None, str] | None:
+DEFAULT_CONTACT_HOURS = "09:00-17:00"
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    name: str | None
+    address: str
+    work: WorkingTime | None  # their working time, when their zone is known
+
+
+def _recipient(s: Session, owner_id: int, contact_id: int | None) -> _Recipient | None:
     if contact_id is None:
         return None
     contact = s.get(Contact, contact_id)
@@ -555,16 +566,16 @@ def _recipient(s: Session, owner_id: int, contact_id: int | None) -> tuple[str |
     )
     if contact is None or addr is None:
         return None
-    return contact.name, addr
+    return _Recipient(contact.name, addr, _contact_work(contact.timezone, contact.working_hours))
 
 
-def _contact_work(context: dict[str, Any]) -> WorkingTime | None:
-    contact = context.get("contact") or {}
-    tz, hours = contact.get("timezone"), contact.get("working_hours")
-    if not tz or not hours:
+def _contact_work(tz: str | None, hours: str | None) -> WorkingTime | None:
+    """A contact's working time: their hours if known, office hours in their zone if only
+    the zone is; nothing without a zone."""
+    if not tz:
         return None
     try:
-        start, end = parse_hours(hours)
+        start, end = parse_hours(hours or DEFAULT_CONTACT_HOURS)
         return WorkingTime(tz, start, end)
     except ValueError:
         return None

@@ -296,3 +296,35 @@ def test_vcard_import_sets_dates_and_merges(demo: Demo) -> None:
     assert set(daniel["emails"]) == {"d.kim@northwind.example", "daniel.kim@northwind.example"}  # type: ignore[index]
     out = demo.run("import", "vcard", str(demo.dir / "missing.vcf"), check=False)
     assert out.returncode == 1 and "missing.vcf" in out.stderr
+
+
+def test_a_hold_lands_where_both_sides_work(demo: Demo) -> None:
+    """Berlin 09:00-17:30 and New York 09:00-17:00 overlap 14:00-16:30 UTC in winter."""
+    demo.run(
+        "contacts",
+        "set",
+        "sophie@studio-laurent.example",
+        "--timezone",
+        "America/New_York",
+        "--working-hours",
+        "09:00-17:00",
+    )
+    doc = demo.json("plan")
+    [hold_plan] = [a for a in doc["actions"] if a["kind"] == "hold"]  # type: ignore[index]
+    assert hold_plan["due_at"] == "2026-11-25T14:00:00Z"  # due when their day starts
+    demo.run("apply")
+    assert list(demo.holds.glob("*.ics")) == []  # not due yet at 12:00 UTC
+    # The owner is busy for the rest of the shared window today: the hold goes to the
+    # next shared window (tomorrow from 14:00 UTC), not to tomorrow 08:00 UTC (Berlin 09:00).
+    (demo.dir / "examples" / "calendar" / "busy.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:busy@example.com\r\nDTSTAMP:20261120T000000Z\r\nDTSTART:20261125T144500Z\r\n"
+        "DTEND:20261125T163000Z\r\nSUMMARY:Board meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    demo.now = "2026-11-25T15:00:00Z"
+    demo.run("apply")
+    [hold] = list(demo.holds.glob("*.ics"))
+    start = re.search(r"DTSTART:(\d{8}T\d{6})Z", hold.read_text())
+    assert start is not None
+    when = datetime.strptime(start.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    assert when == datetime(2026, 11, 26, 14, 0, tzinfo=UTC), when
