@@ -50,6 +50,13 @@ _UNITS = {"d": "days", "w": "weeks", "h": "hours", "m": "minutes", "s": "seconds
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def check_name(value: str) -> str:
+    """Names of accounts and rules end up in keys and file names: keep them plain."""
+    if not _NAME.match(value):
+        raise ValueError("must be letters, digits, '.', '_' or '-' (at most 64)")
+    return value
+
+
 def parse_duration(text: str) -> timedelta:
     """'14d', '90 days', '2w', '12h', '30m' → timedelta; ValueError with the accepted forms."""
     m = _DURATION.match(text)
@@ -254,12 +261,7 @@ class MaildirAccount(_Model):
     )
     calendar: IcsCalendar | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 64)")
-        return value
+    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
 
     @field_validator("path")
     @classmethod
@@ -331,12 +333,7 @@ class RuleSettings(_Model):
     )
     writer_timeout: str = Field(default="20s", description="How long the writer may take.")
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 64)")
-        return value
+    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
 
     @field_validator("template")
     @classmethod

@@ -34,6 +34,7 @@ from connectors.base import (
     DraftSpec,
     HoldSink,
     HoldSpec,
+    ObjectState,
 )
 from rules.model import OPEN_STATES, Plan, PlannedAction, RuleSpec, WorkingTime
 from rules.slots import find_slot
@@ -231,29 +232,31 @@ class Outbox:
                 report.left_alone += 1
             row.updated_at = now
 
-    def _remove_created(self, kind: str, key: str, fingerprint: str, ref: str | None) -> str:
+    def _object_ops(
+        self, kind: str, ref: str | None
+    ) -> tuple[Callable[[str, str], ObjectState], Callable[[str, str], bool]] | None:
+        """The state and remove operations of the sink that holds an action's object."""
         account = (ref or "").split(":", 1)[0] or None
+        if kind == "draft":
+            d = self.sinks.draft_sink(account)
+            return (d[1].draft_state, d[1].remove_draft) if d else None
+        h = self.sinks.hold_sink(account)
+        return (h[1].hold_state, h[1].remove_hold) if h else None
+
+    def _remove_created(self, kind: str, key: str, fingerprint: str, ref: str | None) -> str:
+        """removed | gone (the user deleted or sent it) | kept (changed, or no sink)."""
+        ops = self._object_ops(kind, ref)
+        if ops is None:
+            return "kept"
+        state_of, remove = ops
         try:
-            if kind == "draft":
-                found_d = self.sinks.draft_sink(account)
-                if found_d is None:
-                    return "kept"
-                sink_d = found_d[1]
-                state = sink_d.draft_state(key, fingerprint)
-                if state == "untouched" and sink_d.remove_draft(key, fingerprint):
-                    return "removed"
-                return "gone" if state == "gone" else "kept"
-            found_h = self.sinks.hold_sink(account)
-            if found_h is None:
-                return "kept"
-            sink_h = found_h[1]
-            state = sink_h.hold_state(key, fingerprint)
-            if state == "untouched" and sink_h.remove_hold(key, fingerprint):
+            state = state_of(key, fingerprint)
+            if state == "untouched" and remove(key, fingerprint):
                 return "removed"
-            return "gone" if state == "gone" else "kept"
         except (ConnectorError, OSError) as exc:
             log.warning("action.withdraw.failed", extra={"key": key, "error": str(exc)})
             return "kept"
+        return "gone" if state == "gone" else "kept"
 
     # --- noticing what the user did ----------------------------------------------------------
 
@@ -266,14 +269,11 @@ class Outbox:
                 )
             ).all()
         for key, kind, fingerprint, ref in rows:
-            account = (ref or "").split(":", 1)[0] or None
+            ops = self._object_ops(kind, ref)
+            if ops is None:
+                continue
             try:
-                if kind == "draft":
-                    d = self.sinks.draft_sink(account)
-                    state = d[1].draft_state(key, fingerprint or "") if d else "untouched"
-                else:
-                    h = self.sinks.hold_sink(account)
-                    state = h[1].hold_state(key, fingerprint or "") if h else "untouched"
+                state = ops[0](key, fingerprint or "")
             except (ConnectorError, OSError):
                 continue
             if state != "gone":
