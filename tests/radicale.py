@@ -1,0 +1,137 @@
+"""A real Radicale on 127.0.0.1 for tests: a throw-away config, users and storage.
+
+`start_radicale(base, users=...)` writes a config and a plain htpasswd file into `base`,
+starts ``python -m radicale`` on a free port and waits until it answers HTTP. The
+session-scoped `radicale` fixture yields one such server with the user alex/secret; where
+Radicale cannot start it skips, unless SYNCD_REQUIRE_SERVICES names radicale (CI): then
+the session fails.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+
+from tests.conftest import required
+
+_START_TIMEOUT = 30.0
+
+
+class RadicaleError(RuntimeError):
+    """Radicale did not start; the message holds the end of its log."""
+
+
+@dataclass
+class Radicale:
+    url: str
+    base: Path
+    log_file: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def collections(self) -> Path:
+        """Radicale's storage folder (``collection-root`` lives inside it)."""
+        return self.base / "collections"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self) -> Radicale:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_radicale(base: Path, *, users: dict[str, str]) -> Radicale:
+    """Start Radicale with storage, config and log in `base`; wait until it answers."""
+    base.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    htpasswd = base / "users"
+    htpasswd.write_text("".join(f"{user}:{password}\n" for user, password in users.items()))
+    (base / "collections").mkdir(exist_ok=True)
+    config = base / "config"
+    config.write_text(
+        "[server]\n"
+        f"hosts = 127.0.0.1:{port}\n"
+        "[auth]\n"
+        "type = htpasswd\n"
+        f"htpasswd_filename = {htpasswd}\n"
+        "htpasswd_encryption = plain\n"
+        "[storage]\n"
+        f"filesystem_folder = {base / 'collections'}\n"
+        "[rights]\n"
+        "type = owner_only\n"
+        "[logging]\n"
+        "level = warning\n"
+    )
+    log_file = base / "radicale.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "radicale", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = Radicale(url=f"http://127.0.0.1:{port}/", base=base, log_file=log_file, process=process)
+    deadline = time.monotonic() + _START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RadicaleError(f"radicale exited with {process.returncode}: {server.log()[-2000:]}")
+        try:
+            with urllib.request.urlopen(server.url, timeout=2):
+                return server
+        except urllib.error.HTTPError:
+            return server  # any HTTP answer (401, 302, ...) means it is up
+        except OSError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RadicaleError(f"radicale did not answer: {server.log()[-2000:]}") from None
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    base = tmp_path_factory.mktemp("radicale")
+    try:
+        server = start_radicale(base, users={"alex": "secret"})
+    except (RadicaleError, OSError) as exc:
+        if required("radicale"):
+            pytest.fail(f"Radicale is required here but did not start: {exc}")
+        pytest.skip(f"Radicale did not start (set SYNCD_REQUIRE_SERVICES=radicale to fail): {exc}")
+    with server:
+        yield server
