@@ -1,0 +1,521 @@
+"""An IMAP account as a mail source and a draft sink (imapclient over one kept connection).
+
+Each folder read is a stream. Its cursor is ``{"v": 1, "uidvalidity": n, "next": uid,
+"modseq": m|null}``: `next` is the first UID not yet stored. A poll EXAMINEs the folder
+(read-only, so nothing is marked \\Seen); a changed UIDVALIDITY raises `CursorExpired`, and a
+UIDNEXT at or below `next` means nothing is new: one empty batch, no FETCH. Otherwise the new
+UIDs are searched and their header fields fetched in chunks. UIDs only ascend, so each batch's
+cursor points just past its last message and a crash mid-folder resumes where it stopped.
+Flag changes are not new interactions and are not fetched (HIGHESTMODSEQ is only recorded).
+Expunged messages are not reported (`Batch.removed` stays empty).
+
+The connection is opened on first use and kept between polls, so an incremental poll costs
+one EXAMINE on an unchanged folder. Network errors drop it and raise `SourceUnavailable`; the
+next call reconnects. Drafts go to the \\Drafts folder (found by SPECIAL-USE, then by name;
+created when missing) and carry a Message-ID derived from their key, so a draft is found
+again after a crash and is never appended twice.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ipaddress
+import json
+import logging
+import re
+import ssl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import imapclient  # type: ignore[import-untyped]
+from imapclient import exceptions as imap_errors
+
+from connectors.base import (
+    AuthFailed,
+    Batch,
+    Created,
+    CursorExpired,
+    DraftSpec,
+    FolderRole,
+    ObjectState,
+    RawMessage,
+    SourceInvalid,
+    SourceUnavailable,
+    StreamInfo,
+)
+from connectors.maildir import folder_role
+from connectors.maildir_drafts import draft_fingerprint, draft_message_id, render_draft
+from connectors.mailparse import parse_header_block
+
+logger = logging.getLogger(__name__)
+
+HEADER_FIELDS = (
+    "FROM TO CC BCC DATE SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES LIST-ID LIST-UNSUBSCRIBE "
+    "LIST-UNSUBSCRIBE-POST LIST-POST PRECEDENCE AUTO-SUBMITTED X-AUTO-RESPONSE-SUPPRESS "
+    "X-AUTOREPLY X-AUTORESPOND CONTENT-TYPE RETURN-PATH SENDER REPLY-TO X-FAILED-RECIPIENTS "
+    "X-SPAM-FLAG X-SPAM-STATUS FEEDBACK-ID X-MAILGUN-SID X-SG-EID X-CAMPAIGN X-GITHUB-REASON "
+    "CONTENT-CLASS"
+)
+HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+# The server echoes the item without .PEEK; imapclient keys the answer by that echo.
+HEADER_KEY = f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode("ascii")
+GMAIL_ITEMS = ("X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS")
+MAX_CHUNK = 5000  # Dovecot refuses command lines of about 10,000 UIDs
+DEFAULT_DRAFTS = "Drafts"
+# SPECIAL-USE attributes (RFC 6154); imapclient keeps these off its top-level module.
+ALL_MAIL, SENT, DRAFTS = b"\\All", b"\\Sent", b"\\Drafts"
+
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
+_LINE_END = re.compile(rb"\r?\n")
+_SPECIAL_ROLES: dict[bytes, FolderRole] = {
+    b"\\sent": "sent",
+    b"\\drafts": "drafts",
+    b"\\junk": "junk",
+    b"\\trash": "trash",
+    b"\\archive": "archive",
+    b"\\all": "all",
+}
+
+# Errors of the transport: the connection is dropped and the poll may be retried.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,  # socket errors, timeouts, and ssl.SSLError
+    imaplib.IMAP4.abort,
+    imap_errors.IMAPClientAbortError,
+    EOFError,
+)
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str
+    port: int
+    username: str
+    password: str
+    security: Literal["tls", "starttls", "none"] = "tls"
+    ca_file: str | None = None
+    timeout: float = 60.0
+    folders: tuple[str, ...] = ()  # extra folders beyond INBOX and \Sent
+    use_all_mail: bool = False  # Gmail: read \All instead of INBOX + Sent
+    batch_size: int = 500
+    chunk: int = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    uidvalidity: int
+    next: int
+    modseq: int | None
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"v": 1, "uidvalidity": self.uidvalidity, "next": self.next, "modseq": self.modseq}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    uidvalidity: int
+    uidnext: int
+    modseq: int | None
+
+
+def load_cursor(cursor: str | None) -> _Cursor | None:
+    """The cursor as stored, or None for none; an unreadable one is an expired one."""
+    if cursor is None:
+        return None
+    try:
+        data = json.loads(cursor)
+        if data.get("v") != 1:
+            raise ValueError("unknown version")
+        modseq = data.get("modseq")
+        return _Cursor(
+            uidvalidity=int(data["uidvalidity"]),
+            next=max(1, int(data["next"])),
+            modseq=None if modseq is None else int(modseq),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CursorExpired(f"unreadable IMAP cursor {cursor!r}: {exc}") from None
+
+
+class ImapSource:
+    """Reads INBOX, the \\Sent folder and configured folders; writes drafts to \\Drafts."""
+
+    def __init__(self, settings: ImapSettings) -> None:
+        if settings.security == "none" and not _is_loopback(settings.host):
+            raise SourceInvalid(
+                f"IMAP host {settings.host!r}: security 'none' sends the password in clear "
+                "text and is only allowed to a loopback address; use 'tls' or 'starttls'"
+            )
+        self.settings = settings
+        self._client: Any = None
+        self._caps: frozenset[bytes] = frozenset()
+        self._selected: tuple[str, bool] | None = None
+        self._folder_list: list[tuple[tuple[bytes, ...], str]] | None = None
+        self._drafts: str | None = None
+
+    # ------------------------------------------------------------------ connection
+
+    def _connect(self) -> Any:
+        if self._client is not None:
+            return self._client
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.ca_file)
+        try:
+            client = imapclient.IMAPClient(
+                s.host,
+                port=s.port,
+                ssl=s.security == "tls",
+                ssl_context=context if s.security == "tls" else None,
+                timeout=s.timeout,
+            )
+        except ssl.SSLCertVerificationError as exc:
+            raise SourceInvalid(f"IMAP {s.host}:{s.port}: certificate refused: {exc}") from None
+        except _TRANSIENT as exc:
+            raise SourceUnavailable(f"IMAP {s.host}:{s.port}: cannot connect: {exc}") from None
+        try:
+            if s.security == "starttls":
+                client.starttls(context)
+            try:
+                client.login(s.username, s.password)
+            except imap_errors.LoginError as exc:
+                raise AuthFailed(f"IMAP {s.host}: login as {s.username!r} refused: {exc}") from None
+            # Servers announce more (CONDSTORE, SPECIAL-USE, UIDPLUS) once logged in.
+            client._cached_capabilities = None
+            self._caps = frozenset(bytes(c).upper() for c in client.capabilities())
+            client.normalise_times = False
+            if b"CONDSTORE" in self._caps and b"ENABLE" in self._caps:
+                client.enable("CONDSTORE")
+        except BaseException:
+            _quietly_shutdown(client)
+            raise
+        self._client = client
+        self._selected = None
+        self._folder_list = None
+        return client
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        self._selected = None
+        if client is not None:
+            _quietly_shutdown(client)
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[Any]:
+        """The connection, with transport failures turned into `SourceUnavailable`."""
+        client = self._connect()
+        try:
+            yield client
+        except ssl.SSLCertVerificationError as exc:
+            self._drop()
+            raise SourceInvalid(f"IMAP {self.settings.host}: certificate refused: {exc}") from None
+        except _TRANSIENT as exc:
+            self._drop()
+            raise SourceUnavailable(f"IMAP {self.settings.host}: {what}: {exc}") from None
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        self._selected = None
+        if client is not None:
+            try:
+                client.logout()
+            except Exception:  # a dead connection needs no goodbye
+                _quietly_shutdown(client)
+
+    def _select(self, client: Any, folder: str, *, readonly: bool) -> dict[bytes, Any]:
+        try:
+            info: dict[bytes, Any] = client.select_folder(folder, readonly=readonly)
+        except imap_errors.IMAPClientAbortError:
+            raise
+        except imap_errors.IMAPClientError as exc:
+            self._selected = None
+            raise SourceInvalid(
+                f"IMAP {self.settings.host}: folder {folder!r} cannot be opened "
+                f"(deleted or renamed?): {exc}"
+            ) from None
+        self._selected = (folder, readonly)
+        return info
+
+    # ------------------------------------------------------------------ streams
+
+    def _folders(self, client: Any) -> list[tuple[tuple[bytes, ...], str]]:
+        if self._folder_list is None:
+            self._folder_list = [
+                (tuple(bytes(f).lower() for f in flags), name)
+                for flags, _sep, name in client.list_folders()
+            ]
+        return self._folder_list
+
+    def _special(self, client: Any, flag: bytes) -> str | None:
+        for flags, name in self._folders(client):
+            if flag.lower() in flags:
+                return name
+        found: str | None = client.find_special_folder(flag)
+        return found
+
+    def streams(self) -> list[StreamInfo]:
+        with self._guard("listing folders") as client:
+            self._folder_list = None
+            folders = self._folders(client)
+            found: list[StreamInfo] = []
+            if self.settings.use_all_mail:
+                every = self._special(client, ALL_MAIL)
+                if every is None:
+                    raise SourceInvalid(
+                        f"IMAP {self.settings.host}: use_all_mail is set but no \\All folder"
+                    )
+                found.append(StreamInfo(name=every, kind="mail", role="all"))
+            else:
+                found.append(StreamInfo(name="INBOX", kind="mail", role="inbox"))
+                sent = self._special(client, SENT)
+                if sent is not None:
+                    found.append(StreamInfo(name=sent, kind="mail", role="sent"))
+            attrs = {name: flags for flags, name in folders}
+            for name in self.settings.folders:
+                if name not in attrs:
+                    raise SourceInvalid(
+                        f"IMAP {self.settings.host}: configured folder {name!r} does not exist"
+                    )
+                if any(s.name == name for s in found):
+                    continue
+                found.append(StreamInfo(name=name, kind="mail", role=_role(name, attrs[name])))
+            return found
+
+    def size_hint(self, stream: StreamInfo) -> int | None:
+        """How many messages the folder holds (one STATUS)."""
+        with self._guard("STATUS") as client:
+            if self._selected is not None and self._selected[0] == stream.name:
+                client.unselect_folder()  # STATUS on the selected folder is not allowed
+                self._selected = None
+            try:
+                status = client.folder_status(stream.name, [b"MESSAGES"])
+            except imap_errors.IMAPClientAbortError:
+                raise
+            except imap_errors.IMAPClientError:
+                return None
+            return int(status[b"MESSAGES"])
+
+    # ------------------------------------------------------------------ reading
+
+    def poll(
+        self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
+    ) -> Iterator[Batch]:
+        old = None if full else load_cursor(cursor)
+        status = self._examine(stream.name)
+        if old is not None and old.uidvalidity != status.uidvalidity:
+            raise CursorExpired(
+                f"IMAP folder {stream.name!r}: UIDVALIDITY changed "
+                f"({old.uidvalidity} → {status.uidvalidity}); every UID is new"
+            )
+        start = 1 if old is None else old.next
+        done_modseq = status.modseq
+        if status.uidnext <= start:
+            final = _Cursor(status.uidvalidity, start, done_modseq)
+            yield Batch(items=(), cursor=final.dump(), read=0, done=True)
+            return
+        uids = self._new_uids(stream.name, start)
+        last = start - 1
+        items: list[RawMessage] = []
+        for offset in range(0, len(uids), self._chunk()):
+            chunk = uids[offset : offset + self._chunk()]
+            for msg, uid in self._fetch(stream, status.uidvalidity, chunk):
+                items.append(msg)
+                last = uid
+                if len(items) >= self.settings.batch_size:
+                    mid = _Cursor(status.uidvalidity, last + 1, old.modseq if old else None)
+                    yield Batch(items=items, cursor=mid.dump(), read=len(items))
+                    items = []
+        final = _Cursor(status.uidvalidity, max(status.uidnext, last + 1), done_modseq)
+        yield Batch(items=items, cursor=final.dump(), read=len(items), done=True)
+
+    def _chunk(self) -> int:
+        return max(1, min(self.settings.chunk, MAX_CHUNK))
+
+    def _examine(self, folder: str) -> _Status:
+        with self._guard(f"EXAMINE {folder}") as client:
+            info = self._select(client, folder, readonly=True)
+            modseq = info.get(b"HIGHESTMODSEQ")
+            return _Status(
+                uidvalidity=int(info[b"UIDVALIDITY"]),
+                uidnext=int(info.get(b"UIDNEXT", 0)) or self._guess_uidnext(client),
+                modseq=int(modseq) if modseq is not None else None,
+            )
+
+    def _guess_uidnext(self, client: Any) -> int:
+        """UIDNEXT for servers that do not report it: one past the highest UID."""
+        uids = client.search(["ALL"])
+        return max(uids, default=0) + 1
+
+    def _new_uids(self, folder: str, start: int) -> list[int]:
+        with self._guard(f"UID SEARCH {folder}") as client:
+            found = client.search(["UID", f"{start}:*"])
+        # `start:*` always matches the highest UID, even one below `start`.
+        return sorted(uid for uid in found if uid >= start)
+
+    def _fetch(
+        self, stream: StreamInfo, uidvalidity: int, uids: Sequence[int]
+    ) -> list[tuple[RawMessage, int]]:
+        items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
+        gmail = b"X-GM-EXT-1" in self._caps
+        if gmail:
+            items.extend(GMAIL_ITEMS)
+        with self._guard(f"UID FETCH {stream.name}") as client:
+            response: dict[int, dict[bytes, Any]] = client.fetch(list(uids), items)
+        out: list[tuple[RawMessage, int]] = []
+        for uid in sorted(response):
+            if uid < uids[0]:
+                continue
+            out.append((_message(stream, uidvalidity, uid, response[uid], gmail), uid))
+        return out
+
+    # ------------------------------------------------------------------ the DraftSink verbs
+
+    def find_draft(self, key: str) -> Created | None:
+        with self._guard("looking up a draft") as client:
+            folder = self._drafts_folder(client)
+            found = self._locate(client, folder, key)
+            if found is None:
+                return None
+            uidvalidity, uid, data = found
+            return Created(ref=f"{folder}/{uidvalidity}/{uid}", fingerprint=draft_fingerprint(data))
+
+    def create_draft(self, spec: DraftSpec) -> Created:
+        existing = self.find_draft(spec.key)
+        if existing is not None:
+            logger.debug("imap.draft.exists", extra={"key": spec.key, "ref": existing.ref})
+            return existing
+        data = _LINE_END.sub(b"\r\n", render_draft(spec))
+        with self._guard("appending a draft") as client:
+            folder = self._drafts_folder(client)
+            answer = client.append(
+                folder, data, flags=(imapclient.DRAFT, imapclient.SEEN), msg_time=spec.date
+            )
+            m = _APPENDUID.search(answer if isinstance(answer, bytes) else b"")
+            if m is not None:
+                ref = f"{folder}/{int(m.group(1))}/{int(m.group(2))}"
+            else:
+                found = self._locate(client, folder, spec.key)
+                if found is None:
+                    raise SourceUnavailable(f"IMAP {self.settings.host}: appended draft not found")
+                ref = f"{folder}/{found[0]}/{found[1]}"
+        return Created(ref=ref, fingerprint=draft_fingerprint(data))
+
+    def draft_state(self, key: str, fingerprint: str) -> ObjectState:
+        found = self.find_draft(key)
+        if found is None:
+            return "gone"
+        return "untouched" if found.fingerprint == fingerprint else "changed"
+
+    def remove_draft(self, key: str, fingerprint: str) -> bool:
+        with self._guard("removing a draft") as client:
+            folder = self._drafts_folder(client)
+            found = self._locate(client, folder, key, readonly=False)
+            if found is None or draft_fingerprint(found[2]) != fingerprint:
+                return False
+            uid = found[1]
+            client.add_flags([uid], [imapclient.DELETED], silent=True)
+            if b"UIDPLUS" in self._caps:
+                client.uid_expunge([uid])
+            else:
+                client.expunge()
+            return True
+
+    def _drafts_folder(self, client: Any) -> str:
+        if self._drafts is None:
+            folder = self._special(client, DRAFTS)
+            if folder is None:
+                folder = DEFAULT_DRAFTS
+                client.create_folder(folder)
+                self._folder_list = None
+            self._drafts = folder
+        return self._drafts
+
+    def _locate(
+        self, client: Any, folder: str, key: str, *, readonly: bool = True
+    ) -> tuple[int, int, bytes] | None:
+        """(UIDVALIDITY, UID, message bytes) of the newest draft carrying `key`, or None."""
+        if self._selected != (folder, readonly):
+            info = self._select(client, folder, readonly=readonly)
+        else:
+            info = client.select_folder(folder, readonly=readonly)  # refreshes the view
+        uids = client.search(["NOT", "DELETED", "HEADER", "Message-ID", draft_message_id(key)])
+        if not uids:
+            return None
+        uid = max(uids)
+        data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
+        if not isinstance(data, bytes):
+            return None  # expunged by another client in between
+        return int(info[b"UIDVALIDITY"]), uid, data
+
+
+# ------------------------------------------------------------------------- parsing
+
+
+def _message(
+    stream: StreamInfo, uidvalidity: int, uid: int, data: dict[bytes, Any], gmail: bool
+) -> RawMessage:
+    """One FETCH response (as imapclient parses it) as a RawMessage."""
+    head = data.get(HEADER_KEY) or b""
+    # \Recent belongs to the session that saw the message first, not to the message.
+    labels = {_text(flag) for flag in data.get(b"FLAGS", ()) if flag.lower() != b"\\recent"}
+    thread_id: str | None = None
+    provider_id = f"{stream.name}/{uidvalidity}/{uid}"
+    if gmail:
+        labels.update(_text(label) for label in data.get(b"X-GM-LABELS", ()))
+        if data.get(b"X-GM-MSGID") is not None:
+            provider_id = f"gm/{data[b'X-GM-MSGID']}"
+        if data.get(b"X-GM-THRID") is not None:
+            thread_id = str(data[b"X-GM-THRID"])
+    internal = data.get(b"INTERNALDATE")
+    size = data.get(b"RFC822.SIZE")
+    return RawMessage(
+        provider_id=provider_id,
+        folder=stream.name,
+        headers=parse_header_block(head if isinstance(head, bytes) else b""),
+        internal_date=_utc(internal) if isinstance(internal, datetime) else None,
+        size=int(size) if size is not None else None,
+        thread_id=thread_id,
+        labels=frozenset(labels),
+        folder_role=stream.role,
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _text(value: bytes | str | int) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _role(name: str, flags: tuple[bytes, ...]) -> FolderRole:
+    for flag in flags:
+        role = _SPECIAL_ROLES.get(flag)
+        if role is not None:
+            return role
+    return folder_role(name)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _quietly_shutdown(client: Any) -> None:
+    try:
+        client.shutdown()
+    except Exception:  # a dead socket is dead whatever the error says
+        logger.debug("imap.shutdown.failed", exc_info=True)
+
+
+__all__ = ["HEADER_ITEM", "ImapSettings", "ImapSource", "load_cursor"]

@@ -1,0 +1,322 @@
+"""A real, throw-away Dovecot 2.3 on 127.0.0.1 for tests and benchmarks.
+
+`start_dovecot(base, users=...)` writes a dovecot.conf into `base` (plaintext IMAP on a free
+port, passwd-file users, Maildir under ``base/mail/<user>``, special-use folders Drafts,
+Sent, Junk, Trash and Archive) and runs ``dovecot -F`` as a child process until `stop()`.
+
+Dovecot refuses to access mail as root. Run as root (as in CI), mail belongs to the
+``dovecot`` user the package created and the login processes run as ``dovenull``; run as
+anyone else, everything runs as that user.
+
+The `dovecot` fixture (session-scoped) gives a running server with user alex/secret, and
+spare users that `claim_user` hands out so that each test can own an empty mailbox. Where
+the binary is missing the tests that use it are skipped, unless SYNCD_REQUIRE_SERVICES
+names dovecot (CI sets it): then they fail.
+
+`append_messages` uses IMAP APPEND (imapclient), so Dovecot indexes every message itself and
+the UIDs are assigned in the order given.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+
+DOVECOT = os.environ.get("SYNCD_DOVECOT", "/usr/sbin/dovecot")
+HOST = "127.0.0.1"
+START_TIMEOUT = 15.0
+SPARE_USERS = 200
+
+_CONF = """\
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+info_log_path = {base}/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+default_internal_user = {internal_user}
+default_login_user = {login_user}
+first_valid_uid = 0
+mail_uid = {mail_user}
+mail_gid = {mail_group}
+mail_location = maildir:{base}/mail/%u
+mail_plugins =
+mail_max_userip_connections = 100
+imap_max_line_length = 256k
+
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service submission-login {{
+  inet_listener submission {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  unix_listener lmtp {{
+    mode = 0666
+  }}
+}}
+
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {base}/users
+  default_fields = uid={mail_user} gid={mail_group} home={base}/mail/%u
+}}
+
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+  mailbox Archive {{
+    special_use = \\Archive
+    auto = subscribe
+  }}
+}}
+"""
+
+
+@dataclass
+class Dovecot:
+    """A running Dovecot; a context manager that stops it on exit."""
+
+    base: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    users: dict[str, str] = field(default_factory=dict)
+    spare: list[str] = field(default_factory=list)
+    host: str = HOST
+
+    @property
+    def conf(self) -> Path:
+        return self.base / "dovecot.conf"
+
+    def maildir(self, user: str) -> Path:
+        return self.base / "mail" / user
+
+    def doveadm(self, *args: str) -> str:
+        """Run ``doveadm -c conf ARGS`` and return its output (raises on failure)."""
+        done = subprocess.run(
+            [_doveadm(), "-c", str(self.conf), *args],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        )
+        return done.stdout.decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+    def __enter__(self) -> Dovecot:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def available() -> bool:
+    return Path(DOVECOT).is_file() and os.access(DOVECOT, os.X_OK)
+
+
+def start_dovecot(base: Path, *, users: dict[str, str], spare_users: int = 0) -> Dovecot:
+    """Write a config into `base`, start Dovecot on a free port, wait for its greeting.
+
+    `spare_users` more users named ``spare1``, ``spare2``, ... (password ``pw-spare1``, ...)
+    are there for `claim_user`.
+    """
+    spare = [f"spare{n}" for n in range(1, spare_users + 1)]
+    users = {**users, **{name: f"pw-{name}" for name in spare}}
+    base = base.resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    for sub in ("run", "state", "mail"):
+        (base / sub).mkdir(exist_ok=True)
+    if os.geteuid() == 0:
+        mail_user, internal_user, login_user = "dovecot", "dovecot", "dovenull"
+    else:
+        mail_user = internal_user = login_user = pwd.getpwuid(os.geteuid()).pw_name
+    entry = pwd.getpwnam(mail_user)
+    if os.geteuid() == 0:
+        _check_reachable(base)
+        # Mail is written as the dovecot user: it needs to reach and own its folders.
+        os.chmod(base, 0o755)
+        shutil.chown(base / "mail", entry.pw_uid, entry.pw_gid)
+    port = _free_port()
+    lines = [f"{name}:{{PLAIN}}{password}::::::" for name, password in users.items()]
+    (base / "users").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    conf = base / "dovecot.conf"
+    conf.write_text(
+        _CONF.format(
+            base=base,
+            port=port,
+            mail_user=mail_user,
+            mail_group=entry.pw_gid,
+            internal_user=internal_user,
+            login_user=login_user,
+        ),
+        encoding="utf-8",
+    )
+    process = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    server = Dovecot(base=base, port=port, process=process, users=users, spare=spare)
+    try:
+        _wait_for_greeting(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _check_reachable(base: Path) -> None:
+    for parent in base.parents:
+        if not os.stat(parent).st_mode & 0o001:
+            raise RuntimeError(
+                f"{parent} is not searchable by other users; Dovecot's processes (running as "
+                f"dovecot/dovenull) could not reach {base}: use a directory such as /tmp/x"
+            )
+
+
+def _doveadm() -> str:
+    return shutil.which("doveadm") or "/usr/bin/doveadm"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for_greeting(server: Dovecot) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            err = server.process.stderr.read().decode() if server.process.stderr else ""
+            log = server.base / "dovecot.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"dovecot exited with {server.process.returncode}: {err}{tail}")
+        try:
+            with socket.create_connection((server.host, server.port), timeout=1.0) as sock:
+                if sock.recv(200).startswith(b"* OK"):
+                    return
+        except OSError as exc:
+            last = exc
+        time.sleep(0.05)
+    raise RuntimeError(f"dovecot did not greet on {server.host}:{server.port}: {last}")
+
+
+def claim_user(server: Dovecot) -> str:
+    """A spare user nobody has logged in as yet (its mailbox is empty), for one test.
+
+    Spare users are written with the rest at start-up: Dovecot re-reads a changed
+    passwd-file at most once a second, so users added later would fail to log in at random.
+    """
+    if not server.spare:
+        raise RuntimeError("no spare Dovecot users left: start it with more spare_users")
+    return server.spare.pop(0)
+
+
+def append_messages(
+    server: Dovecot,
+    user: str,
+    folder: str,
+    messages: Iterable[bytes],
+    *,
+    flags: tuple[bytes, ...] = (),
+) -> None:
+    """APPEND `messages` to `folder` (created when missing), in order, over one connection."""
+    import imapclient  # type: ignore[import-untyped]
+
+    client = imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=30)
+    try:
+        client.login(user, server.users[user])
+        if not client.folder_exists(folder):
+            client.create_folder(folder)
+        for data in messages:
+            client.append(folder, data, flags=flags)
+    finally:
+        client.logout()
+
+
+@pytest.fixture(scope="session", name="dovecot")
+def dovecot_server() -> Iterator[Dovecot]:
+    """A running Dovecot with user alex/secret, shared by the whole session.
+
+    Its directory is not under pytest's tmp_path: that is private to root (mode 0700), and
+    Dovecot's auth and mail processes run as other users when the tests run as root.
+    """
+    if not available():
+        names = os.environ.get("SYNCD_REQUIRE_SERVICES", "")
+        if "dovecot" in {n.strip() for n in names.split(",")}:
+            pytest.fail(f"Dovecot is required here but {DOVECOT} is missing")
+        pytest.skip(f"no Dovecot at {DOVECOT} (set SYNCD_REQUIRE_SERVICES=dovecot to fail)")
+    base = Path(tempfile.mkdtemp(prefix="syncd-dovecot-"))
+    try:
+        with start_dovecot(base, users={"alex": "secret"}, spare_users=SPARE_USERS) as server:
+            yield server
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,433 @@
+"""The IMAP source and draft sink against a real Dovecot on 127.0.0.1.
+
+Every test logs in as a user of its own, so folders and UIDs never leak between tests. The
+commands the source sends are counted on imaplib's side (`_command` of the connection
+imapclient wraps), so "no FETCH" is observed on the wire, not taken from our own code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import imapclient  # type: ignore[import-untyped]
+import pytest
+
+from connectors.base import (
+    AuthFailed,
+    Batch,
+    CursorExpired,
+    DraftSink,
+    DraftSpec,
+    RawMessage,
+    Source,
+    SourceInvalid,
+    SourceUnavailable,
+    StreamInfo,
+)
+from connectors.imap import ImapSettings, ImapSource, load_cursor
+from connectors.maildir_drafts import draft_message_id, render_draft
+from tests.dovecot import Dovecot, append_messages, claim_user
+from tests.dovecot import dovecot_server as dovecot_server  # the session fixture `dovecot`
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+def make_message(
+    subject: str,
+    *,
+    sender: str = "Sam Lee <sam@example.org>",
+    to: str = "Alex Morgan <alex@example.com>",
+    when: datetime | None = None,
+    extra: str = "",
+) -> bytes:
+    n = next(_ids)
+    date = format_datetime(when or NOW - timedelta(hours=n))
+    text = (
+        f"Return-Path: <{sender.split('<')[-1].rstrip('>')}>\r\n"
+        "Received: from mx.example.net by mail.example.com; Mon, 2 Mar 2026 08:00:00 +0000\r\n"
+        f"From: {sender}\r\n"
+        f"To: {to}\r\n"
+        f"Subject: {subject}\r\n"
+        f"Date: {date}\r\n"
+        f"Message-ID: <msg{n}.{subject.replace(' ', '-')}@example.org>\r\n"
+        f"{extra}"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "X-Not-Fetched: this header is not in the list\r\n"
+        "\r\n"
+        f"Hello,\r\n\r\nabout {subject}.\r\n"
+    )
+    return text.encode("utf-8")
+
+
+@pytest.fixture
+def account(dovecot: Dovecot) -> tuple[Dovecot, str]:
+    return dovecot, claim_user(dovecot)
+
+
+def settings(account: tuple[Dovecot, str], **kw: Any) -> ImapSettings:
+    server, user = account
+    return ImapSettings(
+        host=server.host,
+        port=server.port,
+        username=user,
+        password=server.users[user],
+        security="none",
+        timeout=10,
+        **kw,
+    )
+
+
+@pytest.fixture
+def source(account: tuple[Dovecot, str]) -> Iterator[ImapSource]:
+    src = ImapSource(settings(account, batch_size=2, chunk=3))
+    yield src
+    src.close()
+
+
+def other_client(account: tuple[Dovecot, str]) -> Any:
+    server, user = account
+    client = imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=10)
+    client.login(user, server.users[user])
+    return client
+
+
+def stream(src: ImapSource, name: str) -> StreamInfo:
+    return next(s for s in src.streams() if s.name == name)
+
+
+def drain(src: ImapSource, info: StreamInfo, cursor: str | None, **kw: Any) -> list[Batch]:
+    return list(src.poll(info, cursor, now=NOW, **kw))
+
+
+def subjects(batches: list[Batch]) -> list[str | None]:
+    return [m.get("Subject") for b in batches for m in b.items if isinstance(m, RawMessage)]
+
+
+class CommandLog:
+    """Counts the IMAP commands imaplib sends on the source's current connection."""
+
+    def __init__(self, src: ImapSource) -> None:
+        self.names: list[str] = []
+        imap = src._client._imap
+        original = imap._command
+
+        def counting(name: str, *args: Any) -> Any:
+            self.names.append(name.upper() + " " + " ".join(str(a) for a in args[:1]))
+            return original(name, *args)
+
+        imap._command = counting
+
+    def fetches(self) -> list[str]:
+        return [n for n in self.names if "FETCH" in n]
+
+
+# ------------------------------------------------------------------------- reading
+
+
+def test_implements_source_and_draft_sink(source: ImapSource) -> None:
+    assert isinstance(source, Source)
+    assert isinstance(source, DraftSink)
+
+
+def test_streams_are_inbox_sent_and_configured_folders(account: tuple[Dovecot, str]) -> None:
+    append_messages(*account, "Lists/python", [make_message("list mail")])
+    src = ImapSource(settings(account, folders=("Lists/python", "Archive")))
+    try:
+        assert src.streams() == [
+            StreamInfo("INBOX", "mail", "inbox"),
+            StreamInfo("Sent", "mail", "sent"),
+            StreamInfo("Lists/python", "mail", "other"),
+            StreamInfo("Archive", "mail", "archive"),
+        ]
+        assert src.size_hint(stream(src, "Lists/python")) == 1
+    finally:
+        src.close()
+    missing = ImapSource(settings(account, folders=("Nope",)))
+    try:
+        with pytest.raises(SourceInvalid, match="Nope"):
+            missing.streams()
+    finally:
+        missing.close()
+
+
+def test_backfill_reads_header_fields_of_inbox_and_sent(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    when = datetime(2026, 2, 1, 12, 30, tzinfo=UTC)
+    append_messages(
+        *account,
+        "INBOX",
+        [
+            make_message("first", when=when, extra="List-Id: <python.lists.example.org>\r\n"),
+            make_message("second"),
+            make_message("third"),
+        ],
+    )
+    append_messages(
+        *account,
+        "Sent",
+        [make_message("reply", sender="Alex <alex@example.com>", to="sam@example.org")],
+        flags=(imapclient.SEEN,),
+    )
+    inbox = stream(source, "INBOX")
+    batches = drain(source, inbox, None)
+    assert [len(b.items) for b in batches] == [2, 1]
+    assert [b.done for b in batches] == [False, True]
+    assert subjects(batches) == ["first", "second", "third"]
+    first = batches[0].items[0]
+    assert isinstance(first, RawMessage)
+    cursor = json.loads(batches[0].cursor or "")
+    uidvalidity = cursor["uidvalidity"]
+    assert first.provider_id == f"INBOX/{uidvalidity}/1"
+    assert first.folder == "INBOX" and first.folder_role == "inbox"
+    assert first.get("List-Id") == "<python.lists.example.org>"
+    assert first.get("From") == "Sam Lee <sam@example.org>"
+    assert first.get("Return-Path") == "<sam@example.org>"
+    assert first.get("X-Not-Fetched") is None and first.get("Received") is None
+    assert first.internal_date is not None and first.internal_date.utcoffset() == timedelta(0)
+    assert first.size is not None and first.size > 200
+    assert first.labels == frozenset()
+    assert cursor["next"] == 3  # just past the batch: a crash resumes at UID 3
+    final = load_cursor(batches[-1].cursor)
+    assert final is not None and final.next == 4 and final.modseq is not None
+
+    sent = drain(source, stream(source, "Sent"), None)
+    [reply] = [m for b in sent for m in b.items]
+    assert isinstance(reply, RawMessage)
+    assert reply.folder_role == "sent" and "\\Seen" in reply.labels
+
+    # EXAMINE and BODY.PEEK leave \Seen alone.
+    client = other_client(account)
+    client.select_folder("INBOX", readonly=True)
+    flags = client.fetch(client.search(["ALL"]), ["FLAGS"])
+    assert len(flags) == 3 and all(b"\\Seen" not in f[b"FLAGS"] for f in flags.values())
+    client.logout()
+
+
+def test_incremental_poll_fetches_only_new_mail_and_nothing_when_unchanged(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    append_messages(*account, "INBOX", [make_message(f"old {i}") for i in range(3)])
+    inbox = stream(source, "INBOX")
+    cursor = drain(source, inbox, None)[-1].cursor
+
+    log = CommandLog(source)
+    unchanged = drain(source, inbox, cursor)
+    assert len(unchanged) == 1 and unchanged[0].done and unchanged[0].read == 0
+    assert list(unchanged[0].items) == []
+    assert log.fetches() == [] and not any("SEARCH" in n for n in log.names)
+    assert len(log.names) == 1  # one EXAMINE on the kept connection
+    assert load_cursor(unchanged[0].cursor) == load_cursor(cursor)
+
+    append_messages(*account, "INBOX", [make_message("new a"), make_message("new b")])
+    log.names.clear()
+    fresh = drain(source, inbox, cursor)
+    assert subjects(fresh) == ["new a", "new b"]
+    assert sum(b.read for b in fresh) == 2
+    assert len(log.fetches()) == 1
+    after = load_cursor(fresh[-1].cursor)
+    assert after is not None and after.next == 6
+
+    full = drain(source, inbox, fresh[-1].cursor, full=True)
+    assert len(subjects(full)) == 5
+
+
+def test_flag_changes_create_no_items(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    append_messages(*account, "INBOX", [make_message("flag me"), make_message("and me")])
+    inbox = stream(source, "INBOX")
+    cursor = drain(source, inbox, None)[-1].cursor
+    before = load_cursor(cursor)
+
+    client = other_client(account)
+    client.select_folder("INBOX")
+    client.add_flags([1], [imapclient.SEEN, imapclient.FLAGGED])
+    client.remove_flags([2], [imapclient.SEEN])
+    client.logout()
+
+    log = CommandLog(source)
+    batches = drain(source, inbox, cursor)
+    assert subjects(batches) == []
+    assert log.fetches() == []
+    after = load_cursor(batches[-1].cursor)
+    assert before is not None and after is not None
+    assert after.next == before.next
+    assert after.modseq is not None and before.modseq is not None
+    assert after.modseq > before.modseq  # recorded, not fetched
+
+
+def test_changed_uidvalidity_expires_the_cursor(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    server, user = account
+    append_messages(server, user, "Projects", [make_message("plan")])
+    projects = StreamInfo("Projects", "mail", "other")
+    cursor = drain(source, projects, None)[-1].cursor
+    old = load_cursor(cursor)
+    assert old is not None
+    server.doveadm(
+        "mailbox", "update", "-u", user, "--uid-validity", str(old.uidvalidity + 7), "Projects"
+    )
+    with pytest.raises(CursorExpired, match="UIDVALIDITY"):
+        drain(source, projects, cursor)
+    # The core then resyncs from nothing.
+    assert subjects(drain(source, projects, None)) == ["plan"]
+
+
+def test_deleted_folder_is_source_invalid(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    append_messages(*account, "Old", [make_message("gone soon")])
+    old = StreamInfo("Old", "mail", "other")
+    cursor = drain(source, old, None)[-1].cursor
+    client = other_client(account)
+    client.delete_folder("Old")
+    client.logout()
+    with pytest.raises(SourceInvalid, match="'Old'"):
+        drain(source, old, cursor)
+    # The connection is still good for the other folders.
+    assert drain(source, stream(source, "INBOX"), None)[-1].done
+
+
+def test_dropped_connection_mid_poll_resumes_without_loss_or_duplicates(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    append_messages(*account, "INBOX", [make_message(f"m{i}") for i in range(7)])
+    inbox = stream(source, "INBOX")
+    polling = source.poll(inbox, None, now=NOW)
+    first = next(polling)
+    assert subjects([first]) == ["m0", "m1"]
+    stored = first.cursor
+    source._client._imap.sock.shutdown(socket.SHUT_RDWR)
+    with pytest.raises(SourceUnavailable):
+        for _batch in polling:
+            pass
+    assert source._client is None  # dropped: the next poll reconnects
+    rest = drain(source, inbox, stored)
+    assert subjects(rest) == ["m2", "m3", "m4", "m5", "m6"]
+    assert rest[-1].done
+
+
+def test_login_and_connection_failures(account: tuple[Dovecot, str]) -> None:
+    server, user = account
+    bad = ImapSource(
+        ImapSettings(server.host, server.port, user, "wrong", security="none", timeout=5)
+    )
+    with pytest.raises(AuthFailed):
+        bad.streams()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    down = ImapSource(ImapSettings("127.0.0.1", closed_port, user, "x", security="none"))
+    with pytest.raises(SourceUnavailable):
+        down.streams()
+    with pytest.raises(SourceInvalid, match="loopback"):
+        ImapSource(ImapSettings("mail.example.com", 143, user, "x", security="none"))
+    ImapSource(ImapSettings("mail.example.com", 993, user, "x"))  # TLS is fine anywhere
+
+
+def test_unreadable_cursor_expires() -> None:
+    with pytest.raises(CursorExpired):
+        load_cursor("not json")
+    with pytest.raises(CursorExpired):
+        load_cursor(json.dumps({"v": 2, "uidvalidity": 1, "next": 1}))
+
+
+# ------------------------------------------------------------------------- drafts
+
+
+def spec(key: str = "draft-1", body: str = "Happy to meet on Tuesday.") -> DraftSpec:
+    return DraftSpec(
+        key=key,
+        from_name="Alex Morgan",
+        from_address="alex@example.com",
+        to_name="Sam Lee",
+        to_address="sam@example.org",
+        subject="Re: lunch\r\nBcc: evil@example.net",
+        body=body,
+        date=NOW,
+        in_reply_to="msg1@example.org",
+    )
+
+
+def drafts_in(account: tuple[Dovecot, str]) -> dict[int, dict[bytes, Any]]:
+    client = other_client(account)
+    client.select_folder("Drafts", readonly=True)
+    found: dict[int, dict[bytes, Any]] = client.fetch(client.search(["ALL"]), ["FLAGS", "BODY.PEEK[]"])
+    client.logout()
+    return found
+
+
+def test_draft_is_created_exactly_once(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    created = source.create_draft(spec())
+    again = source.create_draft(spec())
+    assert again == created
+    assert created.ref.startswith("Drafts/") and created.ref.endswith("/1")
+    [stored] = drafts_in(account).values()
+    assert set(stored[b"FLAGS"]) >= {b"\\Draft", b"\\Seen"}
+    assert f"<{draft_message_id('draft-1')}>".encode() in stored[b"BODY[]"]
+    assert b"\nBcc:" not in stored[b"BODY[]"]
+
+    # A crash after APPEND: a new instance finds the draft instead of appending another.
+    reborn = ImapSource(settings(account))
+    try:
+        assert reborn.find_draft("draft-1") == created
+        assert reborn.create_draft(spec()) == created
+        assert reborn.draft_state("draft-1", created.fingerprint) == "untouched"
+        assert reborn.find_draft("other-key") is None
+    finally:
+        reborn.close()
+    assert len(drafts_in(account)) == 1
+
+
+def test_edited_draft_is_changed_and_kept(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    created = source.create_draft(spec())
+    # A mail client saves an edit as a new message with the same Message-ID.
+    edited = render_draft(spec(body="Tuesday is bad, how about Thursday?"))
+    client = other_client(account)
+    client.append("Drafts", edited.replace(b"\n", b"\r\n"), flags=(imapclient.DRAFT,))
+    client.select_folder("Drafts")
+    client.delete_messages([1])
+    client.expunge()
+    client.logout()
+
+    assert source.draft_state("draft-1", created.fingerprint) == "changed"
+    assert source.remove_draft("draft-1", created.fingerprint) is False
+    assert len(drafts_in(account)) == 1
+
+
+def test_untouched_draft_is_removed(account: tuple[Dovecot, str], source: ImapSource) -> None:
+    keep = source.create_draft(spec("keep"))
+    drop = source.create_draft(spec("drop"))
+    assert source.remove_draft("drop", drop.fingerprint) is True
+    assert source.draft_state("drop", drop.fingerprint) == "gone"
+    assert source.remove_draft("drop", drop.fingerprint) is False
+    assert source.draft_state("keep", keep.fingerprint) == "untouched"
+    assert len(drafts_in(account)) == 1
+
+
+def test_drafts_folder_is_created_when_missing(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    # Drafts is auto-subscribed here; a server without one gets "Drafts" created.
+    client = other_client(account)
+    client.delete_folder("Drafts")
+    client.logout()
+    created = source.create_draft(spec())
+    assert created.ref.startswith("Drafts/")
+    assert len(drafts_in(account)) == 1
