@@ -46,6 +46,7 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
+from connectors.imap_fetch import parse_fetch, uid_set
 from connectors.maildir import folder_role
 from connectors.maildir_drafts import draft_fingerprint, draft_message_id, render_draft
 from connectors.mailparse import parse_header_block
@@ -62,6 +63,7 @@ HEADER_FIELDS = (
 HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
 # The server echoes the item without .PEEK; imapclient keys the answer by that echo.
 HEADER_KEY = f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode("ascii")
+RAW_FETCH_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE {HEADER_ITEM})"
 GMAIL_ITEMS = ("X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS")
 MAX_CHUNK = 5000  # Dovecot refuses command lines of about 10,000 UIDs
 DEFAULT_DRAFTS = "Drafts"
@@ -142,6 +144,10 @@ def load_cursor(cursor: str | None) -> _Cursor | None:
 
 class ImapSource:
     """Reads INBOX, the \\Sent folder and configured folders; writes drafts to \\Drafts."""
+
+    # The header fetch bypasses imapclient's parser (see imap_fetch); Gmail's extra items
+    # (labels, ids) always go through imapclient.
+    raw_fetch = True
 
     def __init__(self, settings: ImapSettings) -> None:
         if settings.security == "none" and not _is_loopback(settings.host):
@@ -361,6 +367,8 @@ class ImapSource:
         gmail = b"X-GM-EXT-1" in self._caps
         if gmail:
             items.extend(GMAIL_ITEMS)
+        if self.raw_fetch and not gmail:
+            return self._fetch_raw(stream, uidvalidity, uids)
         with self._guard(f"UID FETCH {stream.name}") as client:
             response: dict[int, dict[bytes, Any]] = client.fetch(list(uids), items)
         out: list[tuple[RawMessage, int]] = []
@@ -368,6 +376,38 @@ class ImapSource:
             if uid < uids[0]:
                 continue
             out.append((_message(stream, uidvalidity, uid, response[uid], gmail), uid))
+        return out
+
+    def _fetch_raw(
+        self, stream: StreamInfo, uidvalidity: int, uids: Sequence[int]
+    ) -> list[tuple[RawMessage, int]]:
+        """The header fetch through imaplib underneath imapclient, parsed by imap_fetch."""
+        wanted = set(uids)
+        with self._guard(f"UID FETCH {stream.name}") as client:
+            imap = client._imap
+            imap.untagged_responses.pop("FETCH", None)  # stale unsolicited updates
+            try:
+                typ, data = imap.uid("FETCH", uid_set(uids), RAW_FETCH_ITEMS)
+            except imaplib.IMAP4.abort:
+                raise
+            except imaplib.IMAP4.error as exc:
+                raise SourceUnavailable(f"IMAP UID FETCH in {stream.name!r}: {exc}") from None
+        if typ != "OK":
+            raise SourceUnavailable(f"IMAP UID FETCH in {stream.name!r} answered {typ}: {data}")
+        out: list[tuple[RawMessage, int]] = []
+        for uid, got in sorted(parse_fetch(data).items()):
+            if uid not in wanted:
+                continue
+            msg = RawMessage(
+                provider_id=f"{stream.name}/{uidvalidity}/{uid}",
+                folder=stream.name,
+                headers=parse_header_block(got.header),
+                internal_date=got.internal_date,
+                size=got.size,
+                labels=frozenset(f for f in got.flags if f.lower() != "\\recent"),
+                folder_role=stream.role,
+            )
+            out.append((msg, uid))
         return out
 
     # ------------------------------------------------------------------ the DraftSink verbs

@@ -431,3 +431,22 @@ def test_drafts_folder_is_created_when_missing(
     created = source.create_draft(spec())
     assert created.ref.startswith("Drafts/")
     assert len(drafts_in(account)) == 1
+
+
+def test_raw_header_fetch_reads_what_imapclient_reads(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    messages = [make_message(f"same {i}", extra="Precedence: bulk\r\n") for i in range(5)]
+    append_messages(*account, "INBOX", messages, flags=(imapclient.FLAGGED, b"$Work"))
+    inbox = stream(source, "INBOX")
+    raw = [m for b in drain(source, inbox, None) for m in b.items]
+    slow = ImapSource(settings(account, batch_size=2, chunk=3))
+    slow.raw_fetch = False
+    try:
+        parsed = [m for b in drain(slow, inbox, None) for m in b.items]
+    finally:
+        slow.close()
+    assert len(raw) == 5 and raw == parsed
+    first = raw[0]
+    assert isinstance(first, RawMessage)
+    assert first.labels == {"\\Flagged", "$Work"} and first.get("Precedence") == "bulk"
