@@ -13,8 +13,8 @@ spare users that `claim_user` hands out so that each test can own an empty mailb
 the binary is missing the tests that use it are skipped, unless SYNCD_REQUIRE_SERVICES
 names dovecot (CI sets it): then they fail.
 
-`append_messages` uses IMAP APPEND (imapclient), so Dovecot indexes every message itself and
-the UIDs are assigned in the order given.
+`append_messages` uses IMAP MULTIAPPEND (imapclient), so Dovecot indexes every message
+itself and the UIDs are assigned in the order given.
 """
 
 from __future__ import annotations
@@ -287,17 +287,28 @@ def append_messages(
     messages: Iterable[bytes],
     *,
     flags: tuple[bytes, ...] = (),
+    per_command: int = 500,
 ) -> None:
-    """APPEND `messages` to `folder` (created when missing), in order, over one connection."""
+    """APPEND `messages` to `folder` (created when missing), in order, over one connection.
+
+    Messages go `per_command` at a time in one MULTIAPPEND (RFC 3502) command, which is
+    about ten times faster than one APPEND each (benchmarks append tens of thousands).
+    """
     import imapclient  # type: ignore[import-untyped]
 
-    client = imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=30)
+    client = imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=60)
     try:
         client.login(user, server.users[user])
         if not client.folder_exists(folder):
             client.create_folder(folder)
+        batch: list[dict[str, object]] = []
         for data in messages:
-            client.append(folder, data, flags=flags)
+            batch.append({"msg": data, "flags": flags} if flags else {"msg": data})
+            if len(batch) >= per_command:
+                client.multiappend(folder, batch)
+                batch = []
+        if batch:
+            client.multiappend(folder, batch)
     finally:
         client.logout()
 
