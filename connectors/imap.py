@@ -168,26 +168,34 @@ class ImapSource:
         if self._client is not None:
             return self._client
         s = self.settings
-        context = ssl.create_default_context(cafile=s.ca_file)
         try:
-            client = imapclient.IMAPClient(
-                s.host,
-                port=s.port,
-                ssl=s.security == "tls",
-                ssl_context=context if s.security == "tls" else None,
-                timeout=s.timeout,
-            )
+            client = self._open()
         except ssl.SSLCertVerificationError as exc:
             raise SourceInvalid(f"IMAP {s.host}:{s.port}: certificate refused: {exc}") from None
         except _TRANSIENT as exc:
             raise SourceUnavailable(f"IMAP {s.host}:{s.port}: cannot connect: {exc}") from None
+        except imap_errors.LoginError as exc:
+            raise AuthFailed(f"IMAP {s.host}: login as {s.username!r} refused: {exc}") from None
+        self._client = client
+        self._selected = None
+        self._folder_list = None
+        return client
+
+    def _open(self) -> Any:
+        """Connect, secure, log in and enable CONDSTORE; the client is closed on failure."""
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.ca_file)
+        client = imapclient.IMAPClient(
+            s.host,
+            port=s.port,
+            ssl=s.security == "tls",
+            ssl_context=context if s.security == "tls" else None,
+            timeout=s.timeout,
+        )
         try:
             if s.security == "starttls":
                 client.starttls(context)
-            try:
-                client.login(s.username, s.password)
-            except imap_errors.LoginError as exc:
-                raise AuthFailed(f"IMAP {s.host}: login as {s.username!r} refused: {exc}") from None
+            client.login(s.username, s.password)
             # Servers announce more (CONDSTORE, SPECIAL-USE, UIDPLUS) once logged in.
             client._cached_capabilities = None
             self._caps = frozenset(bytes(c).upper() for c in client.capabilities())
@@ -197,9 +205,6 @@ class ImapSource:
         except BaseException:
             _quietly_shutdown(client)
             raise
-        self._client = client
-        self._selected = None
-        self._folder_list = None
         return client
 
     def _drop(self) -> None:

@@ -45,7 +45,7 @@ log_path = {base}/dovecot.log
 info_log_path = {base}/dovecot.log
 listen = 127.0.0.1
 protocols = imap
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -65,7 +65,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service pop3-login {{
@@ -134,6 +135,8 @@ class Dovecot:
     users: dict[str, str] = field(default_factory=dict)
     spare: list[str] = field(default_factory=list)
     host: str = HOST
+    tls_port: int | None = None  # implicit TLS (imaps), when started with tls=True
+    ca_file: Path | None = None  # the self-signed certificate to trust, with tls=True
 
     @property
     def conf(self) -> Path:
@@ -179,11 +182,14 @@ def available() -> bool:
     return Path(DOVECOT).is_file() and os.access(DOVECOT, os.X_OK)
 
 
-def start_dovecot(base: Path, *, users: dict[str, str], spare_users: int = 0) -> Dovecot:
+def start_dovecot(
+    base: Path, *, users: dict[str, str], spare_users: int = 0, tls: bool = False
+) -> Dovecot:
     """Write a config into `base`, start Dovecot on a free port, wait for its greeting.
 
     `spare_users` more users named ``spare1``, ``spare2``, ... (password ``pw-spare1``, ...)
-    are there for `claim_user`.
+    are there for `claim_user`. With `tls`, a self-signed certificate for 127.0.0.1 is made
+    (openssl): the plain port then also offers STARTTLS, and `tls_port` speaks imaps.
     """
     spare = [f"spare{n}" for n in range(1, spare_users + 1)]
     users = {**users, **{name: f"pw-{name}" for name in spare}}
@@ -202,6 +208,12 @@ def start_dovecot(base: Path, *, users: dict[str, str], spare_users: int = 0) ->
         os.chmod(base, 0o755)
         shutil.chown(base / "mail", entry.pw_uid, entry.pw_gid)
     port = _free_port()
+    tls_port = _free_port() if tls else 0
+    ssl_conf = "ssl = no"
+    ca_file: Path | None = None
+    if tls:
+        ca_file = _self_signed(base)
+        ssl_conf = f"ssl = yes\nssl_cert = <{ca_file}\nssl_key = <{base / 'key.pem'}"
     lines = [f"{name}:{{PLAIN}}{password}::::::" for name, password in users.items()]
     (base / "users").write_text("\n".join(lines) + "\n", encoding="utf-8")
     conf = base / "dovecot.conf"
@@ -213,6 +225,8 @@ def start_dovecot(base: Path, *, users: dict[str, str], spare_users: int = 0) ->
             mail_group=entry.pw_gid,
             internal_user=internal_user,
             login_user=login_user,
+            ssl=ssl_conf,
+            tls_port=tls_port,
         ),
         encoding="utf-8",
     )
@@ -221,13 +235,37 @@ def start_dovecot(base: Path, *, users: dict[str, str], spare_users: int = 0) ->
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    server = Dovecot(base=base, port=port, process=process, users=users, spare=spare)
+    server = Dovecot(
+        base=base,
+        port=port,
+        process=process,
+        users=users,
+        spare=spare,
+        tls_port=tls_port or None,
+        ca_file=ca_file,
+    )
     try:
         _wait_for_greeting(server)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+def _self_signed(base: Path) -> Path:
+    cert = base / "cert.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(base / "key.pem"), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    os.chmod(base / "key.pem", 0o644)  # read by Dovecot's processes, in a throw-away dir
+    return cert
 
 
 def _check_reachable(base: Path) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import imapclient  # type: ignore[import-untyped]
 import pytest
@@ -32,7 +35,7 @@ from connectors.base import (
 )
 from connectors.imap import ImapSettings, ImapSource, load_cursor
 from connectors.maildir_drafts import draft_message_id, render_draft
-from tests.dovecot import Dovecot, append_messages, claim_user
+from tests.dovecot import Dovecot, append_messages, claim_user, start_dovecot
 from tests.dovecot import dovecot_server as dovecot_server  # the session fixture `dovecot`
 
 pytestmark = pytest.mark.integration
@@ -450,3 +453,44 @@ def test_raw_header_fetch_reads_what_imapclient_reads(
     first = raw[0]
     assert isinstance(first, RawMessage)
     assert first.labels == {"\\Flagged", "$Work"} and first.get("Precedence") == "bulk"
+
+
+# ------------------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def tls_dovecot(dovecot: Dovecot) -> Iterator[Dovecot]:
+    """A second Dovecot with a self-signed certificate (needs openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a certificate")
+    base = Path(tempfile.mkdtemp(prefix="syncd-dovecot-tls-"))
+    try:
+        with start_dovecot(base, users={"alex": "secret"}, tls=True) as server:
+            yield server
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_tls_and_starttls_check_the_certificate(tls_dovecot: Dovecot) -> None:
+    server = tls_dovecot
+    assert server.tls_port is not None and server.ca_file is not None
+    ca = str(server.ca_file)
+    modes: list[tuple[Literal["tls", "starttls"], int]] = [
+        ("tls", server.tls_port),
+        ("starttls", server.port),
+    ]
+    for security, port in modes:
+        good = ImapSource(
+            ImapSettings(server.host, port, "alex", "secret", security=security, ca_file=ca)
+        )
+        try:
+            assert [s.name for s in good.streams()][:2] == ["INBOX", "Sent"]
+            assert good._client._imap.sock.version() is not None  # really encrypted
+        finally:
+            good.close()
+        untrusted = ImapSource(
+            ImapSettings(server.host, port, "alex", "secret", security=security, timeout=5)
+        )
+        with pytest.raises(SourceInvalid, match="certificate"):
+            untrusted.streams()
+        assert untrusted._client is None
