@@ -74,3 +74,27 @@ def test_uid_set_compresses_runs() -> None:
     assert uid_set([5, 1, 2, 3, 9, 10, 3]) == "1:3,5,9:10"
     assert uid_set([42]) == "42"
     assert uid_set([]) == ""
+
+
+def test_gmail_fetch_uses_message_and_thread_ids_and_labels() -> None:
+    from connectors.base import StreamInfo
+    from connectors.imap import HEADER_KEY, _message
+
+    # As imapclient parses a Gmail FETCH (labels are bytes, ids ints).
+    data = {
+        b"FLAGS": (b"\\Seen", b"\\Recent"),
+        b"INTERNALDATE": datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+        b"RFC822.SIZE": 1234,
+        HEADER_KEY: HEADER,
+        b"X-GM-MSGID": 1790000000000000001,
+        b"X-GM-THRID": 1790000000000000000,
+        b"X-GM-LABELS": (b"\\Inbox", b"Work"),
+    }
+    stream = StreamInfo("[Gmail]/All Mail", "mail", "all")
+    msg = _message(stream, 7, 42, data, gmail=True)
+    assert msg.provider_id == "gm/1790000000000000001"
+    assert msg.thread_id == "1790000000000000000"
+    assert msg.labels == {"\\Seen", "\\Inbox", "Work"}
+    assert msg.get("Subject") == "one" and msg.folder_role == "all"
+    plain = _message(StreamInfo("INBOX", "mail", "inbox"), 7, 42, data, gmail=False)
+    assert plain.provider_id == "INBOX/7/42" and plain.thread_id is None
