@@ -225,6 +225,9 @@ class ImapSource:
         except _TRANSIENT as exc:
             self._drop()
             raise SourceUnavailable(f"IMAP {self.settings.host}: {what}: {exc}") from None
+        except (imap_errors.IMAPClientError, imaplib.IMAP4.error) as exc:
+            # A NO or BAD (over quota, server trouble): the connection itself is still fine.
+            raise SourceUnavailable(f"IMAP {self.settings.host}: {what} refused: {exc}") from None
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -345,6 +348,17 @@ class ImapSource:
         return max(1, min(self.settings.chunk, MAX_CHUNK))
 
     def _examine(self, folder: str) -> _Status:
+        """EXAMINE `folder`; a kept connection the server has since closed is reopened once."""
+        kept = self._client is not None
+        try:
+            return self._examine_once(folder)
+        except SourceUnavailable:
+            if not kept:
+                raise
+            logger.info("imap.reconnect", extra={"host": self.settings.host, "folder": folder})
+            return self._examine_once(folder)
+
+    def _examine_once(self, folder: str) -> _Status:
         with self._guard(f"EXAMINE {folder}") as client:
             info = self._select(client, folder, readonly=True)
             modseq = info.get(b"HIGHESTMODSEQ")
@@ -481,10 +495,15 @@ class ImapSource:
         self, client: Any, folder: str, key: str, *, readonly: bool = True
     ) -> tuple[int, int, bytes] | None:
         """(UIDVALIDITY, UID, message bytes) of the newest draft carrying `key`, or None."""
-        if self._selected != (folder, readonly):
+        try:
             info = self._select(client, folder, readonly=readonly)
-        else:
-            info = client.select_folder(folder, readonly=readonly)  # refreshes the view
+        except SourceInvalid:
+            if client.folder_exists(folder):
+                raise
+            # Deleted by the user: no draft is there, and the next create makes the folder.
+            self._drafts = None
+            self._folder_list = None
+            return None
         uids = client.search(["NOT", "DELETED", "HEADER", "Message-ID", draft_message_id(key)])
         if not uids:
             return None

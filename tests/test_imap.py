@@ -329,6 +329,19 @@ def test_dropped_connection_mid_poll_resumes_without_loss_or_duplicates(
     assert rest[-1].done
 
 
+def test_a_connection_closed_between_polls_is_reopened(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    append_messages(*account, "INBOX", [make_message("before")])
+    inbox = stream(source, "INBOX")
+    cursor = drain(source, inbox, None)[-1].cursor
+    first = source._client
+    first._imap.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout does
+    append_messages(*account, "INBOX", [make_message("after")])
+    assert subjects(drain(source, inbox, cursor)) == ["after"]
+    assert source._client is not None and source._client is not first
+
+
 def test_login_and_connection_failures(account: tuple[Dovecot, str]) -> None:
     server, user = account
     bad = ImapSource(
@@ -440,6 +453,15 @@ def test_drafts_folder_is_created_when_missing(
     client.logout()
     created = source.create_draft(spec())
     assert created.ref.startswith("Drafts/")
+    assert len(drafts_in(account)) == 1
+    # Deleted again while the source knows it: the draft is gone, and made again.
+    client = other_client(account)
+    client.delete_folder("Drafts")
+    client.logout()
+    assert source.draft_state("draft-1", created.fingerprint) == "gone"
+    assert source.find_draft("draft-1") is None
+    again = source.create_draft(spec())
+    assert again.fingerprint == created.fingerprint
     assert len(drafts_in(account)) == 1
 
 
