@@ -49,6 +49,7 @@ from syncd.config import (
     parse_duration,
     parse_hours,
 )
+from syncd.connect import Connectors
 from syncd.contacts import (
     Tiers,
     dates_of,
@@ -118,8 +119,13 @@ class App:
     def tiers(self) -> Tiers:
         return Tiers({k: t.cadence_days for k, t in self.config.settings.tiers.items()})
 
+    @cached_property
+    def connectors(self) -> Connectors:
+        """One set of connector objects (and connections) for the whole command."""
+        return Connectors(self.config)
+
     def syncer(self) -> Syncer:
-        return Syncer(self.store, self.config, self.owner_id)
+        return Syncer(self.store, self.config, self.owner_id, self.connectors)
 
     def progress(self, enabled: bool) -> AbstractContextManager[RichProgress | None]:
         return _progress(self.err if enabled and self.err.is_terminal else None)

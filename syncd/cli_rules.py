@@ -129,7 +129,7 @@ def _report_doc(result: Plan, report: OutboxReport) -> dict[str, Any]:
 def run_rules(app: App) -> dict[str, Any]:
     """Plan and execute; used by `apply` and by `run --once`."""
     result, report = apply_rules(
-        app.store, app.config, app.owner_id, app.now(), sinks_for(app.config)
+        app.store, app.config, app.owner_id, app.now(), sinks_for(app.config, app.connectors)
     )
     return _report_doc(result, report)
 
@@ -237,5 +237,5 @@ def actions_list(app: App, state: str | None, as_json: bool) -> None:
 @pass_app
 def actions_dismiss(app: App, action_id: int) -> None:
     """Never create this action; remove its draft or hold if you have not touched it."""
-    outbox = Outbox(app.store, app.config, app.owner_id, sinks_for(app.config))
+    outbox = Outbox(app.store, app.config, app.owner_id, sinks_for(app.config, app.connectors))
     click.echo(outbox.dismiss(action_id, app.now()))

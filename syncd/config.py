@@ -32,8 +32,8 @@ from syncd.errors import ConfigError
 
 ACCOUNT_KINDS = ("gmail", "outlook", "imap", "maildir")
 CALENDAR_KINDS = ("google", "outlook", "caldav", "ics")
-SUPPORTED_ACCOUNT_KINDS = ("maildir",)
-SUPPORTED_CALENDAR_KINDS = ("ics",)
+SUPPORTED_ACCOUNT_KINDS = ("maildir", "imap")
+SUPPORTED_CALENDAR_KINDS = ("ics", "caldav")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONFIG_ENV = "SYNCD_CONFIG"
 STATE_ENV = "SYNCD_STATE_DIR"
@@ -245,6 +245,78 @@ class IcsCalendar(_Model):
         return None if value is None else _resolve(value, info)
 
 
+class _Secret(_Model):
+    """A password from a 0600 file or from an environment variable (one of them)."""
+
+    password_file: Path | None = Field(
+        default=None, description="A file holding the password (mode 0600, owned by syncd)."
+    )
+    password_env: str | None = Field(
+        default=None, description="Or an environment variable holding it."
+    )
+
+    @field_validator("password_file")
+    @classmethod
+    def _secret_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> _Secret:
+        if (self.password_file is None) == (self.password_env is None):
+            raise _KeyError(".password_file", "set exactly one of password_file, password_env")
+        return self
+
+
+class CalDavCalendar(_Secret):
+    """A CalDAV calendar (Fastmail, iCloud, Nextcloud, Radicale, ...)."""
+
+    kind: Literal["caldav"]
+    url: str = Field(description="The server or principal URL.")
+    username: str
+    calendar: str | None = Field(
+        default=None, description="The calendar to read and to hold time in (name or path)."
+    )
+    ca_file: Path | None = Field(default=None, description="A CA bundle to trust.")
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
+CalendarSettings = Annotated[IcsCalendar | CalDavCalendar, Field(discriminator="kind")]
+
+
+class ImapAccount(_Secret):
+    """An IMAP mailbox (Fastmail, iCloud, self-hosted, corporate, Gmail over IMAP)."""
+
+    name: str
+    kind: Literal["imap"]
+    host: str
+    port: int | None = Field(default=None, description="Default 993 for tls, 143 otherwise.")
+    security: Literal["tls", "starttls", "none"] = Field(
+        default="tls", description="tls, starttls, or none (loopback only)."
+    )
+    username: str
+    ca_file: Path | None = Field(default=None, description="A CA bundle to trust.")
+    folders: list[str] = Field(default=[], description="More folders to read.")
+    use_all_mail: bool = Field(
+        default=False, description="Gmail: read All Mail instead of INBOX and Sent."
+    )
+    calendar: CalendarSettings | None = None
+
+    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+
 class MaildirAccount(_Model):
     """A local Maildir tree, as mbsync or offlineimap leave it."""
 
@@ -259,7 +331,7 @@ class MaildirAccount(_Model):
     drafts_folder: str | None = Field(
         default=None, description="Where drafts go; default the folder named Drafts."
     )
-    calendar: IcsCalendar | None = None
+    calendar: CalendarSettings | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
 
@@ -269,7 +341,8 @@ class MaildirAccount(_Model):
         return _resolve(value, info)
 
 
-AccountSettings = Annotated[MaildirAccount, Field(discriminator="kind")]
+AccountSettings = Annotated[MaildirAccount | ImapAccount, Field(discriminator="kind")]
+AnyAccount = MaildirAccount | ImapAccount
 
 
 class TierSettings(_Model):
@@ -456,7 +529,7 @@ class Settings(_Model):
 
     @field_validator("accounts")
     @classmethod
-    def _unique_names(cls, value: list[MaildirAccount]) -> list[MaildirAccount]:
+    def _unique_names(cls, value: list[AnyAccount]) -> list[AnyAccount]:
         seen: set[str] = set()
         for i, acc in enumerate(value):
             if acc.name in seen:
@@ -464,7 +537,7 @@ class Settings(_Model):
             seen.add(acc.name)
         return value
 
-    def account(self, name: str) -> MaildirAccount:
+    def account(self, name: str) -> AnyAccount:
         for acc in self.accounts:
             if acc.name == name:
                 return acc

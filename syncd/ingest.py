@@ -258,7 +258,12 @@ def _message_key(c: Classification, msg: RawMessage) -> str:
     return "hash:" + hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()
 
 
+SYNCD_UID_SUFFIX = "@syncd.invalid"  # holds syncd wrote (connectors/ics_holds.hold_uid)
+
+
 def _prepare_event(ev: RawEvent, ctx: IngestContext) -> _Item | None:
+    if ev.uid.endswith(SYNCD_UID_SUFFIX):
+        return None  # our own hold, read back from the calendar: not an interaction
     m: Meeting = meeting_from_event(ev, ctx.identity)
     parties: list[_Party] = []
     for a in m.attendees:

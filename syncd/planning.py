@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from connectors.ics_holds import IcsHolds
-from connectors.maildir_drafts import MaildirDrafts
 from rules.model import ExistingAction, Limits, Plan, PlannedAction, Snapshot
 from rules.plan import plan as plan_actions
 from syncd.config import Config, parse_duration
+from syncd.connect import Connectors
 from syncd.outbox import Outbox, OutboxReport, Sinks, rule_specs
 from syncd.snapshot import read_snapshot
 from syncd.store.db import Store
@@ -24,19 +23,21 @@ def limits_of(config: Config) -> Limits:
     )
 
 
-def sinks_for(config: Config) -> Sinks:
+def sinks_for(config: Config, connectors: Connectors | None = None) -> Sinks:
     """Where drafts and holds go, per account.
 
-    Drafts go to the account's Maildir Drafts folder. Holds for an ics calendar go to its
-    `holds` folder (by default `<state_dir>/holds/<account>`), never into the synced
+    Drafts go to the account's Drafts folder (Maildir or IMAP). Holds for an ics calendar go
+    to its `holds` folder (by default `<state_dir>/holds/<account>`), never into the synced
     calendar folder itself unless configured so; that folder still counts as busy time.
+    Holds for a CalDAV calendar go into that calendar.
     """
+    connectors = connectors or Connectors(config)
     sinks = Sinks()
     for acc in config.settings.accounts:
-        sinks.drafts[acc.name] = MaildirDrafts(acc.path, drafts_folder=acc.drafts_folder)
-        if acc.calendar is not None:
-            holds = acc.calendar.holds or config.state_dir / "holds" / acc.name
-            sinks.holds[acc.name] = IcsHolds(holds, calendars=[acc.calendar.path])
+        sinks.drafts[acc.name] = connectors.draft_sink(acc)
+        hold = connectors.hold_sink(acc)
+        if hold is not None:
+            sinks.holds[acc.name] = hold
     return sinks
 
 

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select
@@ -27,10 +26,10 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
-from connectors.ics import IcsFolderSource
-from connectors.maildir import MaildirSource
 from syncd.classify import ClassifyOptions
-from syncd.config import Config, MaildirAccount, parse_duration
+from syncd.config import AnyAccount, Config
+from syncd.connect import Connectors
+from syncd.errors import SyncdError
 from syncd.ingest import IngestContext, IngestResult, Privacy, ingest_batch, load_privacy
 from syncd.store.db import Store
 from syncd.store.models import Account, Stream
@@ -92,45 +91,25 @@ class AccountSources:
     sources: list[tuple[str, Source]]  # (stream prefix, source)
 
 
-def sources_for(config: Config, account: MaildirAccount) -> AccountSources:
-    batch = config.settings.sync.batch_size
-    sources: list[tuple[str, Source]] = [
-        (
-            "mail:",
-            MaildirSource(
-                account.path,
-                folders=account.folders,
-                exclude=[
-                    *account.exclude_folders,
-                    *([account.drafts_folder] if account.drafts_folder else []),
-                ],
-                sent_folders=account.sent_folders,
-                batch_size=batch,
-            ),
-        )
-    ]
-    if account.calendar is not None:
-        sources.append(("calendar:", _ics(config, account.calendar.path)))
+def sources_for(connectors: Connectors, account: AnyAccount) -> AccountSources:
+    """The account's mail source and, if it has one, its calendar source."""
+    sources: list[tuple[str, Source]] = [("mail:", connectors.mail(account))]
+    calendar = connectors.calendar(account)
+    if calendar is not None:
+        sources.append(("calendar:", calendar))
     return AccountSources(account.name, account.kind, sources)
-
-
-def _ics(config: Config, path: Path) -> IcsFolderSource:
-    s = config.settings.sync
-    return IcsFolderSource(
-        path,
-        lookback=parse_duration(s.calendar_lookback),
-        horizon=parse_duration(s.calendar_horizon),
-        batch_size=s.batch_size,
-    )
 
 
 class Syncer:
     """Runs sync passes for one owner against one store."""
 
-    def __init__(self, store: Store, config: Config, owner_id: int) -> None:
+    def __init__(
+        self, store: Store, config: Config, owner_id: int, connectors: Connectors | None = None
+    ) -> None:
         self.store = store
         self.config = config
         self.owner_id = owner_id
+        self.connectors = connectors or Connectors(config)
         self.identity = config.owner.identity()
         self.options = ClassifyOptions(max_group_size=config.settings.sync.max_group_size)
 
@@ -318,6 +297,9 @@ class Syncer:
                 stream.last_error = error[:2000]
                 stream.last_sync_at = now
 
+    def record_account_failure(self, name: str, kind: str, exc: Exception, now: datetime) -> None:
+        self._record_account_error(self.ensure_account(name, kind, now), exc, now)
+
     def _record_account_error(self, account_id: int, exc: Exception, now: datetime) -> None:
         with self.store.session() as s, s.begin():
             acc = s.get(Account, account_id)
@@ -365,9 +347,14 @@ def sync_all(
     config = syncer.config
     accounts = [config.settings.account(account)] if account else config.settings.accounts
     for acc in accounts:
+        try:
+            sources = sources_for(syncer.connectors, acc)
+        except (SyncdError, ConnectorError) as exc:
+            # A missing secret or an unusable source fails this account, not the run.
+            syncer.record_account_failure(acc.name, acc.kind, exc, now_fn())
+            report.streams.append(StreamReport(acc.name, "*", "?", error=str(exc)))
+            continue
         report.streams.extend(
-            syncer.sync_account(
-                sources_for(config, acc), now=now_fn(), full=full, progress=progress
-            )
+            syncer.sync_account(sources, now=now_fn(), full=full, progress=progress)
         )
     return report

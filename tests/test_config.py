@@ -10,7 +10,9 @@ import pytest
 from pydantic import BaseModel
 
 from syncd.config import (
+    CalDavCalendar,
     IcsCalendar,
+    ImapAccount,
     LimitsSettings,
     MaildirAccount,
     OwnerSettings,
@@ -171,6 +173,8 @@ def test_example_config_documents_every_key() -> None:
         IcsCalendar,
         RuleSettings,
         LimitsSettings,
+        ImapAccount,
+        CalDavCalendar,
     )
     missing = {k for m in models for k in _keys(m)} - mentioned
     assert not missing, f"config.example.toml does not mention: {sorted(missing)}"

@@ -1,0 +1,128 @@
+"""The connector objects of each configured account, built once and shared.
+
+An IMAP account's source is also its draft sink and a CalDAV calendar's source is also its
+hold sink, so both sides use one connection (kept open between polls, which keeps an
+incremental poll at a constant cost). Secrets are read here, when a connector is built;
+a missing or world-readable secret fails that account with a clear message, not the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import DraftSink, HoldSink, Source
+from connectors.ics import IcsFolderSource
+from connectors.ics_holds import IcsHolds
+from connectors.maildir import MaildirSource
+from connectors.maildir_drafts import MaildirDrafts
+from syncd.config import (
+    AnyAccount,
+    CalDavCalendar,
+    Config,
+    IcsCalendar,
+    MaildirAccount,
+    parse_duration,
+)
+from syncd.secrets import read_secret
+
+
+class Connectors:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._mail: dict[str, Any] = {}
+        self._calendar: dict[str, Any] = {}
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def mail(self, acc: AnyAccount) -> Source:
+        if acc.name not in self._mail:
+            self._mail[acc.name] = self._build_mail(acc)
+        source: Source = self._mail[acc.name]
+        return source
+
+    def calendar(self, acc: AnyAccount) -> Source | None:
+        if acc.calendar is None:
+            return None
+        if acc.name not in self._calendar:
+            self._calendar[acc.name] = self._build_calendar(acc.name, acc.calendar)
+        source: Source = self._calendar[acc.name]
+        return source
+
+    def _build_mail(self, acc: AnyAccount) -> Any:
+        batch = self.config.settings.sync.batch_size
+        if isinstance(acc, MaildirAccount):
+            return MaildirSource(
+                acc.path,
+                folders=acc.folders,
+                exclude=[*acc.exclude_folders, *([acc.drafts_folder] if acc.drafts_folder else [])],
+                sent_folders=acc.sent_folders,
+                batch_size=batch,
+            )
+        from connectors.imap import ImapSettings, ImapSource
+
+        password = read_secret(acc.password_file, acc.password_env, what=f"account {acc.name}")
+        return ImapSource(
+            ImapSettings(
+                host=acc.host,
+                port=acc.effective_port,
+                username=acc.username,
+                password=password,
+                security=acc.security,
+                ca_file=str(acc.ca_file) if acc.ca_file else None,
+                folders=tuple(acc.folders),
+                use_all_mail=acc.use_all_mail,
+                batch_size=batch,
+            )
+        )
+
+    def _build_calendar(self, account: str, cal: IcsCalendar | CalDavCalendar) -> Any:
+        s = self.config.settings.sync
+        lookback, horizon = parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon)
+        if isinstance(cal, IcsCalendar):
+            return IcsFolderSource(
+                cal.path, lookback=lookback, horizon=horizon, batch_size=s.batch_size
+            )
+        from connectors.caldav import CalDavSettings, CalDavSource
+
+        password = read_secret(
+            cal.password_file, cal.password_env, what=f"account {account} calendar"
+        )
+        return CalDavSource(
+            CalDavSettings(
+                url=cal.url,
+                username=cal.username,
+                password=password,
+                calendar=cal.calendar,
+                ca_file=str(cal.ca_file) if cal.ca_file else None,
+                lookback=lookback,
+                horizon=horizon,
+                batch_size=s.batch_size,
+            )
+        )
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def draft_sink(self, acc: AnyAccount) -> DraftSink:
+        if isinstance(acc, MaildirAccount):
+            return MaildirDrafts(acc.path, drafts_folder=acc.drafts_folder)
+        sink: DraftSink = self.mail(acc)  # type: ignore[assignment]
+        return sink
+
+    def hold_sink(self, acc: AnyAccount) -> HoldSink | None:
+        cal = acc.calendar
+        if cal is None:
+            return None
+        if isinstance(cal, IcsCalendar):
+            holds = cal.holds or self.config.state_dir / "holds" / acc.name
+            return IcsHolds(holds, calendars=[cal.path])
+        sink: HoldSink = self.calendar(acc)  # type: ignore[assignment]
+        return sink
+
+    def close(self) -> None:
+        for obj in [*self._mail.values(), *self._calendar.values()]:
+            close = getattr(obj, "close", None)
+            if close is not None:
+                close()
+        self._mail.clear()
+        self._calendar.clear()
+

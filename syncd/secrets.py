@@ -1,0 +1,52 @@
+"""Reading secrets: passwords and tokens live in files only their owner can read.
+
+A secret file must belong to the user syncd runs as and have no permission bits for group
+or others (0600 or 0400); otherwise syncd refuses it with the fix in the message. A secret
+may also come from an environment variable (for systemd's `LoadCredential=`, point the
+file at `$CREDENTIALS_DIRECTORY/NAME`). Secret values are never logged or printed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from syncd.errors import SecretError
+
+
+def read_secret(path: Path | None, env: str | None, *, what: str) -> str:
+    """The secret from `path` (checked) or the environment variable `env`."""
+    if path is not None:
+        return read_secret_file(path, what=what)
+    if env is not None:
+        value = os.environ.get(env)
+        if not value:
+            raise SecretError(f"{what}: the environment variable {env} is not set or empty")
+        return value
+    raise SecretError(f"{what}: no password_file or password_env is configured")
+
+
+def read_secret_file(path: Path, *, what: str) -> str:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise SecretError(f"{what}: {path} does not exist") from None
+    except OSError as exc:
+        raise SecretError(f"{what}: cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise SecretError(f"{what}: {path} is not a regular file")
+    if st.st_mode & 0o077:
+        raise SecretError(
+            f"{what}: {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o});"
+            f" run: chmod 600 {path}"
+        )
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise SecretError(f"{what}: {path} belongs to another user (uid {st.st_uid})")
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretError(f"{what}: cannot read {path}: {exc}") from None
+    if not value:
+        raise SecretError(f"{what}: {path} is empty")
+    return value
