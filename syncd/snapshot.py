@@ -30,6 +30,7 @@ from rules.model import (
 )
 from syncd.addresses import OwnerIdentity
 from syncd.config import Config, parse_hours
+from syncd.contacts import participation_counts_now
 from syncd.store.models import (
     Account,
     Action,
@@ -59,14 +60,6 @@ def owner_info(config: Config) -> OwnerInfo:
         domains=identity.domains,
         work=WorkingTime(o.timezone, start, end, frozenset(WEEKDAY[d] for d in o.working_days)),
         quiet_dates=frozenset(config.settings.limits.quiet_dates),
-    )
-
-
-def _real(now: datetime) -> Any:
-    return and_(
-        Interaction.is_interaction.is_(True),
-        Interaction.occurred_at <= now,
-        or_(Interaction.ends_at.is_(None), Interaction.ends_at <= now),
     )
 
 
@@ -103,11 +96,7 @@ def _contacts(
     session: Session, owner_id: int, config: Config, identity: OwnerIdentity, now: datetime
 ) -> dict[int, ContactSnap]:
     P = Participant
-    real = and_(
-        P.is_interaction.is_(True),
-        P.occurred_at <= now,
-        or_(P.ends_at.is_(None), P.ends_at <= now),
-    )
+    real = participation_counts_now(now)
     # One pass over the covering index ix_participants_contact_stats: no join.
     agg = (
         select(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import socket
 import tempfile
@@ -491,6 +492,8 @@ def test_raw_header_fetch_reads_what_imapclient_reads(
 def tls_dovecot(dovecot: Dovecot) -> Iterator[Dovecot]:
     """A second Dovecot with a self-signed certificate (needs openssl)."""
     if shutil.which("openssl") is None:
+        if "dovecot" in os.environ.get("SYNCD_REQUIRE_SERVICES", ""):
+            pytest.fail("the TLS tests are required here but there is no openssl")
         pytest.skip("no openssl to make a certificate")
     base = Path(tempfile.mkdtemp(prefix="syncd-dovecot-tls-"))
     try:

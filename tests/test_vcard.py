@@ -324,8 +324,7 @@ def test_a_missing_path_is_a_configuration_error(tmp_path: Path) -> None:
 
 def test_the_bundled_example_address_book() -> None:
     example = Path(__file__).parent.parent / "examples" / "contacts.vcf"
-    if not example.exists():
-        pytest.skip("no example address book")
+    assert example.exists(), "examples/contacts.vcf is part of the sample data"
     [(_, result)] = list(read_vcard_files(example))
     assert result.skipped == 0
     assert all(card.name and card.emails for card in result.cards)

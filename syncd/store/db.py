@@ -6,7 +6,6 @@ Alembic's, shipped inside the package so that an installed `syncd` can migrate i
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,9 +140,3 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
-
-def sqlite_path(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return None
-    return Path(os.path.expanduser(parsed.database))
