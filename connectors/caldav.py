@@ -39,8 +39,12 @@ earlier batches carry the cursor the poll started from, so a crash replays the p
 
 Holds: ``PUT {calendar}/{hold_uid(key)}.ics`` with ``If-None-Match: *`` and the body of
 `connectors.ics_holds.render_hold`; a 412 means the hold exists already. `find_hold` GETs
-that URL. The fingerprint is `hold_fingerprint` of the stored VEVENT; `remove_hold`
-deletes with ``If-Match`` on the ETag read with it, so a hold moved meanwhile stays.
+that URL; on a 404 it searches the holds' calendar and then the calendars read for the
+hold's UID (one calendar-query REPORT each), because a client that renamed the resource
+or moved it to another calendar keeps the UID (Radicale then refuses a second PUT of that
+UID with 409 ``no-uid-conflict``; other servers would store a duplicate). The
+fingerprint is `hold_fingerprint` of the stored VEVENT; `remove_hold` deletes with
+``If-Match`` on the ETag read with it, so a hold moved meanwhile stays.
 `busy` runs one calendar-query over the range per calendar read and counts every instance
 that is neither transparent nor cancelled (tentative ones count).
 
@@ -403,11 +407,15 @@ class CalDavSource:
         return urljoin(folder, quote(hold_uid(key), safe="") + ".ics")
 
     def _fetch_hold(self, key: str) -> tuple[str, str, str | None] | None:
-        """(URL, fingerprint, ETag) of the hold for `key`, or None when there is none."""
+        """(URL, fingerprint, ETag) of the hold for `key`, or None when there is none.
+
+        The hold is looked for where it was put first; a client that renamed it or moved it
+        to another calendar keeps its UID, so it is then searched for by UID.
+        """
         url = self._hold_url(key)
         response = self._request(url, "GET")
         if response.status in (404, 410):
-            return None
+            return self._search_hold(key)
         if response.status != 200:
             raise SourceUnavailable(f"GET {url}: HTTP {response.status}")
         raw = response.raw
@@ -417,6 +425,35 @@ class CalDavSource:
             fingerprint = "unreadable"
         etag = response.headers.get("ETag")
         return url, fingerprint, etag
+
+    def _search_hold(self, key: str) -> tuple[str, str, str | None] | None:
+        """The hold for `key` under another href: one UID query per calendar, the holds'
+        calendar first."""
+        uid = hold_uid(key)
+        urls = [self._hold_calendar().url]
+        urls += [c.url for c in self._read_calendars().values() if c.url not in urls]
+        for url in urls:
+            for obj in self._by_uid(url, uid):
+                if obj.data is None:
+                    continue
+                fingerprint = _matching_fingerprint(obj.data, key, uid)
+                if fingerprint is not None:
+                    logger.info("caldav.hold.moved", extra={"key": key, "href": obj.href})
+                    return urljoin(url, obj.href), fingerprint, obj.etag
+        return None
+
+    def _by_uid(self, url: str, uid: str) -> list[_Object]:
+        """The objects of the calendar at `url` with a VEVENT whose UID is `uid`."""
+        body = (
+            f"{_XML_HEAD}<C:calendar-query {_NS}>{_DATA_PROPS}<C:filter>"
+            '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+            '<C:prop-filter name="UID">'
+            f'<C:text-match collation="i;octet">{escape(uid)}</C:text-match>'
+            "</C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"
+        )
+        response = self._report(url, body, 1)
+        _check_multistatus(response, url)
+        return _objects(response.tree)
 
 
 # ----------------------------------------------------------------------------- one poll
@@ -469,8 +506,10 @@ class _PollRun:
     def _take_objects(self, objects: list[_Object], state: _Cursor) -> Iterator[Batch]:
         for obj in objects:
             previous = state.upcoming.pop(obj.href, [])
-            events = [] if obj.data is None else _parse(
-                obj, self.window_start, self.window_end, self.name
+            events = (
+                []
+                if obj.data is None
+                else _parse(obj, self.window_start, self.window_end, self.name)
             )
             self.read += obj.data is not None
             present = {e.provider_id for e in events}

@@ -5,6 +5,9 @@ starts ``python -m radicale`` on a free port and waits until it answers HTTP. Th
 session-scoped `radicale` fixture yields one such server with the user alex/secret; where
 Radicale cannot start it skips, unless SYNCD_REQUIRE_SERVICES names radicale (CI): then
 the session fails.
+
+`make_calendar` makes a fresh calendar for one test; `move` renames an object the way a
+client does (a WebDAV MOVE: same content, same UID, a new href).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
+from caldav.davclient import DAVClient
 
 from tests.conftest import required
 
@@ -70,6 +74,22 @@ class Radicale:
         self.stop()
 
 
+def make_calendar(server: Radicale, user: str, password: str, name: str) -> tuple[DAVClient, str]:
+    """MKCALENDAR `name` (also its URL segment) for `user`; the client and the calendar URL,
+    which ends with a slash."""
+    client = DAVClient(server.url, username=user, password=password, timeout=30)
+    made = client.principal().make_calendar(name=name, cal_id=name)  # type: ignore[no-untyped-call]
+    url = str(made.url)
+    return client, url if url.endswith("/") else url + "/"
+
+
+def move(client: DAVClient, source_url: str, target_url: str) -> None:
+    """WebDAV MOVE of one object (RFC 4918 section 9.9), without overwriting."""
+    response = client.request(source_url, "MOVE", "", {"Destination": target_url, "Overwrite": "F"})
+    if response.status not in (201, 204):
+        raise AssertionError(f"MOVE {source_url} -> {target_url}: HTTP {response.status}")
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -107,11 +127,15 @@ def start_radicale(base: Path, *, users: dict[str, str]) -> Radicale:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    server = Radicale(url=f"http://127.0.0.1:{port}/", base=base, log_file=log_file, process=process)
+    server = Radicale(
+        url=f"http://127.0.0.1:{port}/", base=base, log_file=log_file, process=process
+    )
     deadline = time.monotonic() + _START_TIMEOUT
     while True:
         if process.poll() is not None:
-            raise RadicaleError(f"radicale exited with {process.returncode}: {server.log()[-2000:]}")
+            raise RadicaleError(
+                f"radicale exited with {process.returncode}: {server.log()[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(server.url, timeout=2):
                 return server
