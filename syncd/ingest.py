@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import RawEvent, RawMessage
 from syncd.addresses import OwnerIdentity
 from syncd.classify import Classification, ClassifyOptions, classify
 from syncd.meetings import Meeting, meeting_from_event
+from syncd.store.bulk import allocate_ids, bulk_insert
 from syncd.store.models import (
     Base,
     Contact,
@@ -54,6 +55,8 @@ class Privacy:
     skip_internal: bool = False
 
     def excluded(self, address: str) -> bool:
+        if not self.blocked and not self.forgotten_hashes:
+            return False  # the usual case; hashing every address was a tenth of ingest
         if address in self.blocked or address_hash(address) in self.forgotten_hashes:
             return True
         domain = address.rpartition("@")[2]
@@ -347,8 +350,11 @@ def _store(session: Session, ctx: IngestContext, items: list[_Item], result: Ing
     if to_create:
         # Plain executemany, then one SELECT for the ids: RETURNING with a guaranteed row
         # order makes SQLAlchemy fall back to one INSERT per row on SQLite.
-        session.execute(
-            insert(_table(Interaction)), [_interaction_row(ctx, i) for i in to_create.values()]
+        bulk_insert(
+            session,
+            _table(Interaction),
+            INTERACTION_COLUMNS,
+            [_interaction_row(ctx, i) for i in to_create.values()],
         )
         by_key.update(
             session.execute(
@@ -368,36 +374,78 @@ def _store(session: Session, ctx: IngestContext, items: list[_Item], result: Ing
             continue
         seen_pids.add(item.provider_id)
         source_rows.append(
-            {
-                "owner_id": ctx.owner_id,
-                "interaction_id": by_key[item.message_key],
-                "account_id": ctx.account_id,
-                "stream_id": ctx.stream_id,
-                "provider_id": item.provider_id,
-                "folder": item.folder,
-                "thread_id": item.thread_id,
-            }
+            (
+                ctx.owner_id,
+                by_key[item.message_key],
+                ctx.account_id,
+                ctx.stream_id,
+                item.provider_id,
+                item.folder,
+                item.thread_id,
+            )
         )
-    session.execute(insert(_table(InteractionSource)), source_rows)
+    bulk_insert(session, _table(InteractionSource), SOURCE_COLUMNS, source_rows)
     result.new_sources += len(source_rows)
 
 
-def _interaction_row(ctx: IngestContext, item: _Item) -> dict[str, object]:
-    return {
-        "owner_id": ctx.owner_id,
-        "kind": item.kind,
-        "category": item.category,
-        "is_interaction": item.is_interaction,
-        "direction": item.direction,
-        "occurred_at": item.occurred_at,
-        "ends_at": item.ends_at,
-        "subject": item.subject,
-        "thread_key": item.thread_key,
-        "message_key": item.message_key,
-        "in_reply_to": item.in_reply_to,
-        "reasons": item.reasons,
-        "created_at": ctx.now,
-    }
+INTERACTION_COLUMNS = (
+    "owner_id",
+    "kind",
+    "category",
+    "is_interaction",
+    "direction",
+    "occurred_at",
+    "ends_at",
+    "subject",
+    "thread_key",
+    "message_key",
+    "in_reply_to",
+    "reasons",
+    "created_at",
+)
+SOURCE_COLUMNS = (
+    "owner_id",
+    "interaction_id",
+    "account_id",
+    "stream_id",
+    "provider_id",
+    "folder",
+    "thread_id",
+)
+PARTICIPANT_COLUMNS = (
+    "owner_id",
+    "interaction_id",
+    "address",
+    "name",
+    "role",
+    "is_owner",
+    "is_counterpart",
+    "response",
+    "contact_id",
+    "kind",
+    "direction",
+    "is_interaction",
+    "occurred_at",
+    "ends_at",
+)
+
+
+def _interaction_row(ctx: IngestContext, item: _Item) -> tuple[object, ...]:
+    return (
+        ctx.owner_id,
+        item.kind,
+        item.category,
+        item.is_interaction,
+        item.direction,
+        item.occurred_at,
+        item.ends_at,
+        item.subject,
+        item.thread_key,
+        item.message_key,
+        item.in_reply_to,
+        item.reasons,
+        ctx.now,
+    )
 
 
 def _resolve_contacts(
@@ -423,27 +471,27 @@ def _resolve_contacts(
                 continue
             if p.address not in wanted or (wanted[p.address] is None and p.name):
                 wanted[p.address] = p.name
-    contacts = _table(Contact)
-    for address, name in wanted.items():
-        row = {
-            "owner_id": ctx.owner_id,
-            "name": name,
-            "do_not_contact": False,
-            "created_at": ctx.now,
-            "updated_at": ctx.now,
-        }
-        known[address] = session.execute(
-            insert(contacts).returning(contacts.c.id), row
-        ).scalar_one()
-        result.new_contacts += 1
     if wanted:
-        session.execute(
-            insert(_table(ContactAddress)),
-            [{"owner_id": ctx.owner_id, "contact_id": known[a], "address": a} for a in wanted],
+        ids = allocate_ids(session, _table(Contact), len(wanted))
+        known.update(zip(wanted, ids, strict=True))
+        bulk_insert(
+            session,
+            _table(Contact),
+            ("id", "owner_id", "name", "do_not_contact", "created_at", "updated_at"),
+            [
+                (cid, ctx.owner_id, name, False, ctx.now, ctx.now)
+                for cid, name in zip(ids, wanted.values(), strict=True)
+            ],
         )
+        bulk_insert(
+            session,
+            _table(ContactAddress),
+            ("owner_id", "contact_id", "address"),
+            [(ctx.owner_id, known[a], a) for a in wanted],
+        )
+        result.new_contacts += len(wanted)
         # Earlier mail with these people was stored before they became contacts.
-        for address in wanted:
-            link_participants(session, ctx.owner_id, address, known[address])
+        link_new_addresses(session, ctx.owner_id, list(wanted))
     return known
 
 
@@ -458,6 +506,25 @@ def link_participants(session: Session, owner_id: int, address: str, contact_id:
         )
         .values(contact_id=contact_id)
     )
+
+
+def link_new_addresses(session: Session, owner_id: int, addresses: Sequence[str]) -> None:
+    """Attach stored participations of `addresses` that have no contact to the contact
+    each address now belongs to: one UPDATE for a whole batch of new contacts."""
+    ca = _table(ContactAddress)
+    p = _table(Participant)
+    owned = (
+        select(ca.c.contact_id)
+        .where(ca.c.owner_id == p.c.owner_id, ca.c.address == p.c.address)
+        .scalar_subquery()
+    )
+    for offset in range(0, len(addresses), 500):
+        chunk = addresses[offset : offset + 500]
+        session.execute(
+            update(p)
+            .where(p.c.owner_id == owner_id, p.c.address.in_(chunk), p.c.contact_id.is_(None))
+            .values(contact_id=owned)
+        )
 
 
 def _insert_participants(
@@ -476,25 +543,24 @@ def _insert_participants(
                 continue
             seen.add((p.address, p.role))
             rows.append(
-                {
-                    "owner_id": ctx.owner_id,
-                    "interaction_id": iid,
-                    "address": p.address,
-                    "name": p.name,
-                    "role": p.role,
-                    "is_owner": p.is_owner,
-                    "is_counterpart": p.is_counterpart,
-                    "response": p.response,
-                    "contact_id": None if p.is_owner else contact_ids.get(p.address),
-                    "kind": item.kind,
-                    "direction": item.direction,
-                    "is_interaction": item.is_interaction,
-                    "occurred_at": item.occurred_at,
-                    "ends_at": item.ends_at,
-                }
+                (
+                    ctx.owner_id,
+                    iid,
+                    p.address,
+                    p.name,
+                    p.role,
+                    p.is_owner,
+                    p.is_counterpart,
+                    p.response,
+                    None if p.is_owner else contact_ids.get(p.address),
+                    item.kind,
+                    item.direction,
+                    item.is_interaction,
+                    item.occurred_at,
+                    item.ends_at,
+                )
             )
-    if rows:
-        session.execute(insert(_table(Participant)), rows)
+    bulk_insert(session, _table(Participant), PARTICIPANT_COLUMNS, rows)
 
 
 def _refresh_events(

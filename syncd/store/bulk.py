@@ -1,0 +1,105 @@
+"""Bulk writes for ingest: many rows in one DBAPI ``executemany``, ids allocated in one query.
+
+SQLAlchemy's executemany compiles and type-processes every row as a dict (about 15 µs a row
+here), which was a fifth of a backfill. Ingest writes three narrow tables at 4–5 rows per
+message, so these helpers take rows as tuples in a fixed column order, convert the few
+typed values (datetimes) themselves, and hand the list to the driver in one call. They run
+on the session's connection, inside its transaction.
+
+Values must already be what the driver stores: `bulk_insert` only converts aware datetimes
+to the naive UTC the `UTCDateTime` columns hold (a string in SQLite's format for SQLite, a
+datetime for PostgreSQL). A test compares rows written here with rows written by the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, text
+from sqlalchemy.orm import Session
+
+from syncd.store.models import UTCDateTime
+
+Row = Sequence[Any]
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DateTime type stores: always six fractional digits, so
+    that string comparison in SQL orders the way time does."""
+    if value is None:
+        return None
+    v = value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    )
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _check_aware(value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} reached the store")
+
+
+def bulk_insert(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row]
+) -> None:
+    """INSERT `rows` (tuples in the order of `columns`) into `table` with one executemany."""
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    cols = [table.c[name] for name in columns]
+    convert_to: Callable[[datetime | None], Any] = (
+        _sqlite_datetime if dialect.name == "sqlite" else _naive_utc
+    )
+    dt_positions = [i for i, c in enumerate(cols) if isinstance(c.type, UTCDateTime)]
+    if dt_positions:
+        # A batch repeats the same instants (a message's time on each of its participants).
+        seen: dict[datetime | None, Any] = {None: None}
+        converted: list[Row] = []
+        for row in rows:
+            out = list(row)
+            for i in dt_positions:
+                value = out[i]
+                db = seen.get(value, seen)
+                if db is seen:
+                    _check_aware(value)
+                    db = seen[value] = convert_to(value)
+                out[i] = db
+            converted.append(out)
+        rows = converted
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    prep = dialect.identifier_preparer
+    sql = (
+        f"INSERT INTO {prep.format_table(table)} "
+        f"({', '.join(prep.format_column(c) for c in cols)}) "
+        f"VALUES ({', '.join([mark] * len(cols))})"
+    )
+    conn.exec_driver_sql(sql, [tuple(r) for r in rows])
+
+
+def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` fresh primary keys for `table`, to insert rows with known ids in one batch.
+
+    PostgreSQL draws them from the column's sequence, safe beside other writers. SQLite
+    has no sequence, but every syncd transaction there begins IMMEDIATE and so holds the
+    write lock: nobody can insert between reading the highest id and writing after it.
+    """
+    if count <= 0:
+        return []
+    conn = session.connection()
+    name = table.name
+    if conn.dialect.name == "postgresql":
+        result = conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": name, "n": count},
+        )
+        return [int(r[0]) for r in result]
+    top = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {name}")).scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + count))
