@@ -23,6 +23,8 @@ _CONTENT_TYPE = re.compile(rb"(?im)^content-type:((?:[^\r\n]|\r?\n[ \t])*)")
 _CHARSET = re.compile(rb'(?i)charset\s*=\s*"?([a-z0-9_.:-]+)')
 _FIELD_SPLIT = re.compile(r"\r?\n(?![ \t])")
 _FOLD = re.compile(r"[ \t]*\r?\n[ \t]*|\r")
+# Field names already checked against _FIELD_NAME: mail repeats the same few dozen.
+_VALID_NAMES: set[str] = set()
 
 
 def decode_header_bytes(raw: bytes, fallback: str = "cp1252") -> str:
@@ -85,9 +87,14 @@ def parse_header_block(block: bytes) -> tuple[tuple[str, str], ...]:
         if not sep:
             continue
         name = name.strip()
-        if not _FIELD_NAME.match(name):
-            continue
-        fields.append((name, _FOLD.sub(" ", value).strip()))
+        if name not in _VALID_NAMES:
+            if not _FIELD_NAME.match(name):
+                continue
+            if len(_VALID_NAMES) < 4096:
+                _VALID_NAMES.add(name)
+        if "\n" in value or "\r" in value:
+            value = _FOLD.sub(" ", value)
+        fields.append((name, value.strip()))
     return tuple(fields)
 
 

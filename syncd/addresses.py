@@ -308,7 +308,45 @@ def _build_datetime(
     return utc if MIN_YEAR <= utc.year <= MAX_YEAR else None
 
 
+# The form nearly every mail program writes: "Tue, 3 Mar 2026 09:15:00 +0100". Read with
+# one regex; anything else goes to parsedate_tz (pure Python, a tenth of classifying). A
+# property test holds the two to the same answer.
+_CANONICAL_DATE = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
+    r"(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})",
+    re.ASCII,
+)
+_MONTH_NUMBER = {
+    name: i
+    for i, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def _parse_canonical(m: re.Match[str]) -> datetime | None:
+    day, mon, year, hour, minute, second, sign, off_h, off_m = m.groups()
+    offset = int(off_h) * 3600 + int(off_m) * 60
+    return _build_datetime(
+        int(year),
+        _MONTH_NUMBER[mon],
+        int(day),
+        int(hour),
+        int(minute),
+        int(second),
+        -offset if sign == "-" else offset,
+    )
+
+
 def _parse_rfc5322(text: str) -> datetime | None:
+    m = _CANONICAL_DATE.fullmatch(text.strip())
+    if m is not None:
+        return _parse_canonical(m)
+    return _parse_rfc5322_slow(text)
+
+
+def _parse_rfc5322_slow(text: str) -> datetime | None:
     parts = parsedate_tz(text)
     if parts is None:
         return None

@@ -401,3 +401,22 @@ def test_owner_with_explicit_domains() -> None:
 )
 def test_public_mail_domains(domain: str, public: bool) -> None:
     assert is_public_mail_domain(domain) is public
+
+
+@given(
+    st.datetimes(min_value=datetime(1960, 1, 1), max_value=datetime(2110, 12, 31)),
+    st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59),
+    st.booleans(),
+    st.sampled_from(["", " ", "  "]),
+)
+@example(datetime(2026, 2, 28, 23, 59, 59), 0, True, "")
+def test_canonical_date_fast_path_agrees_with_parsedate(
+    moment: datetime, offset_minutes: int, weekday: bool, pad: str
+) -> None:
+    from syncd.addresses import _parse_rfc5322_slow
+
+    sign = "-" if offset_minutes < 0 else "+"
+    hh, mm = divmod(abs(offset_minutes), 60)
+    day = moment.strftime("%a, ") if weekday else ""
+    text = f"{pad}{day}{moment.day} {moment:%b %Y %H:%M:%S} {sign}{hh:02d}{mm:02d}{pad}"
+    assert parse_date(text) == _parse_rfc5322_slow(text)
