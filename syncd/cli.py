@@ -124,6 +124,11 @@ class App:
         """One set of connector objects (and connections) for the whole command."""
         return Connectors(self.config)
 
+    def close(self) -> None:
+        """Close the connectors' connections, if any were opened."""
+        if "connectors" in self.__dict__:
+            self.connectors.close()
+
     def syncer(self) -> Syncer:
         return Syncer(self.store, self.config, self.owner_id, self.connectors)
 
@@ -211,6 +216,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
         format="%(levelname)s %(name)s %(message)s",
     )
     ctx.obj = App(config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()

@@ -32,8 +32,8 @@ from syncd.errors import ConfigError
 
 ACCOUNT_KINDS = ("gmail", "outlook", "imap", "maildir")
 CALENDAR_KINDS = ("google", "outlook", "caldav", "ics")
-SUPPORTED_ACCOUNT_KINDS = ("maildir", "imap")
-SUPPORTED_CALENDAR_KINDS = ("ics", "caldav")
+SUPPORTED_ACCOUNT_KINDS = ("maildir", "imap", "gmail")
+SUPPORTED_CALENDAR_KINDS = ("ics", "caldav", "google")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONFIG_ENV = "SYNCD_CONFIG"
 STATE_ENV = "SYNCD_STATE_DIR"
@@ -198,6 +198,26 @@ class SyncSettings(_Model):
     calendar_lookback: str = Field(default="365d", description="How far back events are read.")
     calendar_horizon: str = Field(default="90d", description="How far ahead events are read.")
     batch_size: int = Field(default=500, ge=1, le=10000, description="Items per transaction.")
+    retry_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=20,
+        description="HTTP connectors (Gmail, Google Calendar): calls per request before the"
+        " stream is marked failing until the next poll.",
+    )
+    retry_first_wait: float = Field(
+        default=1.0,
+        gt=0,
+        le=600,
+        description="Seconds of the first backoff (doubling, with jitter, each retry).",
+    )
+    retry_max_wait: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="The longest single wait; a Retry-After asking for more ends the"
+        " retries until the next poll.",
+    )
 
     @field_validator("calendar_lookback", "calendar_horizon")
     @classmethod
@@ -284,7 +304,18 @@ class CalDavCalendar(_Secret):
         return None if value is None else _resolve(value, info)
 
 
-CalendarSettings = Annotated[IcsCalendar | CalDavCalendar, Field(discriminator="kind")]
+class GoogleCalendar(_Model):
+    """A Google calendar of a gmail account (it uses the account's authorisation)."""
+
+    kind: Literal["google"]
+    calendar_id: str = Field(
+        default="primary", description="The calendar to read and to hold time in."
+    )
+
+
+CalendarSettings = Annotated[
+    IcsCalendar | CalDavCalendar | GoogleCalendar, Field(discriminator="kind")
+]
 
 
 class ImapAccount(_Secret):
@@ -317,6 +348,72 @@ class ImapAccount(_Secret):
         return self.port or (993 if self.security == "tls" else 143)
 
 
+class GoogleEndpoints(_Model):
+    """Where a gmail account's requests go: Google's public URLs unless overridden."""
+
+    gmail: str = Field(
+        default="https://gmail.googleapis.com/",
+        description="The Gmail API root; batches go to <gmail>batch/gmail/v1.",
+    )
+    calendar: str = Field(
+        default="https://www.googleapis.com/calendar/v3/",
+        description="The Calendar API root, with its version path.",
+    )
+    token_uri: str = Field(
+        default="https://oauth2.googleapis.com/token", description="The OAuth token endpoint."
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="A CA bundle to trust (default: $REQUESTS_CA_BUNDLE, $SSL_CERT_FILE,"
+        " or the bundled one).",
+    )
+
+    @field_validator("gmail", "calendar", "token_uri")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
+class GmailAccount(_Model):
+    """A Gmail or Google Workspace mailbox through the Gmail API (OAuth)."""
+
+    name: str
+    kind: Literal["gmail"]
+    credentials: Path | None = Field(
+        default=None,
+        description="The authorisation `syncd accounts auth NAME` stores (google-auth"
+        " authorized-user JSON, mode 0600); default <state_dir>/credentials/<name>.json.",
+    )
+    client_secrets: Path | None = Field(
+        default=None,
+        description="The OAuth client (Desktop app) JSON from the Google Cloud console;"
+        " only `syncd accounts auth` reads it.",
+    )
+    lookback: str = Field(default="365d", description="How far back the first sync reads.")
+    endpoints: GoogleEndpoints = GoogleEndpoints()
+    calendar: CalendarSettings | None = None
+
+    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
+
+    @field_validator("credentials", "client_secrets")
+    @classmethod
+    def _path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @field_validator("lookback")
+    @classmethod
+    def _lookback(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class MaildirAccount(_Model):
     """A local Maildir tree, as mbsync or offlineimap leave it."""
 
@@ -341,8 +438,10 @@ class MaildirAccount(_Model):
         return _resolve(value, info)
 
 
-AccountSettings = Annotated[MaildirAccount | ImapAccount, Field(discriminator="kind")]
-AnyAccount = MaildirAccount | ImapAccount
+AccountSettings = Annotated[
+    MaildirAccount | ImapAccount | GmailAccount, Field(discriminator="kind")
+]
+AnyAccount = MaildirAccount | ImapAccount | GmailAccount
 
 
 class TierSettings(_Model):
@@ -525,6 +624,11 @@ class Settings(_Model):
                         f" (supported: {', '.join(SUPPORTED_CALENDAR_KINDS)})"
                     )
                     raise _KeyError(f"accounts[{i}].calendar.kind", reason)
+                if isinstance(cal, dict) and cal.get("kind") == "google" and kind != "gmail":
+                    raise _KeyError(
+                        f"accounts[{i}].calendar.kind",
+                        "google calendars belong to gmail accounts (they share its authorisation)",
+                    )
         return value
 
     @field_validator("accounts")
@@ -637,8 +741,10 @@ def _key_path(loc: tuple[int | str, ...], err: Any) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("maildir",) and parts and parts[-1].endswith("]"):
+        elif item in ACCOUNT_KINDS and parts and parts[-1].endswith("]"):
             continue  # pydantic names the union member; users think in keys
+        elif item in CALENDAR_KINDS and parts and parts[-1] == ".calendar":
+            continue
         else:
             parts.append(("." if parts else "") + str(item))
     return ("".join(parts) + suffix).lstrip(".") or "(top level)"

@@ -2,15 +2,18 @@
 
 An IMAP account's source is also its draft sink and a CalDAV calendar's source is also its
 hold sink, so both sides use one connection (kept open between polls, which keeps an
-incremental poll at a constant cost). Secrets are read here, when a connector is built;
+incremental poll at a constant cost). A gmail account's mail source (also its draft sink)
+and Google calendar (also its hold sink) share one authorised transport, so the access
+token is refreshed once for both. Secrets are read here, when a connector is built;
 a missing or world-readable secret fails that account with a clear message, not the run.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from connectors.base import DraftSink, HoldSink, Source
+from connectors.base import AuthFailed, DraftSink, HoldSink, Source
 from connectors.ics import IcsFolderSource
 from connectors.ics_holds import IcsHolds
 from connectors.maildir import MaildirSource
@@ -19,11 +22,18 @@ from syncd.config import (
     AnyAccount,
     CalDavCalendar,
     Config,
+    GmailAccount,
+    GoogleCalendar,
     IcsCalendar,
     MaildirAccount,
     parse_duration,
 )
-from syncd.secrets import read_secret
+from syncd.secrets import read_secret, read_secret_file
+
+
+def google_credentials_path(config: Config, acc: GmailAccount) -> Path:
+    """Where a gmail account's authorisation lives (`syncd accounts auth` writes it)."""
+    return acc.credentials or config.state_dir / "credentials" / f"{acc.name}.json"
 
 
 class Connectors:
@@ -31,6 +41,7 @@ class Connectors:
         self.config = config
         self._mail: dict[str, Any] = {}
         self._calendar: dict[str, Any] = {}
+        self._google: dict[str, Any] = {}
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -44,7 +55,10 @@ class Connectors:
         if acc.calendar is None:
             return None
         if acc.name not in self._calendar:
-            self._calendar[acc.name] = self._build_calendar(acc.name, acc.calendar)
+            if isinstance(acc.calendar, GoogleCalendar):
+                self._calendar[acc.name] = self._build_google_calendar(acc, acc.calendar)
+            else:
+                self._calendar[acc.name] = self._build_calendar(acc.name, acc.calendar)
         source: Source = self._calendar[acc.name]
         return source
 
@@ -58,6 +72,11 @@ class Connectors:
                 sent_folders=acc.sent_folders,
                 batch_size=batch,
             )
+        if isinstance(acc, GmailAccount):
+            from connectors.gmail import GmailSettings, GmailSource
+
+            lookback = parse_duration(acc.lookback)
+            return GmailSource(self.google_api(acc), GmailSettings(lookback=lookback, items=batch))
         from connectors.imap import ImapSettings, ImapSource
 
         password = read_secret(acc.password_file, acc.password_env, what=f"account {acc.name}")
@@ -100,6 +119,51 @@ class Connectors:
             )
         )
 
+    def _build_google_calendar(self, acc: AnyAccount, cal: GoogleCalendar) -> Any:
+        from connectors.gcal import GoogleCalendarSettings, GoogleCalendarSource
+
+        assert isinstance(acc, GmailAccount)  # the config allows google calendars nowhere else
+        s = self.config.settings.sync
+        return GoogleCalendarSource(
+            self.google_api(acc),
+            GoogleCalendarSettings(
+                calendar_id=cal.calendar_id,
+                lookback=parse_duration(s.calendar_lookback),
+                items=s.batch_size,
+            ),
+        )
+
+    def google_api(self, acc: GmailAccount) -> Any:
+        """One authorised transport per gmail account, shared by its mail and calendar."""
+        if acc.name not in self._google:
+            from connectors.google_http import GoogleApi, GoogleSettings
+            from connectors.http_retry import RetryPolicy
+
+            path = google_credentials_path(self.config, acc)
+            if not path.exists():
+                raise AuthFailed(
+                    f"account {acc.name}: not authorised yet ({path} does not exist);"
+                    f" run `syncd accounts auth {acc.name}`"
+                )
+            s = self.config.settings.sync
+            ends = acc.endpoints
+            self._google[acc.name] = GoogleApi(
+                GoogleSettings(
+                    account=acc.name,
+                    credentials=read_secret_file(path, what=f"account {acc.name} credentials"),
+                    gmail_endpoint=ends.gmail,
+                    calendar_endpoint=ends.calendar,
+                    token_uri=ends.token_uri,
+                    ca_file=str(ends.ca_file) if ends.ca_file else None,
+                    retry=RetryPolicy(
+                        attempts=s.retry_attempts,
+                        first_wait=s.retry_first_wait,
+                        max_wait=s.retry_max_wait,
+                    ),
+                )
+            )
+        return self._google[acc.name]
+
     # --- writing ---------------------------------------------------------------------------
 
     def draft_sink(self, acc: AnyAccount) -> DraftSink:
@@ -119,10 +183,10 @@ class Connectors:
         return sink
 
     def close(self) -> None:
-        for obj in [*self._mail.values(), *self._calendar.values()]:
+        for obj in [*self._mail.values(), *self._calendar.values(), *self._google.values()]:
             close = getattr(obj, "close", None)
             if close is not None:
                 close()
         self._mail.clear()
         self._calendar.clear()
-
+        self._google.clear()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from connectors.base import ConnectorError
 from rules.model import ExistingAction, Limits, Plan, PlannedAction, Snapshot
 from rules.plan import plan as plan_actions
 from syncd.config import Config, parse_duration
 from syncd.connect import Connectors
+from syncd.errors import SyncdError
 from syncd.outbox import Outbox, OutboxReport, Sinks, rule_specs
 from syncd.snapshot import read_snapshot
 from syncd.store.db import Store
+
+log = logging.getLogger("syncd.planning")
 
 
 def limits_of(config: Config) -> Limits:
@@ -34,8 +39,14 @@ def sinks_for(config: Config, connectors: Connectors | None = None) -> Sinks:
     connectors = connectors or Connectors(config)
     sinks = Sinks()
     for acc in config.settings.accounts:
-        sinks.drafts[acc.name] = connectors.draft_sink(acc)
-        hold = connectors.hold_sink(acc)
+        try:
+            sinks.drafts[acc.name] = connectors.draft_sink(acc)
+            hold = connectors.hold_sink(acc)
+        except (SyncdError, ConnectorError) as exc:
+            # Not authorised yet, or a secret is missing: the sync pass reports it; the
+            # other accounts still get their drafts and holds.
+            log.warning("sinks.account.unavailable", extra={"account": acc.name, "error": str(exc)})
+            continue
         if hold is not None:
             sinks.holds[acc.name] = hold
     return sinks

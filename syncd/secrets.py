@@ -50,3 +50,24 @@ def read_secret_file(path: Path, *, what: str) -> str:
     if not value:
         raise SecretError(f"{what}: {path} is empty")
     return value
+
+
+def write_secret_file(path: Path, text: str, *, what: str) -> None:
+    """Write `text` to `path` with mode 0600, atomically (a new file, then a rename).
+
+    The folder is made (0700) when missing. The file is never readable by others, not
+    even for a moment: it is created with mode 0600 before anything is written to it.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask or an old file said
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SecretError(f"{what}: cannot write {path}: {exc.strerror or exc}") from None

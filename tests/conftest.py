@@ -23,8 +23,9 @@ settings.register_profile(
 settings.register_profile("derandomized", max_examples=100, deadline=None, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-# The real servers' fixtures: `dovecot` and `radicale` (session-scoped).
-pytest_plugins = ["tests.dovecot", "tests.radicale"]
+# The real servers' fixtures: `dovecot` and `radicale` (session-scoped); the fake Google
+# (`fake_google`, one per test).
+pytest_plugins = ["tests.dovecot", "tests.radicale", "tests.fake_google"]
 
 PG_ADMIN = os.environ.get("SYNCD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

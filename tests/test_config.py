@@ -11,6 +11,9 @@ from pydantic import BaseModel
 
 from syncd.config import (
     CalDavCalendar,
+    GmailAccount,
+    GoogleCalendar,
+    GoogleEndpoints,
     IcsCalendar,
     ImapAccount,
     LimitsSettings,
@@ -47,8 +50,20 @@ def _error(tmp_path: Path, text: str) -> str:
             "config.toml: accounts[1].kind: must be one of gmail, outlook, imap, maildir",
         ),
         (
-            OWNER + '[[accounts]]\nname="a"\nkind="gmail"\n',
-            "config.toml: accounts[0].kind: gmail accounts are not supported by this version",
+            OWNER + '[[accounts]]\nname="a"\nkind="outlook"\n',
+            "config.toml: accounts[0].kind: outlook accounts are not supported by this version",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="gmail"\nlookback="soon"\n',
+            "config.toml: accounts[0].lookback: 'soon' is not a duration",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="gmail"\n[accounts.endpoints]\ngmail="ftp://x"\n',
+            "config.toml: accounts[0].endpoints.gmail: 'ftp://x' is not an http(s) URL",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="maildir"\npath="."\ncalendar={kind="google"}\n',
+            "config.toml: accounts[0].calendar.kind: google calendars belong to gmail accounts",
         ),
         (
             OWNER + '[[accounts]]\nname="a"\nkind="maildir"\n',
@@ -175,6 +190,9 @@ def test_example_config_documents_every_key() -> None:
         LimitsSettings,
         ImapAccount,
         CalDavCalendar,
+        GmailAccount,
+        GoogleEndpoints,
+        GoogleCalendar,
     )
     missing = {k for m in models for k in _keys(m)} - mentioned
     assert not missing, f"config.example.toml does not mention: {sorted(missing)}"
