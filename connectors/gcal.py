@@ -14,7 +14,8 @@ One stream per configured calendar (``primary`` by default). Its cursor is ``{"v
 - Only the last batch of a poll carries the new token; earlier ones carry the cursor the
   poll started from, so a crash replays the poll (storing is idempotent).
 
-Each event becomes a `RawEvent` with its attendees' response status (``self`` marks the
+Holds syncd made (they carry its private key) are not read back as events. Each event
+becomes a `RawEvent` with its attendees' response status (``self`` marks the
 owner's own entry, and so the owner's own answer), organizer, transparency and status;
 all-day events start at midnight in the calendar's time zone.
 
@@ -145,6 +146,8 @@ class GoogleCalendarSource:
                     if incremental:
                         removed.append(str(event["id"]))
                     continue
+                if KEY_PROPERTY in event.get("extendedProperties", {}).get("private", {}):
+                    continue  # our own hold, read back: not an interaction
                 parsed = parse_event(event, stream.name, zone)
                 if parsed is not None:
                     items.append(parsed)
