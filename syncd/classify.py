@@ -193,9 +193,9 @@ _PRIORITY: tuple[tuple[_Slot, Kind], ...] = (
 # --- the message, read once ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _View:
-    """What the rules read, computed once per message."""
+    """What the rules read, computed once per message (not frozen: its __init__ is hot)."""
 
     headers: dict[str, list[str]]
     msg: RawMessage
@@ -205,6 +205,7 @@ class _View:
     from_local: str  # "" when the From is the owner's: owner aliases like info@ are no signal
     sender: Party | None
     labels: frozenset[str]
+    families: _Families
 
     def first(self, name: str) -> str | None:
         values = self.headers.get(name)
@@ -240,8 +241,30 @@ def _shown(value: str) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
-def _names_with(headers: dict[str, list[str]], prefixes: tuple[str, ...]) -> list[str]:
-    return [name for name in headers if name.startswith(prefixes)]
+def _names_with(names: tuple[str, ...], prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in names if name.startswith(prefixes))
+
+
+@dataclass(frozen=True, slots=True)
+class _Families:
+    """Header names of the families the rules look for, in header order."""
+
+    platform: tuple[str, ...]
+    sympa: bool
+    esp: tuple[str, ...]
+    campaign: tuple[str, ...]
+
+
+@lru_cache(maxsize=4096)
+def _families(names: tuple[str, ...]) -> _Families:
+    """Scanning every header name against every family was a tenth of classifying; mail
+    from one program carries the same set of names, so the answer is kept per set."""
+    return _Families(
+        platform=_names_with(names, _PLATFORM_PREFIXES),
+        sympa=bool(_names_with(names, ("x-sympa",))),
+        esp=tuple(n for n in names if n in _ESP_EXACT or n.startswith(_ESP_PREFIXES)),
+        campaign=_names_with(names, _CAMPAIGN_PREFIXES),
+    )
 
 
 def _token(value: str) -> str:
@@ -344,7 +367,7 @@ def _spam(v: _View, s: _Signals) -> None:
 
 
 def _platform(v: _View, s: _Signals) -> None:
-    names = _names_with(v.headers, _PLATFORM_PREFIXES)
+    names = v.families.platform
     if "x-github-reason" in v.headers:
         reason = _shown(v.headers["x-github-reason"][0])
         s.add("platform", f"X-GitHub-Reason: {reason} (code host notification)")
@@ -382,7 +405,7 @@ def _discussion_list(v: _View, s: _Signals) -> None:
         found.append("Precedence: list")
     if any(v.has(name) for name in _MAILMAN):
         found.append("Mailman headers")
-    if _names_with(v.headers, ("x-sympa",)):
+    if v.families.sympa:
         found.append("Sympa headers")
     if v.has("x-google-group-id") or "googlegroups" in v.first_lower("mailing-list"):
         found.append("Google Groups headers")
@@ -406,8 +429,8 @@ def _bulk(v: _View) -> list[str]:
 
 
 def _marketing(v: _View, s: _Signals, bulk: list[str]) -> None:
-    esp = [name for name in v.headers if name in _ESP_EXACT or name.startswith(_ESP_PREFIXES)]
-    campaign = _names_with(v.headers, _CAMPAIGN_PREFIXES)
+    esp = v.families.esp
+    campaign = v.families.campaign
     precedence_bulk = v.first_lower("precedence") == "bulk"
     reasons: list[str] = []
     if "CATEGORY_PROMOTIONS" in v.labels:
@@ -612,6 +635,7 @@ def classify(
         from_local="" if from_address is None or from_is_owner else from_address.partition("@")[0],
         sender=next((p for p in parties if p.role == "sender"), None),
         labels=frozenset(label.upper() for label in msg.labels),
+        families=_families(tuple(headers)),
     )
     signals = _signals(view)
     kind, reasons = _decide(signals)

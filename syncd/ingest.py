@@ -100,7 +100,7 @@ class IngestResult:
             self.by_category[k] = self.by_category.get(k, 0) + v
 
 
-@dataclass
+@dataclass(slots=True)
 class _Party:
     address: str
     name: str | None
@@ -110,7 +110,7 @@ class _Party:
     response: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     """What ingest stores for one email or meeting, whatever its source."""
 
