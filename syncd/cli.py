@@ -326,9 +326,12 @@ def run(app: App, once: bool, interval: str, as_json: bool) -> None:
     """The daemon: sync every account, then plan and execute the rules, again and again.
 
     SIGTERM or Ctrl-C stops it. With --once: one pass (sync, plan, create the due drafts and
-    holds), a summary of the interactions, contacts and actions, and exit.
+    holds), a summary of the interactions, contacts and actions, and exit. Between passes an
+    IMAP account whose server offers IDLE ends the wait as soon as new mail comes.
     """
     from syncd.cli_rules import run_rules
+    from syncd.wake import pause as pause_for_mail
+    from syncd.wake import waiters
 
     if once:
         report = _run_sync(app, account=None, full=False, show_progress=not as_json)
@@ -359,7 +362,8 @@ def run(app: App, once: bool, interval: str, as_json: bool) -> None:
                 "actions_created": outcome.get("created", 0),
             },
         )
-        stop.wait(pause)
+        # IMAP accounts whose server offers IDLE end the pause when new mail comes.
+        pause_for_mail(waiters(app.connectors, app.config.settings.accounts), stop, pause)
     log.info("daemon.stopped")
 
 
@@ -980,7 +984,8 @@ accounts.add_command(accounts_list, "status")
 
 # --- entry point ---
 
-from syncd import cli_rules  # noqa: E402,F401  (registers plan, apply, actions)
+# Registered on import: plan, apply, actions (cli_rules); accounts auth (cli_accounts).
+from syncd import cli_accounts, cli_rules  # noqa: E402,F401
 
 
 def _fail(message: str, hint: str | None = None) -> NoReturn:

@@ -278,9 +278,13 @@ class OAuth:
         )
         return Answer(302, b"", {"Location": target})
 
-    def token(self, body: bytes) -> Answer:
+    def token(self, body: bytes, authorization: str = "") -> Answer:
+        """POST /token. Client credentials in the body or as HTTP Basic (RFC 6749 2.3.1)."""
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         client, secret = form.get("client_id"), form.get("client_secret")
+        if authorization.startswith("Basic "):
+            decoded = base64.b64decode(authorization[6:]).decode()
+            client, _, secret = (unquote(p) for p in decoded.partition(":"))
         if client not in self.clients or self.clients[client] != secret:
             return Answer.json(
                 401, {"error": "invalid_client", "error_description": "Unauthorized"}
@@ -574,7 +578,7 @@ class FakeGoogle:
     ) -> Answer:
         if method_id == "oauth.token":
             with self.lock:
-                return self.oauth.token(body)
+                return self.oauth.token(body, headers.get("authorization", ""))
         if method_id == "oauth.auth":
             with self.lock:
                 return self.oauth.authorize(query)

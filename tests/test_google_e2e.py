@@ -233,3 +233,129 @@ def test_a_tenth_of_requests_failing_changes_nothing(
         faulty.stop()
     assert got == clean
     assert len(got["drafts"]) == 1 and len(got["holds"]) == 1
+
+
+# --------------------------------------------------------------------------- accounts auth
+
+
+def _auth_setup(tmp_path: Path, fake: FakeGoogle) -> tuple[Path, dict[str, str], Path]:
+    client_id, secret = fake.oauth.add_client()
+    client = tmp_path / "client.json"
+    client.write_text(
+        json.dumps(
+            {
+                "installed": {
+                    "client_id": client_id,
+                    "client_secret": secret,
+                    "auth_uri": fake.auth_uri,
+                    "token_uri": "https://never.example/token",  # the config's endpoint wins
+                    "redirect_uris": ["http://localhost"],
+                }
+            }
+        )
+    )
+    cfg, env = _setup(tmp_path, fake)
+    token = Path(env["SYNCD_STATE_DIR"]) / "credentials" / "work.json"
+    token.unlink()
+    cfg.write_text(
+        cfg.read_text().replace(
+            'kind = "gmail"\n', f'kind = "gmail"\nclient_secrets = "{client}"\n'
+        )
+    )
+    return cfg, env, token
+
+
+def _consent(url: str) -> str:
+    """What the browser does: Google's consent page redirects to the loopback address."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port)
+    conn.request("GET", f"{parts.path}?{parts.query}")
+    answer = conn.getresponse()
+    assert answer.status == 302, answer.read()
+    conn.close()
+    return str(answer.getheader("Location"))
+
+
+def _auth_process(cfg: Path, env: dict[str, str], *args: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "syncd", "--config", str(cfg), "accounts", "auth", "work", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
+def _printed_url(proc: Any) -> str:
+    for line in proc.stderr:
+        if line.startswith("http://"):
+            return str(line.strip())
+    raise AssertionError("no URL printed")
+
+
+def test_accounts_auth_by_pasting_the_redirect_stores_a_0600_token_with_least_scopes(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    cfg, env, token = _auth_setup(tmp_path, fake_google)
+    proc = _auth_process(cfg, env)
+    url = _printed_url(proc)
+    asked = parse_qs(urlsplit(url).query)
+    assert set(asked["scope"][0].split()) == set(
+        scopes_for(["mail", "drafts", "calendar", "holds"])
+    )
+    assert asked["access_type"] == ["offline"] and asked["code_challenge_method"] == ["S256"]
+    out, err = proc.communicate(_consent(url) + "\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert "authorised for mail, drafts, calendar, holds" in out
+    assert token.stat().st_mode & 0o777 == 0o600
+    stored = json.loads(token.read_text())
+    assert stored["refresh_token"] and "access_token" not in stored and "token" not in stored
+    assert stored["refresh_token"] not in out + err
+    # The stored authorisation works.
+    assert _run(cfg, env)["sync"]["errors"] == 0
+
+
+def test_accounts_auth_through_a_loopback_listener(tmp_path: Path, fake_google: FakeGoogle) -> None:
+    import socket
+    import urllib.request
+
+    cfg, env, token = _auth_setup(tmp_path, fake_google)
+    cfg.write_text(
+        cfg.read_text().replace('[[rules]]\nname = "reconnect"', '[[rules]]\nname = "x"')
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = _auth_process(cfg, env, "--listen", str(port))
+    url = _printed_url(proc)
+    redirect = _consent(url)
+    assert redirect.startswith(f"http://127.0.0.1:{port}/")
+    with urllib.request.urlopen(redirect, timeout=30) as page:  # the browser, through the tunnel
+        assert b"authorised" in page.read()
+    out, err = proc.communicate(timeout=60)
+    assert "authorised for mail, drafts, calendar" in out
+    assert proc.returncode == 0, err
+    assert token.stat().st_mode & 0o777 == 0o600
+
+
+def test_accounts_auth_refuses_a_non_gmail_account_and_a_missing_client(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'[owner]\nname = "A"\naddresses = ["{ME}"]\n[store]\nurl = "sqlite:///{tmp_path}/s.db"\n'
+        f'[[accounts]]\nname = "m"\nkind = "maildir"\npath = "{tmp_path}"\n'
+        '[[accounts]]\nname = "g"\nkind = "gmail"\n'
+    )
+    proc = run_cli("--config", str(cfg), "accounts", "auth", "m")
+    assert proc.returncode == 1 and "only gmail accounts use OAuth" in proc.stderr
+    proc = run_cli("--config", str(cfg), "accounts", "auth", "g")
+    assert proc.returncode == 1 and "no OAuth client" in proc.stderr
