@@ -3,7 +3,13 @@
 The session is never held across connector I/O: a batch is read from the source first,
 then stored together with the cursor that is valid after it, in one short transaction.
 A cursor the provider refuses (`CursorExpired`) triggers a full resync of that stream,
-which creates no duplicates because ingest is an idempotent upsert.
+which creates no duplicates because ingest is an idempotent upsert. The provider ids may
+have changed with the cursor (an IMAP folder's new UIDVALIDITY renames every message), so
+when the resync is complete, a source of the stream it did not see again is dropped if its
+interaction was seen under another id; sources of messages that are gone are kept (they
+are history). Until then the expired cursor stays stored, so a resync cut short by a crash
+is run again whole rather than continued as an incremental sync that would keep the old
+ids.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connectors.base import (
     AuthFailed,
+    Batch,
     ConnectorError,
     CursorExpired,
     Source,
@@ -32,7 +39,7 @@ from syncd.connect import Connectors
 from syncd.errors import SyncdError
 from syncd.ingest import IngestContext, IngestResult, Privacy, ingest_batch, load_privacy
 from syncd.store.db import Store
-from syncd.store.models import Account, Stream
+from syncd.store.models import Account, InteractionSource, Stream
 
 log = logging.getLogger("syncd.sync")
 
@@ -203,7 +210,7 @@ class Syncer:
                     extra={"account": account_name, "stream": stream_name, "error": str(exc)},
                 )
                 report.resynced = True
-                self._drain(source, info, None, ctx, report, now=now, full=True, progress=progress)
+                self._resync(source, info, cursor, ctx, report, now=now, progress=progress)
         except AuthFailed as exc:
             report.error = f"authorisation failed: {exc}"
             self._record_stream_error(stream_id, report.error, now)
@@ -242,20 +249,54 @@ class Syncer:
         progress: Progress,
     ) -> None:
         for batch in source.poll(info, cursor, now=now, full=full):
-            with self.store.session() as s, s.begin():
-                result = ingest_batch(s, ctx, batch.items, batch.removed)
-                self._store_cursor(s, ctx.stream_id, batch.cursor, now, len(batch.items))
-            report.result.add(result)
-            report.read += batch.read
-            progress.advance(len(batch.items))
-            log.debug(
-                "sync.batch.stored",
-                extra={
-                    "stream": info.name,
-                    "items": len(batch.items),
-                    "new": result.new_interactions,
-                },
-            )
+            self._store_batch(batch, batch.cursor, info, ctx, report, now=now, progress=progress)
+
+    def _resync(
+        self,
+        source: Source,
+        info: StreamInfo,
+        expired: str | None,
+        ctx: IngestContext,
+        report: StreamReport,
+        *,
+        now: datetime,
+        progress: Progress,
+    ) -> None:
+        """A full read after `expired` was refused; the new cursor is stored at the end,
+        with the sources the read replaced dropped in the same transaction."""
+        seen: set[str] = set()
+        final = expired
+        for batch in source.poll(info, None, now=now, full=True):
+            seen.update(item.provider_id for item in batch.items)
+            final = batch.cursor
+            self._store_batch(batch, expired, info, ctx, report, now=now, progress=progress)
+        with self.store.session() as s, s.begin():
+            dropped = _drop_replaced_sources(s, ctx.stream_id, seen)
+            self._store_cursor(s, ctx.stream_id, final, now, 0)
+        log.info("sync.resync.done", extra={"stream": info.name, "replaced_sources": dropped})
+
+    def _store_batch(
+        self,
+        batch: Batch,
+        cursor: str | None,
+        info: StreamInfo,
+        ctx: IngestContext,
+        report: StreamReport,
+        *,
+        now: datetime,
+        progress: Progress,
+    ) -> None:
+        """Store `batch` and `cursor` in one transaction."""
+        with self.store.session() as s, s.begin():
+            result = ingest_batch(s, ctx, batch.items, batch.removed)
+            self._store_cursor(s, ctx.stream_id, cursor, now, len(batch.items))
+        report.result.add(result)
+        report.read += batch.read
+        progress.advance(len(batch.items))
+        log.debug(
+            "sync.batch.stored",
+            extra={"stream": info.name, "items": len(batch.items), "new": result.new_interactions},
+        )
 
     def _stream_row(self, account_id: int, name: str, kind: str) -> tuple[int, str | None]:
         with self.store.session() as s, s.begin():
@@ -321,6 +362,20 @@ class Syncer:
             else:
                 acc.state = "ok"
                 acc.last_error = None
+
+
+def _drop_replaced_sources(s: Session, stream_id: int, seen: set[str]) -> int:
+    """Delete the stream's sources not in `seen` whose interaction has one that is."""
+    rows = s.execute(
+        select(
+            InteractionSource.id, InteractionSource.provider_id, InteractionSource.interaction_id
+        ).where(InteractionSource.stream_id == stream_id)
+    ).all()
+    current = {interaction for _id, pid, interaction in rows if pid in seen}
+    stale = [sid for sid, pid, interaction in rows if pid not in seen and interaction in current]
+    for i in range(0, len(stale), 500):
+        s.execute(delete(InteractionSource).where(InteractionSource.id.in_(stale[i : i + 500])))
+    return len(stale)
 
 
 def _hint(source: Source, info: StreamInfo) -> int | None:

@@ -14,7 +14,10 @@ the binary is missing the tests that use it are skipped, unless SYNCD_REQUIRE_SE
 names dovecot (CI sets it): then they fail.
 
 `append_messages` uses IMAP MULTIAPPEND (imapclient), so Dovecot indexes every message
-itself and the UIDs are assigned in the order given.
+itself and the UIDs are assigned in the order given. `connect` gives a logged-in client,
+`uidvalidity`/`set_uidvalidity` read and change a folder's UIDVALIDITY through doveadm, and
+`CutProxy` stands between a client and the server to cut the connection after a number of
+bytes, as a network failure in the middle of a FETCH does.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pytest
 
@@ -56,6 +61,8 @@ mail_uid = {mail_user}
 mail_gid = {mail_group}
 mail_location = maildir:{base}/mail/%u
 mail_plugins =
+# A throw-away server: no fsync (appending thousands of messages is 5x faster).
+mail_fsync = never
 mail_max_userip_connections = 100
 imap_max_line_length = 256k
 
@@ -103,23 +110,23 @@ namespace inbox {{
   separator = /
   mailbox Drafts {{
     special_use = \\Drafts
-    auto = subscribe
+    auto = {auto}
   }}
   mailbox Sent {{
     special_use = \\Sent
-    auto = subscribe
+    auto = {auto}
   }}
   mailbox Junk {{
     special_use = \\Junk
-    auto = subscribe
+    auto = {auto}
   }}
   mailbox Trash {{
     special_use = \\Trash
-    auto = subscribe
+    auto = {auto}
   }}
   mailbox Archive {{
     special_use = \\Archive
-    auto = subscribe
+    auto = {auto}
   }}
 }}
 """
@@ -183,9 +190,17 @@ def available() -> bool:
 
 
 def start_dovecot(
-    base: Path, *, users: dict[str, str], spare_users: int = 0, tls: bool = False
+    base: Path,
+    *,
+    users: dict[str, str],
+    spare_users: int = 0,
+    tls: bool = False,
+    autocreate: bool = True,
 ) -> Dovecot:
     """Write a config into `base`, start Dovecot on a free port, wait for its greeting.
+
+    The special-use folders are made at login unless `autocreate` is False: then a folder
+    exists only once a client makes it, and a deleted Drafts folder stays deleted.
 
     `spare_users` more users named ``spare1``, ``spare2``, ... (password ``pw-spare1``, ...)
     are there for `claim_user`. With `tls`, a self-signed certificate for 127.0.0.1 is made
@@ -227,6 +242,7 @@ def start_dovecot(
             login_user=login_user,
             ssl=ssl_conf,
             tls_port=tls_port,
+            auto="subscribe" if autocreate else "no",
         ),
         encoding="utf-8",
     )
@@ -349,6 +365,127 @@ def append_messages(
             client.multiappend(folder, batch)
     finally:
         client.logout()
+
+
+def connect(server: Dovecot, user: str) -> Any:
+    """An imapclient connection logged in as `user` (the caller logs out)."""
+    import imapclient
+
+    client = imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=30)
+    client.login(user, server.users[user])
+    return client
+
+
+def uidvalidity(server: Dovecot, user: str, folder: str) -> int:
+    out = server.doveadm("mailbox", "status", "-u", user, "uidvalidity", folder)
+    return int(out.strip().rpartition("=")[2])
+
+
+def set_uidvalidity(server: Dovecot, user: str, folder: str, value: int) -> None:
+    """Give `folder` a new UIDVALIDITY (its UIDs stay): what a server restored from a backup
+    or migrated to other software does; every client must then forget the folder's UIDs."""
+    server.doveadm("mailbox", "update", "-u", user, "--uid-validity", str(value), folder)
+
+
+def account_toml(
+    server: Dovecot,
+    user: str,
+    secrets: Path,
+    *,
+    name: str = "mail",
+    port: int | None = None,
+    folders: Iterable[str] = (),
+    calendar: str | None = None,
+) -> str:
+    """An ``[[accounts]]`` table of kind imap for `user` (its password written, mode 0600,
+    into the folder `secrets`), reached on `port` (a proxy's) or the server's own port;
+    `calendar` is an inline table for the account's calendar."""
+    password_file = secrets / f"{name}.imap.pass"
+    password_file.write_text(server.users[user], encoding="utf-8")
+    password_file.chmod(0o600)
+    lines = [
+        "[[accounts]]",
+        f'name = "{name}"',
+        'kind = "imap"',
+        f'host = "{server.host}"',
+        f"port = {port or server.port}",
+        'security = "none"',
+        f'username = "{user}"',
+        f'password_file = "{password_file}"',
+        "folders = [" + ", ".join(f'"{f}"' for f in folders) + "]",
+    ]
+    if calendar:
+        lines.append(f"calendar = {calendar}")
+    return "\n".join(lines) + "\n"
+
+
+class CutProxy:
+    """A TCP relay on 127.0.0.1 to `target`; `cut_after(n)` closes the next connection that
+    has carried `n` bytes from the server, once (connections after it are relayed whole).
+
+    `downstream` counts the bytes relayed from the server since the last `reset()`.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server((HOST, 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.downstream = 0
+        self.cuts = 0
+        self._limit: int | None = None
+        self._lock = threading.Lock()
+        self._closing = False
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut_after(self, n: int) -> None:
+        with self._lock:
+            self._limit = n
+            self.downstream = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self.downstream = 0
+
+    def _accept(self) -> None:
+        while not self._closing:
+            try:
+                client, _addr = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target, timeout=30)
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_server: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if from_server and self._over(len(data)):
+                    for sock in (src, dst):
+                        sock.shutdown(socket.SHUT_RDWR)
+                    return
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def _over(self, n: int) -> bool:
+        with self._lock:
+            self.downstream += n
+            if self._limit is not None and self.downstream >= self._limit:
+                self._limit = None
+                self.cuts += 1
+                return True
+            return False
+
+    def close(self) -> None:
+        self._closing = True
+        self.listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
 
 
 @pytest.fixture(scope="session", name="dovecot")
