@@ -83,6 +83,18 @@ def make_calendar(server: Radicale, user: str, password: str, name: str) -> tupl
     return client, url if url.endswith("/") else url + "/"
 
 
+def calendar_toml(server: Radicale, user: str, password: str, calendar: str, secrets: Path) -> str:
+    """An account's ``calendar = {...}`` inline table for `calendar` of `user` on `server`
+    (the password written, mode 0600, into the folder `secrets`)."""
+    password_file = secrets / f"{user}.{calendar}.dav.pass"
+    password_file.write_text(password, encoding="utf-8")
+    password_file.chmod(0o600)
+    return (
+        f'{{ kind = "caldav", url = "{server.url}", username = "{user}", '
+        f'password_file = "{password_file}", calendar = "{calendar}" }}'
+    )
+
+
 def move(client: DAVClient, source_url: str, target_url: str) -> None:
     """WebDAV MOVE of one object (RFC 4918 section 9.9), without overwriting."""
     response = client.request(source_url, "MOVE", "", {"Destination": target_url, "Overwrite": "F"})
