@@ -125,9 +125,11 @@ class App:
         return Connectors(self.config)
 
     def close(self) -> None:
-        """Close the connectors' connections, if any were opened."""
+        """Close the connectors' connections and the store's pool, if any were opened."""
         if "connectors" in self.__dict__:
             self.connectors.close()
+        if "store" in self.__dict__:
+            self.store.dispose()
 
     def syncer(self) -> Syncer:
         return Syncer(self.store, self.config, self.owner_id, self.connectors)
@@ -716,6 +718,8 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
         "dates",
     ):
         value = row[key]
+        if key == "strength":
+            value = _strength_line(row)
         if key == "dates":
             value = [f"{d['label'] or d['kind']} {d['date']}" for d in value]
         if isinstance(value, list):
@@ -727,6 +731,15 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             when = (i["occurred_at"] or "")[:10]
             line = f"  {when}  {i['kind']:7} {i['direction'] or '':6} {i['subject'] or ''}"
             out.print(line, markup=False)
+
+
+def _strength_line(row: dict[str, Any]) -> str:
+    """The score with its parts, as docs/report.md defines them."""
+    p = row["strength_parts"]
+    return (
+        f"{row['strength']} = 100 × (0.4 × recency {p['recency']:.2f}"
+        f" + 0.3 × frequency {p['frequency']:.2f} + 0.3 × reciprocity {p['reciprocity']:.2f})"
+    )
 
 
 def _parse_date(value: str, option: str) -> datetime:
@@ -984,8 +997,9 @@ accounts.add_command(accounts_list, "status")
 
 # --- entry point ---
 
-# Registered on import: plan, apply, actions (cli_rules); accounts auth (cli_accounts).
-from syncd import cli_accounts, cli_rules  # noqa: E402,F401
+# Registered on import: plan, apply, actions (cli_rules); accounts auth (cli_accounts);
+# report (cli_report).
+from syncd import cli_accounts, cli_report, cli_rules  # noqa: E402,F401
 
 
 def _fail(message: str, hint: str | None = None) -> NoReturn:

@@ -64,18 +64,43 @@ def participation_counts_now(now: datetime) -> Any:
     )
 
 
+STRENGTH_WEIGHTS = {"recency": 0.4, "frequency": 0.3, "reciprocity": 0.3}
+RECENCY_HALF_LIFE_DAYS = 30
+FREQUENCY_FULL = 12  # interactions in 90 days for a full frequency part
+RECIPROCITY_FULL = 4  # two-way interactions in 90 days for a full reciprocity part
+
+
+def strength_parts(
+    last: datetime | None, n90: int, two_way: int, now: datetime
+) -> dict[str, float]:
+    """The three parts of `strength`, each from 0 to 1 (docs/report.md explains them).
+
+    recency = 0.5 ** (days since the last interaction / 30), 0 when there was none;
+    frequency = min(1, interactions in 90 days / 12);
+    reciprocity = min(1, two-way interactions in 90 days / 4).
+    """
+    if last is None:
+        recency = 0.0
+    else:
+        days = max(0.0, (now - last).total_seconds() / 86400)
+        recency = math.pow(0.5, days / RECENCY_HALF_LIFE_DAYS)
+    return {
+        "recency": round(recency, 4),
+        "frequency": round(min(1.0, n90 / FREQUENCY_FULL), 4),
+        "reciprocity": round(min(1.0, two_way / RECIPROCITY_FULL), 4),
+    }
+
+
 def strength(last: datetime | None, n90: int, two_way: int, now: datetime) -> int:
     """0-100 from recency (half-life 30 days), frequency and reciprocity over 90 days.
 
-    strength = 100 * (0.4 * 0.5 ** (days since last / 30) + 0.3 * min(1, n90 / 12)
-                      + 0.3 * min(1, two_way / 4))
+    strength = 100 * (0.4 * recency + 0.3 * frequency + 0.3 * reciprocity), the parts as
+    `strength_parts` gives them; 0 for a contact never in touch.
     """
     if last is None:
         return 0
-    days = max(0.0, (now - last).total_seconds() / 86400)
-    recency = math.pow(0.5, days / 30)
-    score = 0.4 * recency + 0.3 * min(1.0, n90 / 12) + 0.3 * min(1.0, two_way / 4)
-    return round(100 * score)
+    parts = strength_parts(last, n90, two_way, now)
+    return round(100 * sum(STRENGTH_WEIGHTS[k] * v for k, v in parts.items()))
 
 
 @dataclass(frozen=True)
@@ -166,6 +191,7 @@ def list_contacts(
                 "interactions_90d": int(n90 or 0),
                 "two_way_90d": tw,
                 "strength": strength(last_dt, int(n90 or 0), tw, now),
+                "strength_parts": strength_parts(last_dt, int(n90 or 0), tw, now),
                 "do_not_contact": contact.do_not_contact,
                 "snoozed_until": iso(contact.snoozed_until),
                 "organisation": contact.organisation,
