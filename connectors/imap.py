@@ -1,19 +1,38 @@
-"""An IMAP account as a mail source and a draft sink (imapclient over one kept connection).
+"""An IMAP account as a mail source and a draft sink (imapclient; folders kept selected).
 
 Each folder read is a stream. Its cursor is ``{"v": 1, "uidvalidity": n, "next": uid,
-"modseq": m|null}``: `next` is the first UID not yet stored. A poll EXAMINEs the folder
-(read-only, so nothing is marked \\Seen); a changed UIDVALIDITY raises `CursorExpired`, and a
-UIDNEXT at or below `next` means nothing is new: one empty batch, no FETCH. Otherwise the new
-UIDs are searched and their header fields fetched in chunks. UIDs only ascend, so each batch's
-cursor points just past its last message and a crash mid-folder resumes where it stopped.
-Flag changes are not new interactions and are not fetched (HIGHESTMODSEQ is only recorded).
-Expunged messages are not reported (`Batch.removed` stays empty).
+"modseq": m|null}``: `next` is the first UID not yet stored. UIDs only ascend, so each
+batch's cursor points just past its last message and a crash mid-folder resumes where it
+stopped. A changed UIDVALIDITY raises `CursorExpired`. Flag changes are not new
+interactions and are not fetched (HIGHESTMODSEQ, or the highest MODSEQ a flag update
+reported, is only recorded). Expunged messages are not reported (`Batch.removed` stays
+empty).
 
-The connection is opened on first use and kept between polls, so an incremental poll costs
-one EXAMINE on an unchanged folder. Network errors drop it and raise `SourceUnavailable`; the
-next call reconnects. Drafts go to the \\Drafts folder (found by SPECIAL-USE, then by name;
-created when missing) and carry a Message-ID derived from their key, so a draft is found
-again after a crash and is never appended twice.
+Connections. Every polled folder gets a connection of its own that keeps it EXAMINEd
+(read-only, so nothing is marked \\Seen) between polls, up to `max_connections - 1` folders;
+one more connection lists folders, answers STATUS, writes drafts (it SELECTs \\Drafts, which
+never disturbs a kept folder) and EXAMINEs any folder past the cap on every poll. Where the
+server offers IDLE (and `idle` is on), a kept folder idles between polls, so the server
+notices new mail when it arrives rather than when the poll asks (see `imap_watch` for the
+measurements on Dovecot's Maildir that decided this). A poll of a kept folder then costs:
+the end of its IDLE (DONE) and, unless that brought an EXISTS, a NOOP; and only when the
+server reported EXISTS since the last look or the cursor is behind it, ``UID SEARCH
+next:*`` and the header FETCH of what is new, in chunks. That is two round trips on an
+unchanged folder and three for a few new messages, at any folder size. Before that the
+folder's UIDVALIDITY is compared with the cursor's. A kept connection that the server
+closed (an idle timeout, a restart, Dovecot's BYE for a folder whose UIDVALIDITY changed or
+that was deleted or renamed) is opened again once, with a new EXAMINE: a folder that is gone
+raises `SourceInvalid`, a new UIDVALIDITY `CursorExpired`. Network errors drop the
+connection and raise `SourceUnavailable`; the next call reconnects.
+
+`wait_for_change(timeout)` holds IDLE on INBOX's kept connection (the \\All folder with
+`use_all_mail`) and returns True as soon as the server reports new mail there; the next
+poll of that folder then needs no new EXAMINE. It and the other verbs must not run at the
+same time on one source (the daemon waits between passes).
+
+Drafts go to the \\Drafts folder (found by SPECIAL-USE, then by name; created when missing)
+and carry a Message-ID derived from their key, so a draft is found again after a crash and
+is never appended twice.
 """
 
 from __future__ import annotations
@@ -24,7 +43,8 @@ import json
 import logging
 import re
 import ssl
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +67,7 @@ from connectors.base import (
     StreamInfo,
 )
 from connectors.imap_fetch import parse_fetch, uid_set
+from connectors.imap_watch import IDLE_RENEW, IdleRefused, WatchedFolder
 from connectors.maildir import folder_role
 from connectors.maildir_drafts import draft_fingerprint, draft_message_id, render_draft
 from connectors.mailparse import parse_header_block
@@ -88,6 +109,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     imap_errors.IMAPClientAbortError,
     EOFError,
 )
+_TRANSIENT_OR_REFUSED: tuple[type[BaseException], ...] = (*_TRANSIENT, imaplib.IMAP4.error)
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,9 @@ class ImapSettings:
     use_all_mail: bool = False  # Gmail: read \All instead of INBOX + Sent
     batch_size: int = 500
     chunk: int = 2000
+    idle: bool = True  # IDLE between polls and in wait_for_change, when the server offers it
+    max_connections: int = 5  # one for listing and drafts, the rest keep polled folders
+    idle_renew: float = IDLE_RENEW  # seconds before an IDLE is ended and issued again
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +140,6 @@ class _Cursor:
         return json.dumps(
             {"v": 1, "uidvalidity": self.uidvalidity, "next": self.next, "modseq": self.modseq}
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Status:
-    uidvalidity: int
-    uidnext: int
-    modseq: int | None
 
 
 def load_cursor(cursor: str | None) -> _Cursor | None:
@@ -156,30 +174,36 @@ class ImapSource:
                 "text and is only allowed to a loopback address; use 'tls' or 'starttls'"
             )
         self.settings = settings
-        self._client: Any = None
+        self._client: Any = None  # listing, STATUS, drafts, folders past the cap
         self._caps: frozenset[bytes] = frozenset()
         self._selected: tuple[str, bool] | None = None
         self._folder_list: list[tuple[tuple[bytes, ...], str]] | None = None
         self._drafts: str | None = None
+        self._kept: dict[str, WatchedFolder] = {}  # polled folders, one connection each
+        self._idle_refused = False
 
     # ------------------------------------------------------------------ connection
 
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
+        client = self._login()
+        self._client = client
+        self._selected = None
+        self._folder_list = None
+        return client
+
+    def _login(self) -> Any:
+        """A new logged-in connection, its failures as connector errors."""
         s = self.settings
         try:
-            client = self._open()
+            return self._open()
         except ssl.SSLCertVerificationError as exc:
             raise SourceInvalid(f"IMAP {s.host}:{s.port}: certificate refused: {exc}") from None
         except _TRANSIENT as exc:
             raise SourceUnavailable(f"IMAP {s.host}:{s.port}: cannot connect: {exc}") from None
         except imap_errors.LoginError as exc:
             raise AuthFailed(f"IMAP {s.host}: login as {s.username!r} refused: {exc}") from None
-        self._client = client
-        self._selected = None
-        self._folder_list = None
-        return client
 
     def _open(self) -> Any:
         """Connect, secure, log in and enable CONDSTORE; the client is closed on failure."""
@@ -217,19 +241,32 @@ class ImapSource:
     def _guard(self, what: str) -> Iterator[Any]:
         """The connection, with transport failures turned into `SourceUnavailable`."""
         client = self._connect()
-        try:
+        with self._errors(what, self._drop):
             yield client
+
+    @contextmanager
+    def _errors(
+        self, what: str, drop: Callable[[], None], *, refused_drops: bool = False
+    ) -> Iterator[None]:
+        """Transport failures call `drop` and become `SourceUnavailable`; so does a NO or BAD,
+        which leaves the connection as it is unless `refused_drops`."""
+        try:
+            yield
         except ssl.SSLCertVerificationError as exc:
-            self._drop()
+            drop()
             raise SourceInvalid(f"IMAP {self.settings.host}: certificate refused: {exc}") from None
         except _TRANSIENT as exc:
-            self._drop()
+            drop()
             raise SourceUnavailable(f"IMAP {self.settings.host}: {what}: {exc}") from None
         except (imap_errors.IMAPClientError, imaplib.IMAP4.error) as exc:
             # A NO or BAD (over quota, server trouble): the connection itself is still fine.
+            if refused_drops:
+                drop()
             raise SourceUnavailable(f"IMAP {self.settings.host}: {what} refused: {exc}") from None
 
     def close(self) -> None:
+        for name in list(self._kept):
+            self._unkeep(name)
         client, self._client = self._client, None
         self._selected = None
         if client is not None:
@@ -317,93 +354,64 @@ class ImapSource:
         self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
     ) -> Iterator[Batch]:
         old = None if full else load_cursor(cursor)
-        status = self._examine(stream.name)
-        if old is not None and old.uidvalidity != status.uidvalidity:
+        view = self._look(stream.name)
+        if old is not None and old.uidvalidity != view.uidvalidity:
             raise CursorExpired(
                 f"IMAP folder {stream.name!r}: UIDVALIDITY changed "
-                f"({old.uidvalidity} → {status.uidvalidity}); every UID is new"
+                f"({old.uidvalidity} → {view.uidvalidity}); every UID is new"
             )
+        uidvalidity = view.uidvalidity
         start = 1 if old is None else old.next
-        done_modseq = status.modseq
-        if status.uidnext <= start:
-            final = _Cursor(status.uidvalidity, start, done_modseq)
+        if not view.maybe_new(start):
+            final = _Cursor(uidvalidity, start, view.modseq)
             yield Batch(items=(), cursor=final.dump(), read=0, done=True)
+            self._rest(view)
             return
-        uids = self._new_uids(stream.name, start)
+        with self._errors(f"UID SEARCH {stream.name}", self._dropper(view)):
+            uids = view.search_from(start)
         last = start - 1
         items: list[RawMessage] = []
         for offset in range(0, len(uids), self._chunk()):
             chunk = uids[offset : offset + self._chunk()]
-            for msg, uid in self._fetch(stream, status.uidvalidity, chunk):
+            for msg, uid in self._fetch(view, stream, chunk):
                 items.append(msg)
                 last = uid
                 if len(items) >= self.settings.batch_size:
-                    mid = _Cursor(status.uidvalidity, last + 1, old.modseq if old else None)
+                    mid = _Cursor(uidvalidity, last + 1, old.modseq if old else None)
                     yield Batch(items=items, cursor=mid.dump(), read=len(items))
                     items = []
-        final = _Cursor(status.uidvalidity, max(status.uidnext, last + 1), done_modseq)
+        final = _Cursor(uidvalidity, max(view.covered or start, last + 1), view.modseq)
         yield Batch(items=items, cursor=final.dump(), read=len(items), done=True)
+        self._rest(view)
 
     def _chunk(self) -> int:
         return max(1, min(self.settings.chunk, MAX_CHUNK))
 
-    def _examine(self, folder: str) -> _Status:
-        """EXAMINE `folder`; a kept connection the server has since closed is reopened once."""
-        kept = self._client is not None
-        try:
-            return self._examine_once(folder)
-        except SourceUnavailable:
-            if not kept:
-                raise
-            logger.info("imap.reconnect", extra={"host": self.settings.host, "folder": folder})
-            return self._examine_once(folder)
-
-    def _examine_once(self, folder: str) -> _Status:
-        with self._guard(f"EXAMINE {folder}") as client:
-            info = self._select(client, folder, readonly=True)
-            modseq = info.get(b"HIGHESTMODSEQ")
-            return _Status(
-                uidvalidity=int(info[b"UIDVALIDITY"]),
-                uidnext=int(info.get(b"UIDNEXT", 0)) or self._guess_uidnext(client),
-                modseq=int(modseq) if modseq is not None else None,
-            )
-
-    def _guess_uidnext(self, client: Any) -> int:
-        """UIDNEXT for servers that do not report it: one past the highest UID."""
-        uids = client.search(["ALL"])
-        return max(uids, default=0) + 1
-
-    def _new_uids(self, folder: str, start: int) -> list[int]:
-        with self._guard(f"UID SEARCH {folder}") as client:
-            found = client.search(["UID", f"{start}:*"])
-        # `start:*` always matches the highest UID, even one below `start`.
-        return sorted(uid for uid in found if uid >= start)
-
     def _fetch(
-        self, stream: StreamInfo, uidvalidity: int, uids: Sequence[int]
+        self, view: WatchedFolder, stream: StreamInfo, uids: Sequence[int]
     ) -> list[tuple[RawMessage, int]]:
         items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
         gmail = b"X-GM-EXT-1" in self._caps
         if gmail:
             items.extend(GMAIL_ITEMS)
         if self.raw_fetch and not gmail:
-            return self._fetch_raw(stream, uidvalidity, uids)
-        with self._guard(f"UID FETCH {stream.name}") as client:
-            response: dict[int, dict[bytes, Any]] = client.fetch(list(uids), items)
+            return self._fetch_raw(view, stream, uids)
+        with self._errors(f"UID FETCH {stream.name}", self._dropper(view)):
+            response: dict[int, dict[bytes, Any]] = view.client.fetch(list(uids), items)
         out: list[tuple[RawMessage, int]] = []
         for uid in sorted(response):
             if uid < uids[0]:
                 continue
-            out.append((_message(stream, uidvalidity, uid, response[uid], gmail), uid))
+            out.append((_message(stream, view.uidvalidity, uid, response[uid], gmail), uid))
         return out
 
     def _fetch_raw(
-        self, stream: StreamInfo, uidvalidity: int, uids: Sequence[int]
+        self, view: WatchedFolder, stream: StreamInfo, uids: Sequence[int]
     ) -> list[tuple[RawMessage, int]]:
         """The header fetch through imaplib underneath imapclient, parsed by imap_fetch."""
         wanted = set(uids)
-        with self._guard(f"UID FETCH {stream.name}") as client:
-            imap = client._imap
+        with self._errors(f"UID FETCH {stream.name}", self._dropper(view)):
+            imap = view.imap
             imap.untagged_responses.pop("FETCH", None)  # stale unsolicited updates
             try:
                 typ, data = imap.uid("FETCH", uid_set(uids), RAW_FETCH_ITEMS)
@@ -418,7 +426,7 @@ class ImapSource:
             if uid not in wanted:
                 continue
             msg = RawMessage(
-                provider_id=f"{stream.name}/{uidvalidity}/{uid}",
+                provider_id=f"{stream.name}/{view.uidvalidity}/{uid}",
                 folder=stream.name,
                 headers=parse_header_block(got.header),
                 internal_date=got.internal_date,
@@ -428,6 +436,160 @@ class ImapSource:
             )
             out.append((msg, uid))
         return out
+
+    # ------------------------------------------------------------------ kept folders
+
+    def _look(self, folder: str) -> WatchedFolder:
+        """`folder`, up to date: on its kept connection (opened again once if the server
+        closed it), on a new kept connection, or past the cap EXAMINEd on the main one."""
+        kept = self._kept.get(folder)
+        if kept is not None:
+            try:
+                with self._errors(f"checking {folder}", self._dropper(kept), refused_drops=True):
+                    kept.refresh()
+                return kept
+            except SourceUnavailable as exc:
+                logger.info(
+                    "imap.reconnect",
+                    extra={"host": self.settings.host, "folder": folder, "error": str(exc)},
+                )
+        if len(self._kept) >= self._kept_cap():
+            return self._examine(folder)
+        try:
+            return self._keep(folder)
+        except SourceUnavailable as exc:
+            # A server may refuse one more connection (a per-user limit): read it as before.
+            logger.warning(
+                "imap.keep.failed",
+                extra={"host": self.settings.host, "folder": folder, "error": str(exc)},
+            )
+            return self._examine(folder)
+
+    def _kept_cap(self) -> int:
+        return max(0, self.settings.max_connections - 1)
+
+    def _keep(self, folder: str) -> WatchedFolder:
+        """A new connection with `folder` EXAMINEd on it, kept until closed or failed."""
+        self._unkeep(folder)
+        client = self._login()
+        with self._errors(f"EXAMINE {folder}", lambda: _quietly_shutdown(client)):
+            try:
+                watched = self._watch(client, folder, idle=self._idles())
+            except SourceInvalid:
+                _quietly_shutdown(client)
+                raise
+        self._kept[folder] = watched
+        return watched
+
+    def _examine(self, folder: str) -> WatchedFolder:
+        """EXAMINE `folder` on the main connection for one poll; a main connection the
+        server has closed since it was last used is opened again once."""
+        kept = self._client is not None
+        try:
+            return self._examine_once(folder)
+        except SourceUnavailable:
+            if not kept:
+                raise
+            logger.info("imap.reconnect", extra={"host": self.settings.host, "folder": folder})
+            return self._examine_once(folder)
+
+    def _examine_once(self, folder: str) -> WatchedFolder:
+        with self._guard(f"EXAMINE {folder}") as client:
+            self._selected = None
+            view = self._watch(client, folder, idle=False)
+            self._selected = (folder, True)
+            return view
+
+    def _watch(self, client: Any, folder: str, *, idle: bool) -> WatchedFolder:
+        try:
+            return WatchedFolder(client, folder, idle=idle, idle_renew=self.settings.idle_renew)
+        except imap_errors.IMAPClientAbortError:
+            raise
+        except imap_errors.IMAPClientError as exc:
+            raise SourceInvalid(
+                f"IMAP {self.settings.host}: folder {folder!r} cannot be opened "
+                f"(deleted or renamed?): {exc}"
+            ) from None
+
+    def _idles(self) -> bool:
+        return self.settings.idle and b"IDLE" in self._caps and not self._idle_refused
+
+    def _dropper(self, view: WatchedFolder) -> Callable[[], None]:
+        """How to drop the connection `view` is on."""
+        if self._kept.get(view.name) is view:
+            return lambda: self._unkeep(view.name, politely=False)
+        return self._drop
+
+    def _unkeep(self, folder: str, *, politely: bool = True) -> None:
+        watched = self._kept.pop(folder, None)
+        if watched is None:
+            return
+        if politely:
+            watched.close()
+        else:
+            _quietly_shutdown(watched.client)
+
+    def _rest(self, view: WatchedFolder) -> None:
+        """After a complete poll, a kept folder IDLEs until the next one. A failure here
+        only drops the connection: what the poll read is already in the caller's hands."""
+        if self._kept.get(view.name) is not view:
+            return
+        try:
+            view.rest()
+        except _TRANSIENT_OR_REFUSED as exc:
+            logger.info("imap.idle.failed", extra={"folder": view.name, "error": str(exc)})
+            self._unkeep(view.name, politely=False)
+
+    # ------------------------------------------------------------------ waiting for mail
+
+    def can_wait(self) -> bool:
+        """Whether `wait_for_change` works here: `idle` is on, a folder can be kept and the
+        server offers IDLE (which needs a connection: this connects if there is none)."""
+        if not self.settings.idle or self._kept_cap() < 1 or self._idle_refused:
+            return False
+        with self._guard("reading capabilities"):
+            return b"IDLE" in self._caps
+
+    def wait_for_change(self, timeout: float, cancel: threading.Event | None = None) -> bool:
+        """Hold IDLE on INBOX (\\All with `use_all_mail`) for up to `timeout` seconds.
+
+        True as soon as the server reports new mail there, or ends the session (then the next
+        poll reconnects and finds out what changed); False on timeout, or once `cancel` is
+        set. Raises `SourceInvalid` where `can_wait()` is False and `SourceUnavailable` when
+        the folder cannot be opened. Not to be called while another verb runs.
+        """
+        if not self.can_wait():
+            raise SourceInvalid(
+                f"IMAP {self.settings.host}: cannot wait for new mail (IDLE is off, not "
+                "offered by the server, or max_connections leaves no folder connection)"
+            )
+        folder = self._wait_folder()
+        kept = self._kept.get(folder)
+        if kept is None:
+            kept = self._keep(folder)
+        try:
+            with self._errors(f"IDLE in {folder}", self._dropper(kept), refused_drops=True):
+                try:
+                    return kept.wait(timeout, cancel)
+                except IdleRefused:
+                    self._idle_refused = True
+                    raise
+        except SourceUnavailable as exc:
+            if self._idle_refused:
+                raise SourceInvalid(f"IMAP {self.settings.host}: {exc}") from None
+            logger.info("imap.idle.ended", extra={"folder": folder, "error": str(exc)})
+            return True
+
+    def _wait_folder(self) -> str:
+        if not self.settings.use_all_mail:
+            return "INBOX"
+        with self._guard("listing folders") as client:
+            every = self._special(client, ALL_MAIL)
+        if every is None:
+            raise SourceInvalid(
+                f"IMAP {self.settings.host}: use_all_mail is set but no \\All folder"
+            )
+        return every
 
     # ------------------------------------------------------------------ the DraftSink verbs
 

@@ -1,19 +1,25 @@
 """The IMAP source and draft sink against a real Dovecot on 127.0.0.1.
 
 Every test logs in as a user of its own, so folders and UIDs never leak between tests. The
-commands the source sends are counted on imaplib's side (`_command` of the connection
-imapclient wraps), so "no FETCH" is observed on the wire, not taken from our own code.
+commands the source sends are recorded on imaplib's side (`IMAP4.send`, under imapclient),
+per connection, so "no FETCH" or "no EXAMINE" is observed on the wire, not taken from our
+own code. Waiting for a push from the server (IDLE) is real waiting: another client appends
+from a timer thread while the test waits.
 """
 
 from __future__ import annotations
 
+import imaplib
 import itertools
 import json
 import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -35,6 +41,7 @@ from connectors.base import (
     StreamInfo,
 )
 from connectors.imap import ImapSettings, ImapSource, load_cursor
+from connectors.imap_watch import Reported, read_untagged
 from connectors.maildir_drafts import draft_message_id, render_draft
 from tests.dovecot import Dovecot, append_messages, claim_user, start_dovecot
 from tests.dovecot import dovecot_server as dovecot_server  # the session fixture `dovecot`
@@ -118,29 +125,67 @@ def subjects(batches: list[Batch]) -> list[str | None]:
 
 
 class CommandLog:
-    """Records the IMAP commands sent on the source's current connection.
+    """The IMAP commands sent through imaplib while it is open, per connection.
 
-    It wraps imaplib's `send`, which both imaplib's commands and imapclient's own raw
-    commands (SEARCH, FETCH) go through, and keeps the lines that start with a tag.
+    It wraps `imaplib.IMAP4.send`, which imaplib's commands, imapclient's own raw commands
+    (SEARCH, FETCH) and the DONE that ends an IDLE all go through. A line that starts with
+    the connection's tag is a command; DONE is recorded as "DONE". Open it only around the
+    source's own calls (the test's other clients would be recorded too).
     """
 
-    def __init__(self, src: ImapSource) -> None:
-        self.names: list[str] = []
-        imap = src._client._imap
-        original = imap.send
-        tag = imap.tagpre
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []  # (id of the imaplib connection, command)
 
-        def recording(data: bytes) -> None:
-            if data.startswith(tag):
-                words = data.decode("ascii", "replace").split()
-                command = words[1:3] if words[1].upper() == "UID" else words[1:2]
-                self.names.append(" ".join(command).upper())
-            original(data)
+    def record(self, imap: imaplib.IMAP4, data: bytes) -> None:
+        tag: Any = imap.tagpre  # bytes (typeshed says str)
+        if data.startswith(tag):
+            words = data.decode("ascii", "replace").split()
+            command = words[1:3] if words[1].upper() == "UID" else words[1:2]
+            self.sent.append((id(imap), " ".join(command).upper()))
+        elif data.strip().upper() == b"DONE":
+            self.sent.append((id(imap), "DONE"))
 
-        imap.send = recording
+    @property
+    def names(self) -> list[str]:
+        return [name for _conn, name in self.sent]
+
+    def on(self, imap: imaplib.IMAP4) -> list[str]:
+        return [name for conn, name in self.sent if conn == id(imap)]
+
+    def connections(self) -> set[int]:
+        return {conn for conn, _name in self.sent}
 
     def fetches(self) -> list[str]:
         return [n for n in self.names if "FETCH" in n]
+
+    def selects(self) -> list[str]:
+        return [n for n in self.names if n in ("SELECT", "EXAMINE")]
+
+
+@contextmanager
+def command_log() -> Iterator[CommandLog]:
+    log = CommandLog()
+    send: Callable[[imaplib.IMAP4, bytes], None] = imaplib.IMAP4.send
+
+    def recording(imap: imaplib.IMAP4, data: bytes) -> None:
+        log.record(imap, data)
+        send(imap, data)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(imaplib.IMAP4, "send", recording)
+        yield log
+
+
+def kept_imap(src: ImapSource, folder: str) -> Any:
+    """The imaplib connection that keeps `folder` selected for `src`."""
+    return src._kept[folder].imap
+
+
+def later(seconds: float, action: Callable[[], object]) -> threading.Timer:
+    """Run `action` on another thread after `seconds` (another client, while we wait)."""
+    timer = threading.Timer(seconds, action)
+    timer.start()
+    return timer
 
 
 # ------------------------------------------------------------------------- reading
@@ -233,19 +278,23 @@ def test_incremental_poll_fetches_only_new_mail_and_nothing_when_unchanged(
     inbox = stream(source, "INBOX")
     cursor = drain(source, inbox, None)[-1].cursor
 
-    log = CommandLog(source)
-    unchanged = drain(source, inbox, cursor)
+    with command_log() as log:
+        unchanged = drain(source, inbox, cursor)
     assert len(unchanged) == 1 and unchanged[0].done and unchanged[0].read == 0
     assert list(unchanged[0].items) == []
-    assert log.names == ["EXAMINE"]  # one command on the kept connection, no FETCH
+    # On the folder's kept connection: end the IDLE, NOOP, and IDLE again (not waited for).
+    assert log.names == ["DONE", "NOOP", "IDLE"]
     assert load_cursor(unchanged[0].cursor) == load_cursor(cursor)
 
     append_messages(*account, "INBOX", [make_message("new a"), make_message("new b")])
-    log.names.clear()
-    fresh = drain(source, inbox, cursor)
+    with command_log() as log:
+        fresh = drain(source, inbox, cursor)
     assert subjects(fresh) == ["new a", "new b"]
     assert sum(b.read for b in fresh) == 2
-    assert log.names == ["EXAMINE", "UID SEARCH", "UID FETCH"]
+    assert log.selects() == []  # no EXAMINE: the folder stayed selected
+    assert log.names[-3:] == ["UID SEARCH", "UID FETCH", "IDLE"]
+    assert log.names[:-3] in (["DONE"], ["DONE", "NOOP"])  # EXISTS came during IDLE, or not
+    assert len(log.connections()) == 1
     after = load_cursor(fresh[-1].cursor)
     assert after is not None and after.next == 6
 
@@ -253,9 +302,87 @@ def test_incremental_poll_fetches_only_new_mail_and_nothing_when_unchanged(
     assert len(subjects(full)) == 5
 
 
-def test_flag_changes_create_no_items(
+def test_without_idle_a_kept_folder_is_polled_with_noop(account: tuple[Dovecot, str]) -> None:
+    src = ImapSource(settings(account, idle=False))
+    try:
+        append_messages(*account, "INBOX", [make_message("one")])
+        inbox = stream(src, "INBOX")
+        cursor = drain(src, inbox, None)[-1].cursor
+        with command_log() as log:
+            assert subjects(drain(src, inbox, cursor)) == []
+        assert log.names == ["NOOP"]
+        append_messages(*account, "INBOX", [make_message("two")])
+        with command_log() as log:
+            assert subjects(drain(src, inbox, cursor)) == ["two"]
+        assert log.names == ["NOOP", "UID SEARCH", "UID FETCH"]
+        assert src.can_wait() is False
+        with pytest.raises(SourceInvalid, match="IDLE"):
+            src.wait_for_change(0.1)
+    finally:
+        src.close()
+
+
+def test_each_polled_folder_stays_selected_on_a_connection_of_its_own(
     account: tuple[Dovecot, str], source: ImapSource
 ) -> None:
+    names = ("INBOX", "Sent", "Projects")
+    for name in names:
+        append_messages(*account, name, [make_message(f"{name} 1")])
+    infos = [StreamInfo(n, "mail", "other") for n in names]
+    with command_log() as log:
+        cursors = {i.name: drain(source, i, None)[-1].cursor for i in infos}
+    assert log.names.count("EXAMINE") == 3
+    assert set(source._kept) == set(names)
+    assert len({id(kept_imap(source, n)) for n in names}) == 3
+    assert source._client is None  # no folder list was asked for: no main connection
+
+    for name in names:
+        append_messages(*account, name, [make_message(f"{name} 2")])
+    with command_log() as log:
+        for info in infos:
+            batches = drain(source, info, cursors[info.name])
+            assert subjects(batches) == [f"{info.name} 2"]
+            cursors[info.name] = batches[-1].cursor
+        for info in infos:  # and once more, unchanged
+            assert subjects(drain(source, info, cursors[info.name])) == []
+    assert log.selects() == []
+    for name in names:
+        commands = log.on(kept_imap(source, name))
+        assert commands.count("UID FETCH") == 1 and commands.count("UID SEARCH") == 1
+
+
+def test_folders_past_the_connection_cap_are_examined_on_every_poll(
+    account: tuple[Dovecot, str],
+) -> None:
+    src = ImapSource(settings(account, max_connections=2))  # the main one and one kept
+    try:
+        for name in ("INBOX", "Sent", "Projects"):
+            append_messages(*account, name, [make_message(f"{name} 1")])
+        infos = [StreamInfo(n, "mail", "other") for n in ("INBOX", "Sent", "Projects")]
+        cursors = {i.name: drain(src, i, None)[-1].cursor for i in infos}
+        assert list(src._kept) == ["INBOX"]
+        append_messages(*account, "Projects", [make_message("Projects 2")])
+        with command_log() as log:
+            got = {i.name: subjects(drain(src, i, cursors[i.name])) for i in infos}
+        assert got == {"INBOX": [], "Sent": [], "Projects": ["Projects 2"]}
+        main = log.on(src._client._imap)
+        assert main.count("EXAMINE") == 2 and "UID FETCH" in main
+        assert log.on(kept_imap(src, "INBOX")) == ["DONE", "NOOP", "IDLE"]
+    finally:
+        src.close()
+    single = ImapSource(settings(account, max_connections=1))  # everything on one, as before
+    try:
+        inbox = stream(single, "INBOX")
+        cursor = drain(single, inbox, None)[-1].cursor
+        with command_log() as log:
+            assert subjects(drain(single, inbox, cursor)) == []
+        assert log.names == ["EXAMINE"] and single._kept == {}
+        assert single.can_wait() is False
+    finally:
+        single.close()
+
+
+def test_flag_changes_create_no_items(account: tuple[Dovecot, str], source: ImapSource) -> None:
     append_messages(*account, "INBOX", [make_message("flag me"), make_message("and me")])
     inbox = stream(source, "INBOX")
     cursor = drain(source, inbox, None)[-1].cursor
@@ -267,10 +394,10 @@ def test_flag_changes_create_no_items(
     client.remove_flags([2], [imapclient.SEEN])
     client.logout()
 
-    log = CommandLog(source)
-    batches = drain(source, inbox, cursor)
+    with command_log() as log:
+        batches = drain(source, inbox, cursor)
     assert subjects(batches) == []
-    assert log.fetches() == []
+    assert log.fetches() == [] and log.selects() == []
     after = load_cursor(batches[-1].cursor)
     assert before is not None and after is not None
     assert after.next == before.next
@@ -287,28 +414,64 @@ def test_changed_uidvalidity_expires_the_cursor(
     cursor = drain(source, projects, None)[-1].cursor
     old = load_cursor(cursor)
     assert old is not None
+    kept = source._kept["Projects"]
     server.doveadm(
         "mailbox", "update", "-u", user, "--uid-validity", str(old.uidvalidity + 7), "Projects"
     )
+    # Dovecot ends the kept session with a BYE; the source reconnects, EXAMINEs, compares.
     with pytest.raises(CursorExpired, match="UIDVALIDITY"):
         drain(source, projects, cursor)
+    assert source._kept["Projects"] is not kept
     # The core then resyncs from nothing.
-    assert subjects(drain(source, projects, None)) == ["plan"]
+    resync = drain(source, projects, None)
+    assert subjects(resync) == ["plan"]
+    new = load_cursor(resync[-1].cursor)
+    assert new is not None and new.uidvalidity == old.uidvalidity + 7
 
 
-def test_deleted_folder_is_source_invalid(
+def test_a_reported_uidvalidity_or_bye_is_read_from_untagged_responses() -> None:
+    """As imaplib stores them: an OK [UIDVALIDITY] for the selected folder, flag updates
+    with MODSEQ (CONDSTORE), EXISTS, and a BYE (Dovecot's, recorded)."""
+    untagged: dict[str, list[Any]] = {
+        "EXISTS": [b"4", b"5"],
+        "RECENT": [b"1"],
+        "EXPUNGE": [b"2"],
+        "FETCH": [b"3 (MODSEQ (12) FLAGS (\\Seen))", (b"4 (UID 9 BODY[] {3}", b"abc"), b")"],
+        "OK": [b"[UIDVALIDITY 77] UIDs valid", b"[HIGHESTMODSEQ 9] Highest"],
+        "UIDVALIDITY": [b"77"],
+        "HIGHESTMODSEQ": [b"9"],
+    }
+    assert read_untagged(untagged) == Reported(exists=True, uidvalidity=77, modseq=12)
+    assert untagged == {}  # read once
+    flags_only: dict[str, list[Any]] = {"FETCH": [b"1 (FLAGS (\\Flagged))"]}
+    assert read_untagged(flags_only) == Reported()
+    bye = {"BYE": [b"IMAP session state is inconsistent, please relogin."]}
+    assert read_untagged(bye).bye == "IMAP session state is inconsistent, please relogin."
+
+
+def test_deleted_or_renamed_kept_folder_is_source_invalid(
     account: tuple[Dovecot, str], source: ImapSource
 ) -> None:
     append_messages(*account, "Old", [make_message("gone soon")])
+    append_messages(*account, "Clients", [make_message("renamed soon")])
     old = StreamInfo("Old", "mail", "other")
+    clients = StreamInfo("Clients", "mail", "other")
+    inbox = stream(source, "INBOX")
+    inbox_cursor = drain(source, inbox, None)[-1].cursor
     cursor = drain(source, old, None)[-1].cursor
+    clients_cursor = drain(source, clients, None)[-1].cursor
     client = other_client(account)
     client.delete_folder("Old")
+    client.rename_folder("Clients", "Clients 2025")
     client.logout()
     with pytest.raises(SourceInvalid, match="'Old'"):
         drain(source, old, cursor)
-    # The connection is still good for the other folders.
-    assert drain(source, stream(source, "INBOX"), None)[-1].done
+    with pytest.raises(SourceInvalid, match="'Clients'"):
+        drain(source, clients, clients_cursor)
+    assert "Old" not in source._kept and "Clients" not in source._kept
+    # The other folders' connections are still good.
+    append_messages(*account, "INBOX", [make_message("still here")])
+    assert subjects(drain(source, inbox, inbox_cursor)) == ["still here"]
 
 
 def test_dropped_connection_mid_poll_resumes_without_loss_or_duplicates(
@@ -320,11 +483,11 @@ def test_dropped_connection_mid_poll_resumes_without_loss_or_duplicates(
     first = next(polling)
     assert subjects([first]) == ["m0", "m1"]
     stored = first.cursor
-    source._client._imap.sock.shutdown(socket.SHUT_RDWR)
+    kept_imap(source, "INBOX").sock.shutdown(socket.SHUT_RDWR)
     with pytest.raises(SourceUnavailable):
         for _batch in polling:
             pass
-    assert source._client is None  # dropped: the next poll reconnects
+    assert "INBOX" not in source._kept  # dropped: the next poll reconnects
     rest = drain(source, inbox, stored)
     assert subjects(rest) == ["m2", "m3", "m4", "m5", "m6"]
     assert rest[-1].done
@@ -336,11 +499,11 @@ def test_a_connection_closed_between_polls_is_reopened(
     append_messages(*account, "INBOX", [make_message("before")])
     inbox = stream(source, "INBOX")
     cursor = drain(source, inbox, None)[-1].cursor
-    first = source._client
-    first._imap.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout does
+    first = kept_imap(source, "INBOX")
+    first.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout does
     append_messages(*account, "INBOX", [make_message("after")])
     assert subjects(drain(source, inbox, cursor)) == ["after"]
-    assert source._client is not None and source._client is not first
+    assert kept_imap(source, "INBOX") is not first
 
 
 def test_login_and_connection_failures(account: tuple[Dovecot, str]) -> None:
@@ -388,14 +551,14 @@ def spec(key: str = "draft-1", body: str = "Happy to meet on Tuesday.") -> Draft
 def drafts_in(account: tuple[Dovecot, str]) -> dict[int, dict[bytes, Any]]:
     client = other_client(account)
     client.select_folder("Drafts", readonly=True)
-    found: dict[int, dict[bytes, Any]] = client.fetch(client.search(["ALL"]), ["FLAGS", "BODY.PEEK[]"])
+    found: dict[int, dict[bytes, Any]] = client.fetch(
+        client.search(["ALL"]), ["FLAGS", "BODY.PEEK[]"]
+    )
     client.logout()
     return found
 
 
-def test_draft_is_created_exactly_once(
-    account: tuple[Dovecot, str], source: ImapSource
-) -> None:
+def test_draft_is_created_exactly_once(account: tuple[Dovecot, str], source: ImapSource) -> None:
     created = source.create_draft(spec())
     again = source.create_draft(spec())
     assert again == created
@@ -417,9 +580,7 @@ def test_draft_is_created_exactly_once(
     assert len(drafts_in(account)) == 1
 
 
-def test_edited_draft_is_changed_and_kept(
-    account: tuple[Dovecot, str], source: ImapSource
-) -> None:
+def test_edited_draft_is_changed_and_kept(account: tuple[Dovecot, str], source: ImapSource) -> None:
     created = source.create_draft(spec())
     # A mail client saves an edit as a new message with the same Message-ID.
     edited = render_draft(spec(body="Tuesday is bad, how about Thursday?"))
@@ -466,6 +627,26 @@ def test_drafts_folder_is_created_when_missing(
     assert len(drafts_in(account)) == 1
 
 
+def test_drafts_leave_the_kept_folders_selected(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    append_messages(*account, "INBOX", [make_message("before")])
+    inbox, sent = stream(source, "INBOX"), stream(source, "Sent")
+    cursors = {i.name: drain(source, i, None)[-1].cursor for i in (inbox, sent)}
+    with command_log() as log:
+        created = source.create_draft(spec())
+        assert source.draft_state("draft-1", created.fingerprint) == "untouched"
+        assert source.remove_draft("draft-1", created.fingerprint) is True
+    main = source._client._imap
+    assert set(log.on(main)) >= {"SELECT", "EXAMINE", "APPEND"}  # Drafts, on the main one
+    assert log.connections() == {id(main)}
+    append_messages(*account, "INBOX", [make_message("after")])
+    with command_log() as log:
+        assert subjects(drain(source, inbox, cursors["INBOX"])) == ["after"]
+        assert subjects(drain(source, sent, cursors["Sent"])) == []
+    assert log.selects() == []
+
+
 def test_raw_header_fetch_reads_what_imapclient_reads(
     account: tuple[Dovecot, str], source: ImapSource
 ) -> None:
@@ -483,6 +664,107 @@ def test_raw_header_fetch_reads_what_imapclient_reads(
     first = raw[0]
     assert isinstance(first, RawMessage)
     assert first.labels == {"\\Flagged", "$Work"} and first.get("Precedence") == "bulk"
+
+
+# ------------------------------------------------------------------------- IDLE
+
+
+def test_an_append_by_another_client_wakes_wait_for_change(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    append_messages(*account, "INBOX", [make_message("old")])
+    inbox = stream(source, "INBOX")
+    cursor = drain(source, inbox, None)[-1].cursor
+    assert source.can_wait() is True
+
+    timer = later(0.3, lambda: append_messages(*account, "INBOX", [make_message("pushed")]))
+    started = time.monotonic()
+    assert source.wait_for_change(30) is True
+    waited = time.monotonic() - started
+    timer.join()
+    assert waited < 5, f"woken after {waited:.1f} s"
+    with command_log() as log:
+        fresh = drain(source, inbox, cursor)
+    assert subjects(fresh) == ["pushed"]
+    # The EXISTS came during the wait: no NOOP, no EXAMINE.
+    assert log.names == ["DONE", "UID SEARCH", "UID FETCH", "IDLE"]
+
+    started = time.monotonic()
+    assert source.wait_for_change(0.6) is False  # nothing new: the timeout
+    assert 0.5 <= time.monotonic() - started < 3
+
+
+def test_wait_for_change_opens_inbox_itself_and_ignores_flag_changes(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    append_messages(*account, "INBOX", [make_message("flag me")])
+
+    def flag() -> None:
+        client = other_client(account)
+        client.select_folder("INBOX")
+        client.add_flags([1], [imapclient.FLAGGED])
+        client.logout()
+
+    timer = later(0.2, flag)
+    assert source.wait_for_change(1.5) is False  # before any poll; flags are not mail
+    timer.join()
+    assert list(source._kept) == ["INBOX"]
+    # Its first poll reads the folder from the start on the connection the wait opened.
+    with command_log() as log:
+        assert subjects(drain(source, stream(source, "INBOX"), None)) == ["flag me"]
+    assert log.selects() == []
+
+
+def test_wait_for_change_stops_when_cancelled(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    cancel = threading.Event()
+    timer = later(0.3, cancel.set)
+    started = time.monotonic()
+    assert source.wait_for_change(60, cancel) is False
+    assert time.monotonic() - started < 3
+    timer.join()
+    # Mail that came while nobody waited is reported at once by the next wait.
+    append_messages(*account, "INBOX", [make_message("meanwhile")])
+    assert source.wait_for_change(10) is True
+
+
+def test_idle_is_renewed_while_waiting(account: tuple[Dovecot, str]) -> None:
+    src = ImapSource(settings(account, idle_renew=0.4))
+    try:
+        with command_log() as log:
+            assert src.wait_for_change(1.5) is False
+        assert log.on(kept_imap(src, "INBOX")).count("IDLE") >= 3
+        assert log.names.count("DONE") == log.names.count("IDLE") - 1
+        timer = later(0.2, lambda: append_messages(*account, "INBOX", [make_message("x")]))
+        assert src.wait_for_change(10) is True
+        timer.join()
+    finally:
+        src.close()
+
+
+def test_a_session_the_server_ends_wakes_the_wait_and_the_poll_reconnects(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    server, user = account
+    append_messages(server, user, "INBOX", [make_message("one")])
+    inbox = stream(source, "INBOX")
+    cursor = drain(source, inbox, None)[-1].cursor
+    timer = later(0.3, lambda: server.doveadm("kick", user))
+    assert source.wait_for_change(30) is True  # the BYE ends the wait: poll to find out
+    timer.join()
+    assert "INBOX" not in source._kept
+    append_messages(server, user, "INBOX", [make_message("two")])
+    assert subjects(drain(source, inbox, cursor)) == ["two"]
+
+    # Dovecot does not end an IDLE for a new UIDVALIDITY; the next poll finds it out.
+    old = load_cursor(cursor)
+    assert old is not None
+    set_to = str(old.uidvalidity + 3)
+    server.doveadm("mailbox", "update", "-u", user, "--uid-validity", set_to, "INBOX")
+    source.wait_for_change(0.5)
+    with pytest.raises(CursorExpired):
+        drain(source, inbox, cursor)
 
 
 # ------------------------------------------------------------------------- TLS
@@ -526,3 +808,28 @@ def test_tls_and_starttls_check_the_certificate(tls_dovecot: Dovecot) -> None:
         with pytest.raises(SourceInvalid, match="certificate"):
             untrusted.streams()
         assert untrusted._client is None
+
+
+def test_wait_for_change_over_tls(tls_dovecot: Dovecot) -> None:
+    server = tls_dovecot
+    assert server.tls_port is not None and server.ca_file is not None
+    src = ImapSource(
+        ImapSettings(
+            server.host,
+            server.tls_port,
+            "alex",
+            "secret",
+            security="tls",
+            ca_file=str(server.ca_file),
+        )
+    )
+    try:
+        inbox = stream(src, "INBOX")
+        cursor = drain(src, inbox, None)[-1].cursor
+        assert src.wait_for_change(0.5) is False
+        timer = later(0.3, lambda: append_messages(server, "alex", "INBOX", [make_message("tls")]))
+        assert src.wait_for_change(30) is True
+        timer.join()
+        assert subjects(drain(src, inbox, cursor)) == ["tls"]
+    finally:
+        src.close()
