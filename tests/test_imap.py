@@ -14,12 +14,16 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import socket
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -43,8 +47,10 @@ from connectors.base import (
 from connectors.imap import ImapSettings, ImapSource, load_cursor
 from connectors.imap_watch import Reported, read_untagged
 from connectors.maildir_drafts import draft_message_id, render_draft
+from syncd.wake import MIN_GAP, Waiter, pause
 from tests.dovecot import Dovecot, append_messages, claim_user, start_dovecot
 from tests.dovecot import dovecot_server as dovecot_server  # the session fixture `dovecot`
+from tests.util import write_config
 
 pytestmark = pytest.mark.integration
 
@@ -765,6 +771,80 @@ def test_a_session_the_server_ends_wakes_the_wait_and_the_poll_reconnects(
     source.wait_for_change(0.5)
     with pytest.raises(CursorExpired):
         drain(source, inbox, cursor)
+
+
+def test_syncd_run_wakes_on_new_mail_instead_of_sleeping_the_interval(
+    account: tuple[Dovecot, str], tmp_path: Path
+) -> None:
+    server, user = account
+    append_messages(server, user, "INBOX", [make_message("first")])
+    secret = tmp_path / "imap.pass"
+    secret.write_text(server.users[user], encoding="utf-8")
+    secret.chmod(0o600)
+    db = tmp_path / "syncd.db"
+    cfg = write_config(
+        tmp_path / "syncd.toml",
+        f'[[accounts]]\nname = "mail"\nkind = "imap"\nhost = "{server.host}"\n'
+        f'port = {server.port}\nsecurity = "none"\nusername = "{user}"\n'
+        f'password_file = "{secret}"\n',
+        store_url=f"sqlite:///{db}",
+    )
+    subjects_stored = "SELECT subject FROM interactions ORDER BY subject"
+    with (tmp_path / "daemon.log").open("wb") as log:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "--config", str(cfg), "run", "--interval", "10m"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        assert wait_for_rows(db, subjects_stored, ["first"], daemon)
+        append_messages(server, user, "INBOX", [make_message("second")])
+        started = time.monotonic()
+        assert wait_for_rows(db, subjects_stored, ["first", "second"], daemon)
+        assert time.monotonic() - started < 30  # not the ten minutes of the interval
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=30)
+    assert code == 0, (tmp_path / "daemon.log").read_text()
+
+
+def test_the_daemon_pause_ends_on_stop_on_mail_or_at_the_interval(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    inbox = stream(source, "INBOX")
+    drain(source, inbox, None)
+    waiting = [Waiter("mail", source)]
+    stop = threading.Event()
+    timer = later(0.3, stop.set)
+    started = time.monotonic()
+    assert pause(waiting, stop, 60) == "stop"
+    assert time.monotonic() - started < 3
+    timer.join()
+    stop.clear()
+    timer = later(0.3, lambda: append_messages(*account, "INBOX", [make_message("wake")]))
+    assert pause(waiting, stop, 60, since=time.monotonic() - MIN_GAP) == "mail"
+    timer.join()
+    assert pause([], stop, 0.2) == "interval"
+    assert pause(waiting, stop, 0.5) == "mail"  # not polled since: still new
+
+
+def wait_for_rows(
+    db: Path, query: str, want: list[str], daemon: subprocess.Popen[bytes], limit: float = 60
+) -> bool:
+    """Whether `query` on the store returns `want` (one column) before `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert daemon.poll() is None, "syncd run exited"
+        if db.exists():
+            with closing(sqlite3.connect(db, timeout=5)) as conn:
+                try:
+                    if [row[0] for row in conn.execute(query)] == want:
+                        return True
+                except sqlite3.OperationalError:  # the schema is being made
+                    pass
+        time.sleep(0.1)
+    return False
 
 
 # ------------------------------------------------------------------------- TLS
