@@ -334,6 +334,19 @@ class ImapAccount(_Secret):
     use_all_mail: bool = Field(
         default=False, description="Gmail: read All Mail instead of INBOX and Sent."
     )
+    idle: bool = Field(
+        default=True,
+        description="Use IDLE where the server offers it: `syncd run` wakes when mail comes, "
+        "and polled folders idle between polls; false: poll only.",
+    )
+    max_connections: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description="Connections to the server at most: one lists folders and writes "
+        "drafts, each other one keeps a polled folder selected (folders past that are "
+        "opened again on every poll). Dovecot allows 10 per user and address by default.",
+    )
     calendar: CalendarSettings | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))

@@ -91,6 +91,8 @@ class Connectors:
                 folders=tuple(acc.folders),
                 use_all_mail=acc.use_all_mail,
                 batch_size=batch,
+                idle=acc.idle,
+                max_connections=acc.max_connections,
             )
         )
 
