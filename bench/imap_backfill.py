@@ -9,8 +9,8 @@ cache, then measures in one run:
   (b) imapclient's own fetch of the same items, nothing parsed beyond the library
   (c) `syncd sync` of an imap account on that mailbox (a child process: wall time, peak RSS)
 
-and prints the three rates, the ratios c/a and c/b, and the cost of an incremental poll
-(round trips and time) after 10 new messages, on a kept connection, at N and at --small.
+and prints the three rates, the ratios c/a and c/b, and the cost of the incremental poll
+`syncd run` makes (round trips and time, see `incremental`), at N and at --small.
 
   python bench/imap_backfill.py                 # N=100,000, and 10,000 for comparison
   python bench/imap_backfill.py --n 20000 --small 5000
@@ -26,8 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -128,24 +131,37 @@ def syncd_run(server, user: str, work: Path) -> dict[str, float]:  # type: ignor
     return doc
 
 
-def incremental(server, user: str) -> tuple[int, float]:  # type: ignore[no-untyped-def]
-    """Round trips and seconds of one poll of INBOX after 10 new messages, kept connection."""
-    from connectors.imap import ImapSettings, ImapSource
+REPEAT = 11  # polls measured per case: the median is printed, and the fastest
+SETTLE = 1.5  # seconds a kept connection idles before a measured poll, as between passes
 
-    src = ImapSource(
-        ImapSettings(
-            host=server.host,
-            port=server.port,
-            username=user,
-            password=server.users[user],
-            security="none",
-        )
-    )
-    now = datetime.now(UTC)
-    [inbox] = [s for s in src.streams() if s.name == "INBOX"]
-    cursor = None
-    for batch in src.poll(inbox, None, now=now):
-        cursor = batch.cursor
+
+@dataclass
+class Poll:
+    """What a measured poll cost: the commands it waited for (DONE and tagged commands;
+    the IDLE it sends at the end is not waited for), and milliseconds (the median of
+    REPEAT polls, and the fastest)."""
+
+    commands: list[str] = field(default_factory=list)
+    ms: float = 0.0
+    fastest: float = 0.0
+
+
+def _watch_commands(imap: Any, into: list[str]) -> None:
+    """Record the commands sent on `imap` (its tagged lines, and DONE) into `into`."""
+    send = imap.send
+
+    def recording(data: bytes) -> None:
+        if data.startswith(imap.tagpre):
+            words = data.split()
+            into.append(b" ".join(words[1:3] if words[1] == b"UID" else words[1:2]).decode())
+        elif data.strip() == b"DONE":
+            into.append("DONE")
+        send(data)
+
+    imap.send = recording
+
+
+def _new_mail(server, user: str, k: int) -> None:  # type: ignore[no-untyped-def]
     append_messages(
         server,
         user,
@@ -153,17 +169,95 @@ def incremental(server, user: str) -> tuple[int, float]:  # type: ignore[no-unty
         (
             f"From: n{i}@example.org\r\nTo: {user}@example.com\r\nSubject: new {i}\r\n"
             f"Message-ID: <new{i}.{time.time()}@example.org>\r\n\r\nhi\r\n".encode()
-            for i in range(10)
+            for i in range(k)
         ),
     )
-    imap = src._client._imap  # the imaplib connection under imapclient: count its tags
-    before, t = imap.tagnum, time.perf_counter()
-    got = sum(len(b.items) for b in src.poll(inbox, cursor, now=now))
-    elapsed = time.perf_counter() - t
-    trips = imap.tagnum - before
-    src.close()
-    assert got == 10, got
-    return trips, elapsed
+
+
+class _Poller:
+    """One ImapSource polling one user's INBOX, its commands on the poll's connection
+    recorded, from the cursor its backfill left."""
+
+    def __init__(self, server, user: str, **settings: object) -> None:  # type: ignore[no-untyped-def]
+        from connectors.imap import ImapSettings, ImapSource
+
+        self.server, self.user = server, user
+        self.src = ImapSource(
+            ImapSettings(
+                host=server.host,
+                port=server.port,
+                username=user,
+                password=server.users[user],
+                security="none",
+                **settings,  # type: ignore[arg-type]
+            )
+        )
+        self.now = datetime.now(UTC)
+        [self.inbox] = [s for s in self.src.streams() if s.name == "INBOX"]
+        self.cursor: str | None = None
+        self.poll()
+        kept = self.src._kept.get("INBOX")  # the connection the poll runs on
+        self.commands: list[str] = []
+        _watch_commands(kept.imap if kept is not None else self.src._client._imap, self.commands)
+
+    def poll(self) -> int:
+        got = 0
+        for batch in self.src.poll(self.inbox, self.cursor, now=self.now):
+            got += len(batch.items)
+            self.cursor = batch.cursor
+        return got
+
+    def measure(self, expect: int, before: Callable[[], None]) -> Poll:
+        """The median of REPEAT polls, each after `before()`, each reading `expect` items."""
+        polls = []
+        for _ in range(REPEAT):
+            before()
+            self.commands.clear()
+            t = time.perf_counter()
+            got = self.poll()
+            ms = (time.perf_counter() - t) * 1000
+            assert got == expect, (got, expect)
+            polls.append(Poll([c for c in self.commands if c != "IDLE"], ms))
+        polls.sort(key=lambda poll: poll.ms)
+        median = polls[len(polls) // 2]
+        median.fastest = polls[0].ms
+        return median
+
+    def settle(self) -> None:
+        time.sleep(SETTLE)
+
+    def new_mail(self) -> None:
+        self.settle()
+        _new_mail(self.server, self.user, 10)  # one MULTIAPPEND
+
+    def reported_mail(self) -> None:
+        self.new_mail()
+        assert self.src.wait_for_change(30), "the server did not report the new mail"
+
+
+def incremental(server, user: str) -> dict[str, Poll]:  # type: ignore[no-untyped-def]
+    """The poll `syncd run` makes of INBOX, on the source's kept connection, at its median.
+
+    First a poll from nothing (the backfill), then each case REPEAT times:
+      unchanged   a poll with nothing new, after the connection idled SETTLE seconds
+      after IDLE  10 new messages; `wait_for_change` returns when the server reports them
+                  (what the daemon waits on between passes), then the poll
+      at once     10 new messages polled right after the APPEND, before the server has
+                  reported them (its Maildir rescan then falls on the poll)
+      EXAMINE     10 new messages with max_connections = 1: the folder is EXAMINEd on
+                  every poll, as before connections were kept
+    """
+    kept = _Poller(server, user)
+    out = {
+        "unchanged": kept.measure(0, kept.settle),
+        "after IDLE": kept.measure(10, kept.reported_mail),
+        "at once": kept.measure(10, kept.new_mail),
+    }
+    kept.src.close()
+    examined = _Poller(server, user, max_connections=1)
+    out["EXAMINE"] = examined.measure(10, examined.new_mail)
+    examined.src.close()
+    return out
 
 
 def main() -> None:
@@ -183,18 +277,21 @@ def main() -> None:
             a = raw_imaplib(server, user)
             b = lib_imapclient(server, user)
             c = syncd_run(server, user, work)
-            trips, secs = incremental(server, user)
-            rows[n] = (a, b, c, trips, secs)
-        for n, (a, b, c, trips, secs) in rows.items():
+            polls = incremental(server, user)
+            rows[n] = (a, b, c, polls)
+        for n, (a, b, c, polls) in rows.items():
             ra, rb, rc = a[0] / a[1], b[0] / b[1], n / c["wall"]
             print(
                 f"N={n:,}: (a) imaplib {ra:,.0f}/s  (b) imapclient {rb:,.0f}/s"
                 f"  (c) syncd sync {rc:,.0f}/s ({c['wall']:.1f} s, peak RSS"
                 f" {c['rss_kb'] / 1024:.0f} MB)  c/a {rc / ra:.2f}  c/b {rc / rb:.2f}"
             )
-            print(
-                f"        incremental poll after 10 new: {trips} round trips, {secs * 1000:.1f} ms"
-            )
+            for case, poll in polls.items():
+                print(
+                    f"        incremental poll, {case:<10} {len(poll.commands)} round trips"
+                    f" ({' '.join(poll.commands)}), {poll.ms:.1f} ms"
+                    f" (fastest {poll.fastest:.1f})"
+                )
     finally:
         server.stop()
         if args.keep:
