@@ -166,7 +166,8 @@ def test_a_new_uidvalidity_resyncs_the_folder_without_duplicates(
     assert dict(after) == expected
     assert sorted(set(before) - set(dict(after))) == []  # nothing stored was lost
 
-    # The status tells what happened: the streams are fine, and the run said "resynced".
+    # The run's summary said "resynced" (above); the account's status shows healthy streams:
+    # a resync is the remedy, not an error.
     code, accounts, _err = run.run("accounts", "status")
     assert code == 0
     [account] = accounts
@@ -176,10 +177,8 @@ def test_a_new_uidvalidity_resyncs_the_folder_without_duplicates(
         "mail:Projects": None,
         "mail:Sent": None,
     }
-    table = run_cli("--config", str(run.config), "sync", env=run.env)
-    assert table.returncode == 0 and "resynced" not in table.stdout  # only once
 
-    # And a third pass is incremental again: nothing read, nothing new.
+    # The next pass is incremental again: nothing read, nothing new.
     code, streams, err = run.sync()
     assert code == 0, err
     assert all(not s["resynced"] and s["read"] == 0 for s in streams.values())
