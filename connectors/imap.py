@@ -307,6 +307,17 @@ class ImapSource:
         return found
 
     def streams(self) -> list[StreamInfo]:
+        kept = self._client is not None
+        try:
+            return self._list_streams()
+        except SourceUnavailable:
+            if not kept:
+                raise
+            # The main connection idles between passes, and a server may close it meanwhile.
+            logger.info("imap.reconnect", extra={"host": self.settings.host})
+            return self._list_streams()
+
+    def _list_streams(self) -> list[StreamInfo]:
         with self._guard("listing folders") as client:
             self._folder_list = None
             folders = self._folders(client)

@@ -505,11 +505,13 @@ def test_a_connection_closed_between_polls_is_reopened(
     append_messages(*account, "INBOX", [make_message("before")])
     inbox = stream(source, "INBOX")
     cursor = drain(source, inbox, None)[-1].cursor
-    first = kept_imap(source, "INBOX")
-    first.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout does
+    first, main = kept_imap(source, "INBOX"), source._client._imap
+    for imap in (first, main):
+        imap.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout does
     append_messages(*account, "INBOX", [make_message("after")])
+    assert stream(source, "INBOX") == inbox  # the main connection is reopened too
     assert subjects(drain(source, inbox, cursor)) == ["after"]
-    assert kept_imap(source, "INBOX") is not first
+    assert kept_imap(source, "INBOX") is not first and source._client._imap is not main
 
 
 def test_login_and_connection_failures(account: tuple[Dovecot, str]) -> None:
