@@ -1,4 +1,6 @@
-"""`syncd accounts auth NAME`: authorise a gmail account. Registered on `syncd.cli.accounts`.
+"""`syncd accounts auth NAME`: authorise a gmail or outlook account. Registered on
+`syncd.cli.accounts`. Outlook accounts sign in with Microsoft's device code flow
+(`syncd.cli_outlook`); the rest of this docstring is about gmail accounts.
 
 It asks Google for the least privilege the configured features need (see
 `connectors.google_auth` and docs/google.md) and stores the result, google-auth's
@@ -30,7 +32,7 @@ from connectors.google_auth import (
     scopes_for,
 )
 from syncd.cli import App, accounts, pass_app
-from syncd.config import Config, GmailAccount, GoogleCalendar
+from syncd.config import Config, GmailAccount, GoogleCalendar, OutlookAccount
 from syncd.connect import google_credentials_path
 from syncd.errors import ConfigError, InputError, SyncdError
 from syncd.secrets import write_secret_file
@@ -83,15 +85,24 @@ def google_features(config: Config, acc: GmailAccount) -> list[str]:
 def accounts_auth(
     app: App, name: str, listen_port: int | None, redirect_port: int, client_secrets: Path | None
 ) -> None:
-    """Authorise a gmail account with Google (OAuth, installed-app flow) and store it.
+    """Authorise a gmail account with Google (OAuth, installed-app flow), or an outlook
+    account with Microsoft (device code: open the printed URL, enter the code), and store it.
 
     Asks only for what the configured features need: reading mail metadata, drafts when a
     rule makes drafts, the calendar when one is configured, holds when a rule makes holds.
     Run it again after changing rules, or when `syncd accounts status` says needs_reauth.
     """
     acc = app.config.settings.account(name)
+    if isinstance(acc, OutlookAccount):
+        from syncd.cli_outlook import authorise_outlook
+
+        authorise_outlook(app, acc, mark_ok=lambda: _mark_ok(app, name))
+        return
     if not isinstance(acc, GmailAccount):
-        raise SyncdError(f"account {name} is a {acc.kind} account: only gmail accounts use OAuth")
+        raise SyncdError(
+            f"account {name} is a {acc.kind} account: only gmail accounts use OAuth"
+            " (and outlook accounts Microsoft's sign-in)"
+        )
     client = _client(acc, client_secrets)
     features = google_features(app.config, acc)
     scopes = scopes_for(features)

@@ -32,8 +32,8 @@ from syncd.errors import ConfigError
 
 ACCOUNT_KINDS = ("gmail", "outlook", "imap", "maildir")
 CALENDAR_KINDS = ("google", "outlook", "caldav", "ics")
-SUPPORTED_ACCOUNT_KINDS = ("maildir", "imap", "gmail")
-SUPPORTED_CALENDAR_KINDS = ("ics", "caldav", "google")
+SUPPORTED_ACCOUNT_KINDS = ("maildir", "imap", "gmail", "outlook")
+SUPPORTED_CALENDAR_KINDS = ("ics", "caldav", "google", "outlook")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONFIG_ENV = "SYNCD_CONFIG"
 STATE_ENV = "SYNCD_STATE_DIR"
@@ -313,8 +313,14 @@ class GoogleCalendar(_Model):
     )
 
 
+class OutlookCalendar(_Model):
+    """The default calendar of an outlook account (it uses the account's authorisation)."""
+
+    kind: Literal["outlook"]
+
+
 CalendarSettings = Annotated[
-    IcsCalendar | CalDavCalendar | GoogleCalendar, Field(discriminator="kind")
+    IcsCalendar | CalDavCalendar | GoogleCalendar | OutlookCalendar, Field(discriminator="kind")
 ]
 
 
@@ -427,6 +433,116 @@ class GmailAccount(_Model):
         return value
 
 
+class MicrosoftEndpoints(_Model):
+    """Where an outlook account's requests go: Microsoft's public cloud unless overridden."""
+
+    authority: str | None = Field(
+        default=None,
+        description="The identity authority, https://login.microsoftonline.com/<tenant> by"
+        " default; another host for a national cloud (login.microsoftonline.us, ...).",
+    )
+    graph: str = Field(
+        default="https://graph.microsoft.com/v1.0",
+        description="The Microsoft Graph root, with its version path.",
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="A CA bundle to trust (default: $REQUESTS_CA_BUNDLE, $SSL_CERT_FILE,"
+        " or the bundled one).",
+    )
+
+    @field_validator("authority")
+    @classmethod
+    def _authority(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https://[^/]+/[^/]+", value):
+            raise ValueError(f"{value!r} is not an https URL with a tenant path (msal needs both)")
+        return value
+
+    @field_validator("graph")
+    @classmethod
+    def _graph(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
+class OutlookAccount(_Model):
+    """An Outlook.com or Microsoft 365 mailbox through Microsoft Graph (msal)."""
+
+    name: str
+    kind: Literal["outlook"]
+    client_id: str = Field(
+        min_length=1, description="The application (client) id of your Entra app registration."
+    )
+    tenant: str = Field(
+        default="common",
+        description="common, organizations, consumers, or a tenant id or domain.",
+    )
+    auth: Literal["device_code", "client_credentials"] = Field(
+        default="device_code",
+        description="device_code: a user signs in once (`syncd accounts auth`);"
+        " client_credentials: application permissions an administrator granted.",
+    )
+    token_cache: Path | None = Field(
+        default=None,
+        description="device_code: the msal token cache `syncd accounts auth` writes"
+        " (mode 0600); default <state_dir>/credentials/<name>.json.",
+    )
+    client_secret_file: Path | None = Field(
+        default=None, description="client_credentials: a file holding the client secret (0600)."
+    )
+    client_secret_env: str | None = Field(
+        default=None, description="client_credentials: or an environment variable holding it."
+    )
+    user: str | None = Field(
+        default=None,
+        description="The mailbox (address or id); required with client_credentials, whose"
+        " tokens cannot say /me.",
+    )
+    folders: list[str] = Field(
+        default=[],
+        description="More folders to read besides Inbox and Sent Items: well-known names"
+        " (archive) or display names, Parent/Child for a child folder.",
+    )
+    lookback: str = Field(default="365d", description="How far back the first sync reads.")
+    endpoints: MicrosoftEndpoints = MicrosoftEndpoints()
+    calendar: CalendarSettings | None = None
+
+    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
+
+    @field_validator("token_cache", "client_secret_file")
+    @classmethod
+    def _path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @field_validator("lookback")
+    @classmethod
+    def _lookback(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> OutlookAccount:
+        if self.auth == "client_credentials":
+            if (self.client_secret_file is None) == (self.client_secret_env is None):
+                raise _KeyError(
+                    ".client_secret_file",
+                    "client_credentials needs exactly one of client_secret_file, client_secret_env",
+                )
+            if not self.user:
+                raise _KeyError(".user", "client_credentials needs the mailbox's user")
+        return self
+
+    @property
+    def authority(self) -> str:
+        return self.endpoints.authority or f"https://login.microsoftonline.com/{self.tenant}"
+
+
 class MaildirAccount(_Model):
     """A local Maildir tree, as mbsync or offlineimap leave it."""
 
@@ -452,9 +568,9 @@ class MaildirAccount(_Model):
 
 
 AccountSettings = Annotated[
-    MaildirAccount | ImapAccount | GmailAccount, Field(discriminator="kind")
+    MaildirAccount | ImapAccount | GmailAccount | OutlookAccount, Field(discriminator="kind")
 ]
-AnyAccount = MaildirAccount | ImapAccount | GmailAccount
+AnyAccount = MaildirAccount | ImapAccount | GmailAccount | OutlookAccount
 
 
 class TierSettings(_Model):
@@ -641,6 +757,12 @@ class Settings(_Model):
                     raise _KeyError(
                         f"accounts[{i}].calendar.kind",
                         "google calendars belong to gmail accounts (they share its authorisation)",
+                    )
+                if isinstance(cal, dict) and cal.get("kind") == "outlook" and kind != "outlook":
+                    raise _KeyError(
+                        f"accounts[{i}].calendar.kind",
+                        "outlook calendars belong to outlook accounts (they share its"
+                        " authorisation)",
                     )
         return value
 

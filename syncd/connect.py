@@ -4,7 +4,8 @@ An IMAP account's source is also its draft sink and a CalDAV calendar's source i
 hold sink, so both sides use one connection (kept open between polls, which keeps an
 incremental poll at a constant cost). A gmail account's mail source (also its draft sink)
 and Google calendar (also its hold sink) share one authorised transport, so the access
-token is refreshed once for both. Secrets are read here, when a connector is built;
+token is refreshed once for both; so do an outlook account's mail and Outlook calendar
+(one msal application and token cache). Secrets are read here, when a connector is built;
 a missing or world-readable secret fails that account with a clear message, not the run.
 """
 
@@ -26,14 +27,38 @@ from syncd.config import (
     GoogleCalendar,
     IcsCalendar,
     MaildirAccount,
+    OutlookAccount,
+    OutlookCalendar,
     parse_duration,
 )
-from syncd.secrets import read_secret, read_secret_file
+from syncd.secrets import read_secret, read_secret_file, write_secret_file
 
 
 def google_credentials_path(config: Config, acc: GmailAccount) -> Path:
     """Where a gmail account's authorisation lives (`syncd accounts auth` writes it)."""
     return acc.credentials or config.state_dir / "credentials" / f"{acc.name}.json"
+
+
+def outlook_token_cache_path(config: Config, acc: OutlookAccount) -> Path:
+    """Where an outlook account's msal token cache lives (`syncd accounts auth` writes it)."""
+    return acc.token_cache or config.state_dir / "credentials" / f"{acc.name}.json"
+
+
+def outlook_features(config: Config, acc: OutlookAccount) -> list[str]:
+    """What syncd will do with an outlook account, so what it must be allowed to do."""
+
+    def aimed_here(account: str | None) -> bool:
+        return account is None or account == acc.name
+
+    rules = config.settings.rules
+    features = ["mail"]
+    if any(r.action_kind == "draft" and aimed_here(r.account) for r in rules):
+        features.append("drafts")
+    if isinstance(acc.calendar, OutlookCalendar):
+        features.append("calendar")
+        if any(r.action_kind == "hold" and aimed_here(r.account) for r in rules):
+            features.append("holds")
+    return features
 
 
 class Connectors:
@@ -42,6 +67,7 @@ class Connectors:
         self._mail: dict[str, Any] = {}
         self._calendar: dict[str, Any] = {}
         self._google: dict[str, Any] = {}
+        self._graph: dict[str, Any] = {}
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -57,6 +83,8 @@ class Connectors:
         if acc.name not in self._calendar:
             if isinstance(acc.calendar, GoogleCalendar):
                 self._calendar[acc.name] = self._build_google_calendar(acc, acc.calendar)
+            elif isinstance(acc.calendar, OutlookCalendar):
+                self._calendar[acc.name] = self._build_outlook_calendar(acc)
             else:
                 self._calendar[acc.name] = self._build_calendar(acc.name, acc.calendar)
         source: Source = self._calendar[acc.name]
@@ -77,6 +105,15 @@ class Connectors:
 
             lookback = parse_duration(acc.lookback)
             return GmailSource(self.google_api(acc), GmailSettings(lookback=lookback, items=batch))
+        if isinstance(acc, OutlookAccount):
+            from connectors.outlook_mail import OutlookMailSettings, OutlookMailSource
+
+            return OutlookMailSource(
+                self.graph_api(acc),
+                OutlookMailSettings(
+                    folders=tuple(acc.folders), lookback=parse_duration(acc.lookback), items=batch
+                ),
+            )
         from connectors.imap import ImapSettings, ImapSource
 
         password = read_secret(acc.password_file, acc.password_env, what=f"account {acc.name}")
@@ -166,6 +203,74 @@ class Connectors:
             )
         return self._google[acc.name]
 
+    def _build_outlook_calendar(self, acc: AnyAccount) -> Any:
+        from connectors.outlook_calendar import OutlookCalendarSettings, OutlookCalendarSource
+
+        assert isinstance(acc, OutlookAccount)  # the config allows outlook calendars nowhere else
+        s = self.config.settings.sync
+        owner = self.config.owner
+        return OutlookCalendarSource(
+            self.graph_api(acc),
+            OutlookCalendarSettings(
+                lookback=parse_duration(s.calendar_lookback),
+                horizon=parse_duration(s.calendar_horizon),
+                items=s.batch_size,
+                owner_addresses=tuple(owner.addresses) + tuple(owner.aliases),
+            ),
+        )
+
+    def graph_api(self, acc: OutlookAccount) -> Any:
+        """One msal application and Graph client per outlook account, shared by its mail
+        and calendar. The token cache is read here and written back (0600) when msal
+        refreshed a token."""
+        if acc.name not in self._graph:
+            from connectors.http_retry import RetryPolicy
+            from connectors.outlook_auth import scopes_for
+            from connectors.outlook_http import GraphApi, GraphSettings
+
+            what = f"account {acc.name}"
+            cache_text: str | None = None
+            secret: str | None = None
+            save = None
+            if acc.auth == "client_credentials":
+                secret = read_secret(
+                    acc.client_secret_file, acc.client_secret_env, what=f"{what} client secret"
+                )
+            else:
+                path = outlook_token_cache_path(self.config, acc)
+                if not path.exists():
+                    raise AuthFailed(
+                        f"{what}: not authorised yet ({path} does not exist);"
+                        f" run `syncd accounts auth {acc.name}`"
+                    )
+                cache_text = read_secret_file(path, what=f"{what} token cache")
+
+                def save(text: str, path: Path = path) -> None:
+                    write_secret_file(path, text, what=f"{what} token cache")
+
+            s = self.config.settings.sync
+            ends = acc.endpoints
+            self._graph[acc.name] = GraphApi(
+                GraphSettings(
+                    account=acc.name,
+                    client_id=acc.client_id,
+                    authority=acc.authority,
+                    scopes=tuple(scopes_for(outlook_features(self.config, acc))),
+                    graph=ends.graph,
+                    token_cache=cache_text,
+                    save_cache=save,
+                    client_secret=secret,
+                    user=acc.user,
+                    ca_file=str(ends.ca_file) if ends.ca_file else None,
+                    retry=RetryPolicy(
+                        attempts=s.retry_attempts,
+                        first_wait=s.retry_first_wait,
+                        max_wait=s.retry_max_wait,
+                    ),
+                )
+            )
+        return self._graph[acc.name]
+
     # --- writing ---------------------------------------------------------------------------
 
     def draft_sink(self, acc: AnyAccount) -> DraftSink:
@@ -185,10 +290,16 @@ class Connectors:
         return sink
 
     def close(self) -> None:
-        for obj in [*self._mail.values(), *self._calendar.values(), *self._google.values()]:
+        for obj in [
+            *self._mail.values(),
+            *self._calendar.values(),
+            *self._google.values(),
+            *self._graph.values(),
+        ]:
             close = getattr(obj, "close", None)
             if close is not None:
                 close()
         self._mail.clear()
         self._calendar.clear()
         self._google.clear()
+        self._graph.clear()
