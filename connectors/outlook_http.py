@@ -237,12 +237,15 @@ class GraphApi:
             self.settings.save_cache(cache.serialize())
             cache.has_state_changed = False
 
-    def account_realm(self) -> str | None:
-        """The tenant of the signed-in account (None for client credentials)."""
+    def account_tenant(self) -> str | None:
+        """The home tenant of the signed-in account (None for client credentials)."""
         if self.app_only:
             return None
         accounts = self.app.get_accounts()
-        return str(accounts[0].get("realm") or "") or None if accounts else None
+        if not accounts:
+            return None
+        home = str(accounts[0].get("home_account_id") or "")
+        return home.partition(".")[2] or str(accounts[0].get("realm") or "") or None
 
     def username(self) -> str | None:
         """The mailbox's address: `user`, or the signed-in account's username."""
@@ -254,7 +257,7 @@ class GraphApi:
     @property
     def personal(self) -> bool:
         """A personal Microsoft account (Outlook.com), where getSchedule is not offered."""
-        return self.account_realm() == CONSUMER_TENANT
+        return self.account_tenant() in (CONSUMER_TENANT, "consumers")
 
     # ------------------------------------------------------------------ requests
 
