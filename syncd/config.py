@@ -197,7 +197,7 @@ class SyncSettings(_Model):
     )
     calendar_lookback: str = Field(default="365d", description="How far back events are read.")
     calendar_horizon: str = Field(default="90d", description="How far ahead events are read.")
-    batch_size: int = Field(default=500, ge=1, le=10000, description="Items per transaction.")
+    batch_size: int = Field(default=2000, ge=1, le=10000, description="Items per transaction.")
     retry_attempts: int = Field(
         default=6,
         ge=1,
