@@ -216,6 +216,10 @@ class ImapSource:
             ssl_context=context if s.security == "tls" else None,
             timeout=s.timeout,
         )
+        # imapclient turns imaplib's debug output up to 5 and sends every protocol line to
+        # a DEBUG logger: header fields of every message (and formatting them cost 15 µs a
+        # message whether or not DEBUG was on). Mail content has no place in logs.
+        client._imap.debug = 0
         try:
             if s.security == "starttls":
                 client.starttls(context)

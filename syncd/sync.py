@@ -38,6 +38,7 @@ from syncd.config import AnyAccount, Config
 from syncd.connect import Connectors
 from syncd.errors import SyncdError
 from syncd.ingest import IngestContext, IngestResult, Privacy, ingest_batch, load_privacy
+from syncd.prefetch import prefetch
 from syncd.store.db import Store
 from syncd.store.models import Account, InteractionSource, Stream
 
@@ -248,7 +249,8 @@ class Syncer:
         full: bool,
         progress: Progress,
     ) -> None:
-        for batch in source.poll(info, cursor, now=now, full=full):
+        # The next batch is read while this one is stored (syncd/prefetch.py).
+        for batch in prefetch(source.poll(info, cursor, now=now, full=full)):
             self._store_batch(batch, batch.cursor, info, ctx, report, now=now, progress=progress)
 
     def _resync(
@@ -266,7 +268,7 @@ class Syncer:
         with the sources the read replaced dropped in the same transaction."""
         seen: set[str] = set()
         final = expired
-        for batch in source.poll(info, None, now=now, full=True):
+        for batch in prefetch(source.poll(info, None, now=now, full=True)):
             seen.update(item.provider_id for item in batch.items)
             final = batch.cursor
             self._store_batch(batch, expired, info, ctx, report, now=now, progress=progress)
