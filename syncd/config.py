@@ -202,8 +202,8 @@ class SyncSettings(_Model):
         default=6,
         ge=1,
         le=20,
-        description="HTTP connectors (Gmail, Google Calendar): calls per request before the"
-        " stream is marked failing until the next poll.",
+        description="HTTP connectors (Gmail, Google Calendar, Microsoft Graph): calls per"
+        " request before the stream is marked failing until the next poll.",
     )
     retry_first_wait: float = Field(
         default=1.0,
@@ -536,6 +536,14 @@ class OutlookAccount(_Model):
                 )
             if not self.user:
                 raise _KeyError(".user", "client_credentials needs the mailbox's user")
+            if self.endpoints.authority is None and self.tenant in (
+                "common",
+                "organizations",
+                "consumers",
+            ):
+                raise _KeyError(
+                    ".tenant", "client_credentials needs your tenant's id or domain, not a group"
+                )
         return self
 
     @property

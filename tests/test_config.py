@@ -18,6 +18,9 @@ from syncd.config import (
     ImapAccount,
     LimitsSettings,
     MaildirAccount,
+    MicrosoftEndpoints,
+    OutlookAccount,
+    OutlookCalendar,
     OwnerSettings,
     PrivacySettings,
     RuleSettings,
@@ -50,10 +53,6 @@ def _error(tmp_path: Path, text: str) -> str:
             "config.toml: accounts[1].kind: must be one of gmail, outlook, imap, maildir",
         ),
         (
-            OWNER + '[[accounts]]\nname="a"\nkind="outlook"\n',
-            "config.toml: accounts[0].kind: outlook accounts are not supported by this version",
-        ),
-        (
             OWNER + '[[accounts]]\nname="a"\nkind="gmail"\nlookback="soon"\n',
             "config.toml: accounts[0].lookback: 'soon' is not a duration",
         ),
@@ -68,6 +67,29 @@ def _error(tmp_path: Path, text: str) -> str:
         (
             OWNER + '[[accounts]]\nname="a"\nkind="maildir"\n',
             "config.toml: accounts[0].path: is required",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="gmail"\ncalendar={kind="outlook"}\n',
+            "config.toml: accounts[0].calendar.kind: outlook calendars belong to outlook accounts",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="outlook"\n',
+            "config.toml: accounts[0].client_id: is required",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="outlook"\nclient_id="c"\n'
+            'auth="client_credentials"\nclient_secret_env="S"\n',
+            "config.toml: accounts[0].user: client_credentials needs the mailbox's user",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="outlook"\nclient_id="c"\n'
+            'auth="client_credentials"\nclient_secret_env="S"\nuser="a@b.example"\n',
+            "config.toml: accounts[0].tenant: client_credentials needs your tenant's id",
+        ),
+        (
+            OWNER + '[[accounts]]\nname="a"\nkind="outlook"\nclient_id="c"\n'
+            '[accounts.endpoints]\nauthority="http://127.0.0.1/x"\n',
+            "config.toml: accounts[0].endpoints.authority: 'http://127.0.0.1/x' is not an https",
         ),
         (
             OWNER
@@ -193,6 +215,9 @@ def test_example_config_documents_every_key() -> None:
         GmailAccount,
         GoogleEndpoints,
         GoogleCalendar,
+        OutlookAccount,
+        MicrosoftEndpoints,
+        OutlookCalendar,
     )
     missing = {k for m in models for k in _keys(m)} - mentioned
     assert not missing, f"config.example.toml does not mention: {sorted(missing)}"
