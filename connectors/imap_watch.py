@@ -217,6 +217,10 @@ class WatchedFolder:
             pass
         finally:
             sock.settimeout(before)
+        if hasattr(select, "poll"):  # select() refuses descriptors past 1023
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+            return bool(poller.poll(timeout * 1000))
         ready, _w, _x = select.select([sock], [], [], timeout)
         return bool(ready)
 
