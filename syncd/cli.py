@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import click
 from rich.console import Console
@@ -196,9 +196,17 @@ def _progress(console: Console | None) -> Iterator[RichProgress | None]:
     " ~/.config/syncd/config.toml, /etc/syncd/config.toml.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="SYNCD_LOG_FORMAT",
+    help="Log lines on stderr as text (event key=value ...) or JSON objects, one per line.",
+)
 @click.version_option(__version__, prog_name="syncd")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
     """syncd keeps your relationships alive from your own mail and calendars.
 
     It reads your mailboxes and calendars, keeps one history per person, and (with rules)
@@ -211,12 +219,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
       syncd contacts list                   who you are in touch with
       syncd history someone@example.org     everything with one person
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s %(message)s",
-    )
+    from syncd.logs import LogFormat, setup_logging
+
+    level = max(logging.WARNING - 10 * verbose, logging.DEBUG)
+    setup_logging(level, cast(LogFormat, log_format))
     ctx.obj = App(config_path)
     ctx.call_on_close(ctx.obj.close)
 

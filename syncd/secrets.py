@@ -8,11 +8,13 @@ file at `$CREDENTIALS_DIRECTORY/NAME`). Secret values are never logged or printe
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
 
 from syncd.errors import SecretError
+from syncd.logs import register_secret
 
 
 def read_secret(path: Path | None, env: str | None, *, what: str) -> str:
@@ -23,6 +25,7 @@ def read_secret(path: Path | None, env: str | None, *, what: str) -> str:
         value = os.environ.get(env)
         if not value:
             raise SecretError(f"{what}: the environment variable {env} is not set or empty")
+        register_secret(value)
         return value
     raise SecretError(f"{what}: no password_file or password_env is configured")
 
@@ -49,7 +52,31 @@ def read_secret_file(path: Path, *, what: str) -> str:
         raise SecretError(f"{what}: cannot read {path}: {exc}") from None
     if not value:
         raise SecretError(f"{what}: {path} is empty")
+    _register(value)
     return value
+
+
+def _register(value: str) -> None:
+    """Keep the secret (or, for a JSON token file, each token in it) out of every log line."""
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        register_secret(value)
+        return
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif (
+            isinstance(item, str)
+            and len(item) >= 16
+            and " " not in item
+            and not item.startswith(("http://", "https://"))
+        ):
+            register_secret(item)  # tokens and client secrets; not names, scopes or URLs
 
 
 def write_secret_file(path: Path, text: str, *, what: str) -> None:
