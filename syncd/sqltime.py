@@ -2,7 +2,8 @@
 
 The store keeps naive UTC datetimes: SQLite as text (`YYYY-MM-DD HH:MM:SS.ffffff`),
 PostgreSQL as `timestamp without time zone`. Differences between two of them, and the
-month they fall in, have no common SQL spelling, so each engine gets its own here:
+month they fall in, have no common SQL spelling, so each engine gets its own here (the
+SQLite form is also what `str()` of a statement shows):
 
 - `epoch_seconds(x)`: seconds since 1970-01-01 UTC as a float. SQLite:
   `(julianday(x) - 2440587.5) * 86400.0` (julianday reads the stored text, fractional
@@ -39,6 +40,7 @@ class month_of(FunctionElement[str]):
     name = "month_of"
 
 
+@compiles(epoch_seconds)
 @compiles(epoch_seconds, "sqlite")
 def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
     arg = compiler.process(element.clauses, **kw)
@@ -51,6 +53,7 @@ def _epoch_pg(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {arg}) AS DOUBLE PRECISION)"
 
 
+@compiles(month_of)
 @compiles(month_of, "sqlite")
 def _month_sqlite(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
     return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""`syncd report` over a large store: 50,000 contacts and 2,000,000 interactions.
+
+Fills a SQLite store with bench/plan.py's generator (the same people, threads, noise,
+meetings and tiers over three years), then runs `syncd report --json` and
+`syncd report --html FILE` in child processes and prints their wall time and peak RSS,
+and the time of each measure in this process (one query or a few each; nothing loads the
+history into Python, so memory follows the number of months and tiers).
+
+  python bench/report.py                  # 50,000 contacts, 2,000,000 interactions
+  python bench/report.py --contacts 5000 --interactions 200000
+  python bench/report.py --since 2024-01-01   # a longer period: three years of months
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plan import CONFIG, NOW, fill, measure  # bench/plan.py, beside this file
+
+
+def per_measure(db: Path, since: datetime) -> list[tuple[str, float]]:
+    """Each step of the report timed on its own, in this process."""
+    from syncd.measures import (
+        ReportParams,
+        active_network,
+        contact_states,
+        interactions_by_month,
+        month_ends,
+        responses,
+        staged,
+        tier_activity,
+    )
+    from syncd.store.db import Store
+
+    store = Store(f"sqlite:///{db}")
+    owner = store.ensure_owner("default", NOW)
+    p = ReportParams(now=NOW, since=since, tiers={"key": 14, "regular": 90})
+    steps = [
+        ("interactions by month", lambda s: interactions_by_month(s)),
+        ("responses, both ways", lambda s: responses(s, p)),
+        ("active network by month", lambda s: active_network(s, p, month_ends(since, NOW))),
+        ("per tier activity", lambda s: tier_activity(s, p)),
+        ("overdue, dormant, neglected", lambda s: contact_states(s, owner, p)),
+    ]
+    out = []
+    with store.session() as s:
+        t = time.perf_counter()
+        with staged(s, owner, p):
+            out.append(("staging (the period, the contacts)", time.perf_counter() - t))
+            for name, step in steps:
+                t = time.perf_counter()
+                step(s)
+                out.append((name, time.perf_counter() - t))
+    store.dispose()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--contacts", type=int, default=50_000)
+    ap.add_argument("--interactions", type=int, default=2_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--since", help="report period start (default: the report's, 12 months)")
+    ap.add_argument("--keep", action="store_true", help="keep the store (its path is printed)")
+    ap.add_argument(
+        "--syncd", default=shutil.which("syncd", path=str(Path(sys.executable).parent)) or "syncd"
+    )
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="syncd-bench-report."))
+    try:
+        db, maildir = tmp / "syncd.db", tmp / "mail"
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True)
+        cfg = tmp / "syncd.toml"
+        cfg.write_text(CONFIG.format(db=db, maildir=maildir), encoding="utf-8")
+        env = {**os.environ, "SYNCD_NOW": NOW.isoformat(), "SYNCD_STATE_DIR": str(tmp / "state")}
+        subprocess.run(
+            [args.syncd, "--config", str(cfg), "init"], check=True, env=env, capture_output=True
+        )
+        t = time.perf_counter()
+        fill(db, args.contacts, args.interactions, args.seed)
+        print(
+            f"filled {args.contacts:,} contacts and {args.interactions:,} interactions"
+            f" in {time.perf_counter() - t:.1f} s ({db.stat().st_size / 1e6:.0f} MB)"
+        )
+        since = ["--since", args.since] if args.since else []
+        cmd = [args.syncd, "--config", str(cfg), "report", *since]
+        first = measure([*cmd, "--json"], env)
+        again = measure([*cmd, "--json"], env)
+        html = measure([*cmd, "--html", str(tmp / "report.html")], env)
+        doc = json.loads(
+            subprocess.run(
+                [*cmd, "--json"], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        print(
+            f"syncd report --json: {first['wall']:.2f} s (again {again['wall']:.2f} s),"
+            f" peak RSS {first['rss_kb'] / 1024:.0f} MB, {first['out'] / 1e3:.0f} kB of JSON"
+        )
+        size = (tmp / "report.html").stat().st_size / 1e3
+        print(
+            f"syncd report --html: {html['wall']:.2f} s, peak RSS {html['rss_kb'] / 1024:.0f} MB,"
+            f" a page of {size:.0f} kB"
+        )
+        i, a = doc["interactions"], doc["active_network"]
+        print(
+            f"period {doc['since'][:10]} to {doc['until'][:10]} ({len(doc['months'])} months):"
+            f" {i['total']:,} interactions, two-way {i['two_way_share']:.0%},"
+            f" owner's mail answered {doc['response']['sent']['rate']:.0%},"
+            f" active network {a['at_start']:,} -> {a['current']:,},"
+            f" overdue {doc['overdue']:,}, dormant {doc['dormant']:,}"
+        )
+        start = (
+            datetime.fromisoformat(args.since).replace(tzinfo=UTC)
+            if args.since
+            else datetime.fromisoformat(doc["since"].replace("Z", "+00:00"))
+        )
+        print("each measure on its own (in process):")
+        for name, seconds in per_measure(db, start):
+            print(f"  {name:32} {seconds:6.2f} s")
+        if args.keep:
+            print(f"kept: {tmp}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
