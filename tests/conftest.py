@@ -24,12 +24,14 @@ settings.register_profile("derandomized", max_examples=100, deadline=None, deran
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 # The real servers' fixtures: `dovecot` and `radicale` (session-scoped); the fake Google
-# (`fake_google`, one per test) and the fake Microsoft (`fake_microsoft`, one per test).
+# (`fake_google`, one per test) and the fake Microsoft (`fake_microsoft`, one per test);
+# a headless browser (`chromium`, session-scoped).
 pytest_plugins = [
     "tests.dovecot",
     "tests.radicale",
     "tests.fake_google",
     "tests.fake_microsoft",
+    "tests.chromium",
 ]
 
 PG_ADMIN = os.environ.get("SYNCD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
