@@ -340,13 +340,12 @@ class ImapSource:
                     found.append(StreamInfo(name=sent, kind="mail", role="sent"))
             attrs = {name: flags for flags, name in folders}
             for name in self.settings.folders:
-                if name not in attrs:
-                    raise SourceInvalid(
-                        f"IMAP {self.settings.host}: configured folder {name!r} does not exist"
-                    )
                 if any(s.name == name for s in found):
                     continue
-                found.append(StreamInfo(name=name, kind="mail", role=_role(name, attrs[name])))
+                # A configured folder that is gone (renamed or deleted) stays a stream: its
+                # poll fails on its own, naming it, and the other folders are still read.
+                flags = attrs.get(name, ())
+                found.append(StreamInfo(name=name, kind="mail", role=_role(name, flags)))
             return found
 
     def size_hint(self, stream: StreamInfo) -> int | None:

@@ -215,10 +215,13 @@ def test_streams_are_inbox_sent_and_configured_folders(account: tuple[Dovecot, s
         assert src.size_hint(stream(src, "Lists/python")) == 1
     finally:
         src.close()
+    # A configured folder that does not exist is still a stream: only its poll fails.
     missing = ImapSource(settings(account, folders=("Nope",)))
     try:
+        nope = stream(missing, "Nope")
         with pytest.raises(SourceInvalid, match="Nope"):
-            missing.streams()
+            list(missing.poll(nope, None, now=NOW))
+        assert [b.done for b in missing.poll(stream(missing, "INBOX"), None, now=NOW)][-1]
     finally:
         missing.close()
 

@@ -188,11 +188,6 @@ def test_a_new_uidvalidity_resyncs_the_folder_without_duplicates(
 # ------------------------------------------------------------------------- folders
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connectors/imap.py ImapSource.streams() raises SourceInvalid for the whole "
-    "account when a configured folder is missing, so INBOX and Sent are not synced either",
-)
 def test_a_renamed_folder_fails_its_stream_only_and_loses_nothing(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
