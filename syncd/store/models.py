@@ -280,6 +280,28 @@ class Action(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Lease(Base):
+    """Who works on a resource (an account's sync, an owner's rules) until when.
+
+    Several `syncd run` processes on one PostgreSQL store share the work through these rows
+    (syncd/leases.py). `generation` grows on every change of holder, so a worker can tell
+    that the lease it had is no longer the one in the row, even if it came back to it.
+    """
+
+    __tablename__ = "leases"
+    __table_args__ = (UniqueConstraint("owner_id", "resource"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    # account:NAME | rules
+    resource: Mapped[str] = mapped_column(String(100))
+    # host:pid:random of the worker holding it; null when released
+    holder: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Forgotten(Base):
     """People the owner asked syncd to forget, kept only as a hash of the address."""
 
