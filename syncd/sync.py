@@ -38,8 +38,9 @@ from syncd.config import AnyAccount, Config
 from syncd.connect import Connectors
 from syncd.errors import SyncdError
 from syncd.ingest import IngestContext, IngestResult, Privacy, ingest_batch, load_privacy
+from syncd.leases import LeaseLost
 from syncd.prefetch import prefetch
-from syncd.store.db import Store
+from syncd.store.db import Store, lock_owner_writes
 from syncd.store.models import Account, InteractionSource, Stream
 
 log = logging.getLogger("syncd.sync")
@@ -111,6 +112,10 @@ def sources_for(connectors: Connectors, account: AnyAccount) -> AccountSources:
 class Syncer:
     """Runs sync passes for one owner against one store."""
 
+    # Called in every transaction that stores a batch or a cursor, with the account's name;
+    # raises `LeaseLost` when this worker may no longer write for it (syncd/leases.py).
+    guard: Callable[[Session, str], None] | None = None
+
     def __init__(
         self, store: Store, config: Config, owner_id: int, connectors: Connectors | None = None
     ) -> None:
@@ -136,6 +141,22 @@ class Syncer:
             return acc_id
 
     def sync_account(
+        self,
+        account: AccountSources,
+        *,
+        now: datetime,
+        full: bool = False,
+        progress: Progress | None = None,
+    ) -> list[StreamReport]:
+        """Sync every stream of `account`; a lease lost on the way ends it, unrecorded (the
+        worker that took the account over records it)."""
+        try:
+            return self._sync_account(account, now=now, full=full, progress=progress)
+        except LeaseLost:
+            log.warning("sync.account.lease_lost", extra={"account": account.name})
+            return []
+
+    def _sync_account(
         self,
         account: AccountSources,
         *,
@@ -273,6 +294,7 @@ class Syncer:
             final = batch.cursor
             self._store_batch(batch, expired, info, ctx, report, now=now, progress=progress)
         with self.store.session() as s, s.begin():
+            self._before_write(s, report.account)
             dropped = _drop_replaced_sources(s, ctx.stream_id, seen)
             self._store_cursor(s, ctx.stream_id, final, now, 0)
         log.info("sync.resync.done", extra={"stream": info.name, "replaced_sources": dropped})
@@ -290,6 +312,7 @@ class Syncer:
     ) -> None:
         """Store `batch` and `cursor` in one transaction."""
         with self.store.session() as s, s.begin():
+            self._before_write(s, report.account)
             result = ingest_batch(s, ctx, batch.items, batch.removed)
             self._store_cursor(s, ctx.stream_id, cursor, now, len(batch.items))
         report.result.add(result)
@@ -299,6 +322,12 @@ class Syncer:
             "sync.batch.stored",
             extra={"stream": info.name, "items": len(batch.items), "new": result.new_interactions},
         )
+
+    def _before_write(self, s: Session, account: str) -> None:
+        """Writers of one owner take turns (ingest reads, then inserts); then the lease."""
+        lock_owner_writes(s, self.owner_id)
+        if self.guard is not None:
+            self.guard(s, account)
 
     def _stream_row(self, account_id: int, name: str, kind: str) -> tuple[int, str | None]:
         with self.store.session() as s, s.begin():

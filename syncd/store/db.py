@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.errors import StoreError
@@ -26,6 +26,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # migration scripts would load Alembic on every start. A test keeps the two equal.
 SCHEMA_HEAD = "0003"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The first key of PostgreSQL advisory locks taken by syncd ("SY"); the second is the owner.
+ADVISORY_NAMESPACE = 0x5359
 
 
 def make_engine(url: str) -> Engine:
@@ -53,6 +55,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def lock_owner_writes(session: Session, owner_id: int) -> None:
+    """Make the owner's ingest transactions take turns, as they do on SQLite.
+
+    Ingest reads what exists, then inserts what is new (interactions by Message-ID, contacts
+    by address), which is only right with one writer at a time. SQLite gives that with
+    BEGIN IMMEDIATE; on PostgreSQL several workers may store batches of different accounts
+    that share messages and people, so each such transaction first takes a transaction-level
+    advisory lock on the owner (released at commit). Reading from the providers, the slow
+    part, still runs in parallel.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :owner)"),
+            {"ns": ADVISORY_NAMESPACE, "owner": owner_id},
+        )
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
@@ -128,6 +147,12 @@ class Store:
         return make_url(self.url).render_as_string(hide_password=True)
 
     def ensure_owner(self, name: str, now: datetime) -> int:
+        try:
+            return self._ensure_owner(name, now)
+        except IntegrityError:  # another worker created it at the same moment
+            return self._ensure_owner(name, now)
+
+    def _ensure_owner(self, name: str, now: datetime) -> int:
         with self.session() as s, s.begin():
             owner_id = s.scalar(select(Owner.id).where(Owner.name == name))
             if owner_id is None:
@@ -139,4 +164,3 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
