@@ -150,11 +150,14 @@ class Syncer:
     ) -> list[StreamReport]:
         """Sync every stream of `account`; a lease lost on the way ends it, unrecorded (the
         worker that took the account over records it)."""
+        log.info("sync.account.started", extra={"account": account.name})
         try:
-            return self._sync_account(account, now=now, full=full, progress=progress)
+            reports = self._sync_account(account, now=now, full=full, progress=progress)
         except LeaseLost:
             log.warning("sync.account.lease_lost", extra={"account": account.name})
             return []
+        log.info("sync.account.done", extra={"account": account.name, "streams": len(reports)})
+        return reports
 
     def _sync_account(
         self,
