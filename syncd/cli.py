@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -327,19 +325,22 @@ def _print_sync(app: App, report: SyncReport, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Sync every account once, print what was found, exit.")
-@click.option("--interval", default="5m", show_default=True, help="Time between passes.")
+@click.option(
+    "--interval",
+    default=None,
+    help="Time between polls of an account  [default: [daemon] poll_interval, 5m].",
+)
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
 @pass_app
-def run(app: App, once: bool, interval: str, as_json: bool) -> None:
-    """The daemon: sync every account, then plan and execute the rules, again and again.
+def run(app: App, once: bool, interval: str | None, as_json: bool) -> None:
+    """The daemon: sync every account on its own schedule, run the rules, again and again.
 
-    SIGTERM or Ctrl-C stops it. With --once: one pass (sync, plan, create the due drafts and
-    holds), a summary of the interactions, contacts and actions, and exit. Between passes an
-    IMAP account whose server offers IDLE ends the wait as soon as new mail comes.
+    SIGTERM or Ctrl-C stops it after the batch being stored; SIGHUP re-reads the config.
+    With --once: one pass (sync, plan, create the due drafts and holds), a summary of the
+    interactions, contacts and actions, and exit. Between polls an IMAP account whose server
+    offers IDLE is polled as soon as new mail comes. See docs/operations.md.
     """
     from syncd.cli_rules import run_rules
-    from syncd.wake import pause as pause_for_mail
-    from syncd.wake import waiters
 
     if once:
         report = _run_sync(app, account=None, full=False, show_progress=not as_json)
@@ -351,28 +352,14 @@ def run(app: App, once: bool, interval: str, as_json: bool) -> None:
             raise SyncdError(f"{len(outcome['errors'])} action(s) failed (syncd actions list)")
         return
     try:
-        pause = parse_duration(interval).total_seconds()
+        every = None if interval is None else parse_duration(interval)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--interval") from None
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    log.info("daemon.started", extra={"interval": pause})
-    while not stop.is_set():
-        report = _run_sync(app, account=None, full=False, show_progress=False)
-        total = report.total()
-        outcome = run_rules(app) if app.config.settings.rules else {}
-        log.info(
-            "daemon.pass.done",
-            extra={
-                "new": total.new_interactions,
-                "errors": len(report.errors),
-                "actions_created": outcome.get("created", 0),
-            },
-        )
-        # IMAP accounts whose server offers IDLE end the pause when new mail comes.
-        pause_for_mail(waiters(app.connectors, app.config.settings.accounts), stop, pause)
-    log.info("daemon.stopped")
+    if every is not None and every.total_seconds() <= 0:
+        raise click.BadParameter("must be longer than zero", param_hint="--interval")
+    from syncd.daemon import Daemon
+
+    Daemon(app.config, app.store, app.owner_id, now=app.now, interval=every).run()
 
 
 def _print_run_once(
@@ -927,6 +914,8 @@ def accounts() -> None:
 
 
 def _accounts_doc(app: App) -> list[dict[str, Any]]:
+    from syncd.cli_reconcile import add_health
+
     now = app.now()
     with app.store.session() as s:
         stored = {
@@ -967,6 +956,7 @@ def _accounts_doc(app: App) -> list[dict[str, Any]]:
                 ],
             }
         )
+        add_health(app, out[-1], {st.name: st.cursor for st in rows}, now)
     return out
 
 
@@ -980,11 +970,21 @@ def accounts_list(app: App, as_json: bool) -> None:
         emit_json(doc)
         return
     t = Table(title="Accounts", title_justify="left")
-    for col in ("account", "kind", "state", "stream", "items", "last sync (UTC)", "error"):
+    cols = ("account", "kind", "state", "stream", "items", "last sync (UTC)", "health", "error")
+    for col in cols:
         t.add_column(col)
     for a in doc:
         if not a["streams"]:
-            t.add_row(a["name"], a["kind"] or "", a["state"], "", "", "", a["last_error"] or "")
+            t.add_row(
+                a["name"],
+                a["kind"] or "",
+                a["state"],
+                "",
+                "",
+                "",
+                a["health"],
+                a["last_error"] or "",
+            )
         for st in a["streams"]:
             t.add_row(
                 a["name"],
@@ -993,6 +993,7 @@ def accounts_list(app: App, as_json: bool) -> None:
                 st["name"],
                 str(st["items"]),
                 (st["last_sync_at"] or "")[:16].replace("T", " "),
+                st["health"],
                 st["last_error"] or "",
             )
     app.out.print(t)
@@ -1004,8 +1005,9 @@ accounts.add_command(accounts_list, "status")
 # --- entry point ---
 
 # Registered on import: plan, apply, actions (cli_rules); accounts auth (cli_accounts);
+# accounts reconcile and resync (cli_reconcile);
 # report (cli_report).
-from syncd import cli_accounts, cli_report, cli_rules  # noqa: E402,F401
+from syncd import cli_accounts, cli_reconcile, cli_report, cli_rules  # noqa: E402,F401
 
 
 def _fail(message: str, hint: str | None = None) -> NoReturn:

@@ -8,6 +8,7 @@ outlook, imap, maildir``. Relative paths are taken relative to the config file's
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -353,6 +354,11 @@ class ImapAccount(_Secret):
         "drafts, each other one keeps a polled folder selected (folders past that are "
         "opened again on every poll). Dovecot allows 10 per user and address by default.",
     )
+    poll_interval: str | None = Field(
+        default=None,
+        description="`syncd run`: time between polls of this account; default"
+        " [daemon] poll_interval.",
+    )
     calendar: CalendarSettings | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
@@ -417,6 +423,11 @@ class GmailAccount(_Model):
     )
     lookback: str = Field(default="365d", description="How far back the first sync reads.")
     endpoints: GoogleEndpoints = GoogleEndpoints()
+    poll_interval: str | None = Field(
+        default=None,
+        description="`syncd run`: time between polls of this account; default"
+        " [daemon] poll_interval.",
+    )
     calendar: CalendarSettings | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
@@ -511,6 +522,11 @@ class OutlookAccount(_Model):
     )
     lookback: str = Field(default="365d", description="How far back the first sync reads.")
     endpoints: MicrosoftEndpoints = MicrosoftEndpoints()
+    poll_interval: str | None = Field(
+        default=None,
+        description="`syncd run`: time between polls of this account; default"
+        " [daemon] poll_interval.",
+    )
     calendar: CalendarSettings | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
@@ -564,6 +580,11 @@ class MaildirAccount(_Model):
     )
     drafts_folder: str | None = Field(
         default=None, description="Where drafts go; default the folder named Drafts."
+    )
+    poll_interval: str | None = Field(
+        default=None,
+        description="`syncd run`: time between polls of this account; default"
+        " [daemon] poll_interval.",
     )
     calendar: CalendarSettings | None = None
 
@@ -702,6 +723,96 @@ class LimitsSettings(_Model):
         return value
 
 
+class DaemonSettings(_Model):
+    """`syncd run`: how often each account is polled, backoff, rules, stop and metrics."""
+
+    poll_interval: str = Field(
+        default="5m",
+        description="Time between two polls of an account (an account's own poll_interval"
+        " wins; `syncd run --interval` replaces this default).",
+    )
+    jitter: float = Field(
+        default=0.1,
+        ge=0,
+        le=0.5,
+        description="Each wait is the interval times a random factor in [1 - jitter,"
+        " 1 + jitter], so accounts do not poll in step.",
+    )
+    max_backoff: str = Field(
+        default="1h",
+        description="A failing account waits its interval times 2^failures, at most this"
+        " (or longer when the provider's Retry-After asks for it).",
+    )
+    rules_interval: str = Field(
+        default="15m",
+        description="The rules run after every sync that found something new, and at least"
+        " this often.",
+    )
+    stop_timeout: str = Field(
+        default="30s",
+        description="After SIGTERM the current batch is finished; past this the process"
+        " exits anyway (the open transaction is rolled back, nothing is lost).",
+    )
+    metrics: str | None = Field(
+        default=None,
+        description="HOST:PORT of a Prometheus endpoint, e.g. 127.0.0.1:9464; off by default."
+        " Only loopback addresses unless metrics_public is true.",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Allow a metrics address that is not loopback (the endpoint has no"
+        " authentication: put it behind a firewall).",
+    )
+
+    @field_validator("poll_interval", "max_backoff", "rules_interval", "stop_timeout")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return check_interval(value)
+
+    @model_validator(mode="after")
+    def _metrics(self) -> DaemonSettings:
+        if self.metrics is not None:
+            try:
+                host, _port = metrics_address(self.metrics)
+            except ValueError as exc:
+                raise _KeyError(".metrics", str(exc)) from None
+            if not self.metrics_public and not _is_loopback(host):
+                raise _KeyError(
+                    ".metrics",
+                    f"{host} is not a loopback address; the endpoint has no authentication"
+                    " (set metrics_public = true to serve it there anyway)",
+                )
+        return self
+
+    def interval_of(self, account: AnyAccount) -> timedelta:
+        return parse_duration(account.poll_interval or self.poll_interval)
+
+
+def check_interval(value: str) -> str:
+    """A duration that is more than zero (a zero poll interval would spin)."""
+    if parse_duration(value).total_seconds() <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return value
+
+
+def metrics_address(value: str) -> tuple[str, int]:
+    """'127.0.0.1:9464', '[::1]:9464', 'localhost:9464' → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9464)")
+    return host, int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(_Model):
     owner: OwnerSettings
     store: StoreSettings = StoreSettings()
@@ -713,9 +824,16 @@ class Settings(_Model):
     )
     rules: list[RuleSettings] = []
     limits: LimitsSettings = LimitsSettings()
+    daemon: DaemonSettings = DaemonSettings()
 
     @model_validator(mode="after")
     def _rules_refer_to_known_things(self) -> Settings:
+        for i, acc in enumerate(self.accounts):
+            if acc.poll_interval is not None:
+                try:
+                    check_interval(acc.poll_interval)
+                except ValueError as exc:
+                    raise _KeyError(f"accounts[{i}].poll_interval", str(exc)) from None
         names: set[str] = set()
         accounts = {a.name for a in self.accounts}
         for i, rule in enumerate(self.rules):

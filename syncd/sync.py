@@ -10,6 +10,10 @@ interaction was seen under another id; sources of messages that are gone are kep
 are history). Until then the expired cursor stays stored, so a resync cut short by a crash
 is run again whole rather than continued as an incremental sync that would keep the old
 ids.
+
+A pass can be asked to stop (`Syncer.should_stop`, which `syncd run` ties to SIGTERM): it
+is asked after every stored batch and before every stream, so a long backfill ends within a
+batch; what was committed stays, and the next pass goes on from the stored cursor.
 """
 
 from __future__ import annotations
@@ -76,6 +80,11 @@ class StreamReport:
     read: int = 0
     resynced: bool = False
     error: str | None = None
+    # auth | unavailable | invalid | connector | setup (a missing secret, a bad path)
+    error_kind: str | None = None
+    items: int = 0  # items stored (read counts what the source had to open)
+    retry_after: float | None = None  # seconds the provider asked to wait (Retry-After)
+    stopped: bool = False  # cut short by `Syncer.should_stop`; the next pass goes on
 
 
 @dataclass
@@ -109,6 +118,10 @@ def sources_for(connectors: Connectors, account: AnyAccount) -> AccountSources:
     return AccountSources(account.name, account.kind, sources)
 
 
+class _Stopped(Exception):
+    """`Syncer.should_stop` said so between two batches."""
+
+
 class Syncer:
     """Runs sync passes for one owner against one store."""
 
@@ -117,12 +130,20 @@ class Syncer:
     guard: Callable[[Session, str], None] | None = None
 
     def __init__(
-        self, store: Store, config: Config, owner_id: int, connectors: Connectors | None = None
+        self,
+        store: Store,
+        config: Config,
+        owner_id: int,
+        connectors: Connectors | None = None,
+        *,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.owner_id = owner_id
         self.connectors = connectors or Connectors(config)
+        # Asked between batches and streams; True ends the pass there (SIGTERM in the daemon).
+        self.should_stop: Callable[[], bool] = should_stop or (lambda: False)
         self.identity = config.owner.identity()
         self.options = ClassifyOptions(max_group_size=config.settings.sync.max_group_size)
 
@@ -171,10 +192,14 @@ class Syncer:
         account_id = self.ensure_account(account.name, account.kind, now)
         reports: list[StreamReport] = []
         for prefix, source in account.sources:
+            if self.should_stop():
+                break
             try:
                 streams = source.streams()
             except ConnectorError as exc:
                 report = StreamReport(account.name, prefix.rstrip(":"), "?", error=str(exc))
+                report.error_kind = _error_kind(exc)
+                report.retry_after = getattr(exc, "retry_after", None)
                 reports.append(report)
                 self._record_account_error(account_id, exc, now)
                 log.warning(
@@ -182,6 +207,8 @@ class Syncer:
                 )
                 continue
             for info in streams:
+                if self.should_stop():
+                    break
                 report = self._sync_stream(
                     account_id,
                     account.name,
@@ -236,15 +263,23 @@ class Syncer:
                 )
                 report.resynced = True
                 self._resync(source, info, cursor, ctx, report, now=now, progress=progress)
+        except _Stopped:
+            report.stopped = True
         except AuthFailed as exc:
-            report.error = f"authorisation failed: {exc}"
+            report.error, report.error_kind = f"authorisation failed: {exc}", "auth"
             self._record_stream_error(stream_id, report.error, now)
-        except (SourceUnavailable, SourceInvalid, ConnectorError) as exc:
-            report.error = str(exc)
+        except ConnectorError as exc:
+            report.error, report.error_kind = str(exc), _error_kind(exc)
+            report.retry_after = getattr(exc, "retry_after", None)
             self._record_stream_error(stream_id, report.error, now)
         finally:
             progress.end_stream()
-        if report.error:
+        if report.stopped:
+            log.info(
+                "sync.stream.stopped",
+                extra={"account": account_name, "stream": stream_name, "read": report.read},
+            )
+        elif report.error:
             log.warning(
                 "sync.stream.failed",
                 extra={"account": account_name, "stream": stream_name, "error": report.error},
@@ -276,6 +311,8 @@ class Syncer:
         # The next batch is read while this one is stored (syncd/prefetch.py).
         for batch in prefetch(source.poll(info, cursor, now=now, full=full)):
             self._store_batch(batch, batch.cursor, info, ctx, report, now=now, progress=progress)
+            if self.should_stop() and not batch.done:
+                raise _Stopped
 
     def _resync(
         self,
@@ -296,6 +333,8 @@ class Syncer:
             seen.update(item.provider_id for item in batch.items)
             final = batch.cursor
             self._store_batch(batch, expired, info, ctx, report, now=now, progress=progress)
+            if self.should_stop() and not batch.done:
+                raise _Stopped  # the expired cursor stays: the next pass resyncs again, whole
         with self.store.session() as s, s.begin():
             self._before_write(s, report.account)
             dropped = _drop_replaced_sources(s, ctx.stream_id, seen)
@@ -319,6 +358,7 @@ class Syncer:
             result = ingest_batch(s, ctx, batch.items, batch.removed)
             self._store_cursor(s, ctx.stream_id, cursor, now, len(batch.items))
         report.result.add(result)
+        report.items += len(batch.items)
         report.read += batch.read
         progress.advance(len(batch.items))
         log.debug(
@@ -398,6 +438,16 @@ class Syncer:
                 acc.last_error = None
 
 
+def _error_kind(exc: Exception) -> str:
+    if isinstance(exc, AuthFailed):
+        return "auth"
+    if isinstance(exc, SourceUnavailable):
+        return "unavailable"
+    if isinstance(exc, SourceInvalid):
+        return "invalid"
+    return "connector" if isinstance(exc, ConnectorError) else "setup"
+
+
 def _drop_replaced_sources(s: Session, stream_id: int, seen: set[str]) -> int:
     """Delete the stream's sources not in `seen` whose interaction has one that is."""
     rows = s.execute(
@@ -441,7 +491,9 @@ def sync_all(
         except (SyncdError, ConnectorError) as exc:
             # A missing secret or an unusable source fails this account, not the run.
             syncer.record_account_failure(acc.name, acc.kind, exc, now_fn())
-            report.streams.append(StreamReport(acc.name, "*", "?", error=str(exc)))
+            report.streams.append(
+                StreamReport(acc.name, "*", "?", error=str(exc), error_kind=_error_kind(exc))
+            )
             continue
         report.streams.extend(
             syncer.sync_account(sources, now=now_fn(), full=full, progress=progress)

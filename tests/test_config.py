@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from syncd.config import (
     CalDavCalendar,
+    DaemonSettings,
     GmailAccount,
     GoogleCalendar,
     GoogleEndpoints,
@@ -210,6 +211,7 @@ def test_example_config_documents_every_key() -> None:
         IcsCalendar,
         RuleSettings,
         LimitsSettings,
+        DaemonSettings,
         ImapAccount,
         CalDavCalendar,
         GmailAccount,
