@@ -75,7 +75,8 @@ def dormant_days(config: Config) -> int:
     "html_file",
     metavar="FILE",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write one self-contained HTML page with charts to FILE.",
+    help="Write one self-contained HTML page with charts to FILE (instead of the tables;"
+    " with --json, as well as the JSON).",
 )
 @pass_app
 def report(

@@ -1,11 +1,9 @@
 """The SQL of `syncd report`: each network measure as grouped queries over the store.
 
-Nothing loads a history into Python. The period's interactions are read once into a
-temporary table, one row each with what every measure needs (month, direction, whether
-it was two-way, the seconds to its first answer), and the per-contact aggregates once into
-another; the measures are grouped queries over those two, and Python only receives the few
-dozen rows they return. The temporary tables live in the report's transaction and
-connection only (`CREATE TEMPORARY TABLE`, the same on SQLite and PostgreSQL).
+Nothing loads a history into Python. What the measures read is staged once into
+temporary tables (`syncd.report_stage`): the period's interactions, each contact's
+aggregates, the contacts' participations; each measure here is a grouped query over them,
+and Python only receives the few dozen rows they return.
 
 The rules, for the period [since, now] (docs/report.md says them for the user):
 
@@ -26,69 +24,29 @@ Months are UTC months.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    and_,
-    case,
-    false,
-    func,
-    insert,
-    literal,
-    null,
-    or_,
-    select,
-    text,
-    true,
-    union_all,
+from sqlalchemy import String, and_, case, false, func, literal, null, or_, select, union_all
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+
+from syncd.contacts import iso
+from syncd.report_stage import (
+    DAY,
+    ITEMS,
+    PARTS,
+    PEOPLE,
+    ReportParams,
+    month_ends,
+    staged,
 )
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql import ColumnElement, Select, Subquery
+from syncd.sqltime import epoch_seconds
+from syncd.store.models import Contact, ContactAddress, UTCDateTime
 
-from syncd.contacts import iso, participation_counts_now
-from syncd.sqltime import epoch_seconds, month_of
-from syncd.store.models import Contact, ContactAddress, Interaction, Participant, UTCDateTime
-
-P = Participant
-DAY = 86400.0
-
-
-@dataclass(frozen=True)
-class ReportParams:
-    now: datetime
-    since: datetime
-    tiers: dict[str, int]  # the configured tiers and their cadence in days, in config order
-    reply_days: int = 7
-    active_days: int = 90
-    dormant_days: int = 180
-    neglected: int = 10
-
-    def __post_init__(self) -> None:
-        if self.now.tzinfo is None or self.since.tzinfo is None:
-            raise ValueError("report times must be timezone-aware")
-        if self.since > self.now:
-            raise ValueError("the report period starts after it ends")
-
-
-def month_ends(since: datetime, now: datetime) -> list[tuple[str, datetime]]:
-    """Each UTC month of [since, now] with the instant it ends (now, for the current month)."""
-    out: list[tuple[str, datetime]] = []
-    start = since.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    while start <= now:
-        nxt = (start + timedelta(days=32)).replace(day=1)
-        out.append((start.strftime("%Y-%m"), min(now, nxt - timedelta(microseconds=1))))
-        start = nxt
-    return out
+__all__ = ["ReportParams", "month_ends", "staged"]
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -102,233 +60,6 @@ def _aware(value: Any) -> datetime | None:
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _contact_rows(owner_id: int) -> list[ColumnElement[bool]]:
-    """Counterparts that are contacts, stated as ix_participants_contact_stats states it."""
-    return [P.owner_id == owner_id, P.contact_id.is_not(None), P.is_counterpart == true()]
-
-
-# --- the staged tables ------------------------------------------------------------------------
-
-_STAGE = MetaData()
-ITEMS = Table(
-    "report_items",
-    _STAGE,
-    Column("id", Integer, primary_key=True),
-    Column("kind", String(16)),
-    Column("direction", String(8)),
-    Column("month", String(7)),
-    Column("two_way", Integer),
-    Column("closed", Integer),  # email: its reply window has closed by now
-    Column("delta", Float),  # email: seconds to its first answer
-    prefixes=["TEMPORARY"],
-)
-PEOPLE = Table(
-    "report_contacts",
-    _STAGE,
-    Column("cid", Integer, primary_key=True),
-    Column("last", UTCDateTime),
-    Column("last_in", UTCDateTime),
-    Column("last_out", UTCDateTime),
-    Column("met", Integer),
-    Column("n", Integer),
-    prefixes=["TEMPORARY"],
-)
-PARTS = Table(
-    "report_participations",
-    _STAGE,
-    Column("cid", Integer),
-    Column("iid", Integer),
-    Column("thread", String(1000)),
-    Column("kind", String(16)),
-    Column("direction", String(8)),
-    Column("at", UTCDateTime),
-    Column("bucket", String(7)),  # the UTC month it ended (a meeting) or happened
-    prefixes=["TEMPORARY"],
-)
-STAGED = (ITEMS, PEOPLE, PARTS)
-
-
-@contextmanager
-def staged(session: Session, owner_id: int, p: ReportParams) -> Iterator[None]:
-    """Fill the temporary tables for the period; drop them afterwards.
-
-    ITEMS: the period's interactions; PEOPLE: each contact's aggregates; PARTS: the
-    contacts' participations from `active_days` before the first month's end (what the
-    active network of that month looks back on), with their interaction's thread.
-    """
-    conn = session.connection()
-    lo = month_ends(p.since, p.now)[0][1] - timedelta(days=p.active_days)
-    for table in STAGED:
-        conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
-        table.create(conn)
-    for table, rows in (
-        (ITEMS, _items(owner_id, p)),
-        (PEOPLE, _people(owner_id, p)),
-        (PARTS, _participations(owner_id, p, lo)),
-    ):
-        conn.execute(insert(table).from_select([c.name for c in table.c], rows))
-        conn.execute(text(f"ANALYZE {table.name}"))  # PostgreSQL plans blind without
-    try:
-        yield
-    finally:
-        for table in STAGED:
-            conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
-
-
-def _participations(owner_id: int, p: ReportParams, lo: datetime) -> Select[Any]:
-    columns: list[Any] = [
-        P.contact_id,
-        P.interaction_id,
-        Interaction.thread_key,
-        P.kind,
-        P.direction,
-        P.occurred_at,
-        month_of(func.coalesce(P.ends_at, P.occurred_at)),
-    ]
-    return (
-        select(*columns)
-        .join(Interaction, Interaction.id == P.interaction_id)
-        .where(
-            *_contact_rows(owner_id),
-            participation_counts_now(p.now),
-            P.occurred_at >= lo,
-            Interaction.owner_id == owner_id,
-            Interaction.occurred_at >= lo,
-            Interaction.occurred_at <= p.now,
-        )
-    )
-
-
-def _items(owner_id: int, p: ReportParams) -> Select[Any]:
-    """One row per real interaction of the period (see the module docstring).
-
-    In a thread, the first answer comes from one pass over the period's interactions
-    ordered by thread and time: MIN over the following rows of the times the other way
-    (a message of the same second counts when it was stored later). An answer is always
-    later than its message, so mail before the period is not read for it. In-Reply-To
-    answers are a join on the unique `(owner_id, message_key)` (`message_key` is `mid:` +
-    the normalised Message-ID, the form `in_reply_to` is stored in); the earlier wins.
-    Whether a thread was two-way looks at its whole history, through its index.
-    """
-    e = aliased(Interaction, name="e")
-    later: dict[str, Any] = {
-        "partition_by": e.thread_key,
-        "order_by": (e.occurred_at, e.id),
-        "rows": (1, None),
-    }
-    email = e.kind == "email"
-    threaded = (
-        select(
-            e.id,
-            e.kind,
-            e.direction,
-            e.thread_key,
-            e.occurred_at,
-            case((_two_way(e, p.now), 1), else_=0).label("two_way"),
-            func.min(case((and_(email, e.direction == "in"), e.occurred_at)))
-            .over(**later)
-            .label("next_in"),
-            func.min(case((and_(email, e.direction == "out"), e.occurred_at)))
-            .over(**later)
-            .label("next_out"),
-        )
-        .where(
-            e.owner_id == owner_id,
-            e.is_interaction.is_(True),
-            e.occurred_at >= p.since,
-            e.occurred_at <= p.now,
-            or_(e.ends_at.is_(None), e.ends_at <= p.now),
-        )
-        .subquery("threaded")
-    )
-    t = threaded.c
-    answer_at = case((t.direction == "out", t.next_in), (t.direction == "in", t.next_out))
-    in_thread = case(
-        (t.thread_key.is_not(None), epoch_seconds(answer_at) - epoch_seconds(t.occurred_at))
-    )
-    o, r = aliased(Interaction, name="o"), aliased(Interaction, name="r")
-    by_reference = (
-        select(
-            o.id.label("oid"),
-            func.min(epoch_seconds(r.occurred_at) - epoch_seconds(o.occurred_at)).label("delta"),
-        )
-        .select_from(r)
-        .join(o, and_(o.owner_id == r.owner_id, o.message_key == literal("mid:") + r.in_reply_to))
-        .where(
-            *_period_mail(r, owner_id, p),
-            *_period_mail(o, owner_id, p),
-            r.in_reply_to.is_not(None),
-            o.direction != r.direction,
-            o.occurred_at < r.occurred_at,
-        )
-        .group_by(o.id)
-        .subquery("by_reference")
-    )
-    ref = by_reference.c.delta
-    first = case(
-        (t.kind != "email", null()),
-        (ref.is_(None), in_thread),
-        (in_thread.is_(None), ref),
-        (ref < in_thread, ref),
-        else_=in_thread,
-    )
-    is_mail = t.kind == "email"
-    closed = case((and_(is_mail, t.occurred_at <= p.now - timedelta(days=p.reply_days)), 1))
-    return select(
-        t.id,
-        t.kind,
-        t.direction,
-        month_of(t.occurred_at),
-        t.two_way,
-        closed,
-        first,
-    ).outerjoin(by_reference, by_reference.c.oid == t.id)
-
-
-def _period_mail(e: Any, owner_id: int, p: ReportParams) -> list[ColumnElement[bool]]:
-    return [
-        e.owner_id == owner_id,
-        e.kind == "email",
-        e.is_interaction.is_(True),
-        e.direction.in_(("in", "out")),
-        e.occurred_at >= p.since,
-        e.occurred_at <= p.now,
-    ]
-
-
-def _two_way(o: Any, now: datetime) -> ColumnElement[bool]:
-    """Interaction `o` is a meeting, or an email whose thread has real mail the other way."""
-    r = aliased(Interaction)
-    other_way = (
-        select(r.id)
-        .where(
-            r.owner_id == o.owner_id,
-            r.thread_key == o.thread_key,
-            r.kind == "email",
-            r.is_interaction.is_(True),
-            r.direction.in_(("in", "out")),
-            r.direction != o.direction,
-            r.occurred_at <= now,
-        )
-        .exists()
-    )
-    return or_(o.kind == "meeting", and_(o.thread_key.is_not(None), other_way))
-
-
-def _people(owner_id: int, p: ReportParams) -> Select[Any]:
-    """Per contact: last interaction, last each way, ever met, interactions in all."""
-    real = participation_counts_now(p.now)
-    columns: list[Any] = [
-        P.contact_id,
-        func.max(case((real, P.occurred_at))),
-        func.max(case((and_(real, P.direction == "in"), P.occurred_at))),
-        func.max(case((and_(real, P.direction == "out"), P.occurred_at))),
-        func.max(case((and_(real, P.direction == "mutual"), 1), else_=0)),
-        func.count(func.distinct(case((real, P.interaction_id)))),
-    ]
-    return select(*columns).where(*_contact_rows(owner_id)).group_by(P.contact_id)
 
 
 def _tier_pairs(p: ReportParams) -> Subquery:
