@@ -12,12 +12,13 @@ Exceptions raised by connectors::
     ├── CursorExpired        the stored cursor is no longer accepted: resync the stream
     ├── AuthFailed           credentials revoked or missing: the account needs re-auth
     ├── SourceUnavailable    transient (network, 5xx, throttling): retry later
-    └── SourceInvalid        the source is misconfigured (a path that is not a Maildir, ...)
+    ├── SourceInvalid        the source is misconfigured (a path that is not a Maildir, ...)
+    └── NotReconcilable      this stream cannot list its recent ids (see `Reconcilable`)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -50,6 +51,10 @@ class SourceUnavailable(ConnectorError):
 
 class SourceInvalid(ConnectorError):
     """The source cannot be read as configured; the message says what to fix."""
+
+
+class NotReconcilable(ConnectorError):
+    """The stream offers no cheap listing of its recent ids, so it cannot be reconciled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +174,39 @@ class Source(Protocol):
 
         The last batch has ``done=True``. Raises `CursorExpired` when the cursor is refused.
         """
+        ...
+
+
+@runtime_checkable
+class Reconcilable(Protocol):
+    """An optional capability of a `Source`: proof that nothing recent is missing.
+
+    The core compares `recent_ids` with the provider ids it stored, reads what is missing
+    with `fetch` and stores it through the normal ingest without touching the cursor. A
+    source that cannot do this for one of its streams raises `NotReconcilable`; one that
+    lacks the methods altogether is not reconcilable at all. `baseline` gives a cursor
+    valid now, for re-baselining a stream after a bounded window was read.
+    """
+
+    def recent_ids(
+        self, stream: StreamInfo, since: datetime, *, cursor: str | None = None
+    ) -> set[str]:
+        """The provider ids (as `poll` yields them) of the stream's items dated at or after
+        `since` by the provider's own date (IMAP INTERNALDATE, a Maildir delivery time),
+        leaving out what `poll` never yields (drafts). Providers that count in days may
+        return more. Raises `CursorExpired` when `cursor` is given and no longer valid
+        (the ids would then not be the ones stored under it)."""
+        ...
+
+    def fetch(self, stream: StreamInfo, ids: Collection[str]) -> Iterator[Batch]:
+        """Read exactly the items `ids` (header-only, as `poll` does) in batches whose
+        ``cursor`` is None: the stream's cursor is not to be touched. Ids that are gone
+        or that `poll` would not yield are left out."""
+        ...
+
+    def baseline(self, stream: StreamInfo, *, now: datetime) -> str:
+        """A cursor from which `poll` yields what arrives after this call, and nothing
+        older. Obtained before a window is read, nothing arriving meanwhile is lost."""
         ...
 
 

@@ -30,6 +30,12 @@ connection and raise `SourceUnavailable`; the next call reconnects.
 poll of that folder then needs no new EXAMINE. It and the other verbs must not run at the
 same time on one source (the daemon waits between passes).
 
+Reconciliation (`connectors.base.Reconcilable`), on the folder's kept connection:
+`recent_ids` is ``UID SEARCH SINCE <date>`` (INTERNALDATE, whole days), `fetch` the header
+FETCH of the UIDs asked for, `baseline` the cursor past the highest UID now (``UID SEARCH
+UID *``). A Gmail server's ids are X-GM-MSGIDs, which SEARCH does not return: its folders
+are not reconcilable (the Gmail API source is).
+
 Drafts go to the \\Drafts folder (found by SPECIAL-USE, then by name; created when missing)
 and carry a Message-ID derived from their key, so a draft is found again after a crash and
 is never appended twice.
@@ -44,7 +50,7 @@ import logging
 import re
 import ssl
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +66,7 @@ from connectors.base import (
     CursorExpired,
     DraftSpec,
     FolderRole,
+    NotReconcilable,
     ObjectState,
     RawMessage,
     SourceInvalid,
@@ -397,6 +404,68 @@ class ImapSource:
         final = _Cursor(uidvalidity, max(view.covered or start, last + 1), view.modseq)
         yield Batch(items=items, cursor=final.dump(), read=len(items), done=True)
         self._rest(view)
+
+    # ------------------------------------------------------------------ Reconcilable
+
+    def recent_ids(
+        self, stream: StreamInfo, since: datetime, *, cursor: str | None = None
+    ) -> set[str]:
+        self._not_gmail(stream)
+        old = load_cursor(cursor)
+        view = self._look(stream.name)
+        if old is not None and old.uidvalidity != view.uidvalidity:
+            raise CursorExpired(
+                f"IMAP folder {stream.name!r}: UIDVALIDITY changed "
+                f"({old.uidvalidity} → {view.uidvalidity}); every UID is new"
+            )
+        day = since.astimezone(UTC).strftime("%d-%b-%Y")
+        uids = self._search(view, stream, "SINCE", day)
+        self._rest(view)
+        return {f"{stream.name}/{view.uidvalidity}/{uid}" for uid in uids}
+
+    def fetch(self, stream: StreamInfo, ids: Collection[str]) -> Iterator[Batch]:
+        self._not_gmail(stream)
+        view = self._look(stream.name)
+        prefix = f"{stream.name}/{view.uidvalidity}/"
+        uids = sorted(
+            int(i[len(prefix) :])
+            for i in ids
+            if i.startswith(prefix) and i[len(prefix) :].isdigit()
+        )
+        items: list[RawMessage] = []
+        for offset in range(0, len(uids), self._chunk()):
+            for msg, _uid in self._fetch(view, stream, uids[offset : offset + self._chunk()]):
+                items.append(msg)
+                if len(items) >= self.settings.batch_size:
+                    yield Batch(items=items, cursor=None, read=len(items))
+                    items = []
+        yield Batch(items=items, cursor=None, read=len(items), done=True)
+        self._rest(view)
+
+    def baseline(self, stream: StreamInfo, *, now: datetime) -> str:
+        self._not_gmail(stream)
+        view = self._look(stream.name)
+        highest = self._search(view, stream, "UID", "*")
+        after = max([view.covered or 1, *(uid + 1 for uid in highest)])
+        self._rest(view)
+        return _Cursor(view.uidvalidity, after, view.modseq).dump()
+
+    def _search(self, view: WatchedFolder, stream: StreamInfo, *criteria: str) -> list[int]:
+        with self._errors(f"UID SEARCH {stream.name}", self._dropper(view)):
+            typ, data = view.imap.uid("SEARCH", *criteria)
+        if typ != "OK":
+            raise SourceUnavailable(f"IMAP UID SEARCH in {stream.name!r} answered {typ}: {data}")
+        return sorted(
+            {int(word) for line in data if isinstance(line, bytes) for word in line.split()}
+        )
+
+    def _not_gmail(self, stream: StreamInfo) -> None:
+        self._connect()
+        if b"X-GM-EXT-1" in self._caps:
+            raise NotReconcilable(
+                f"IMAP {self.settings.host} {stream.name}: Gmail's message ids (X-GM-MSGID)"
+                " cannot be listed by date over IMAP"
+            )
 
     def _chunk(self) -> int:
         return max(1, min(self.settings.chunk, MAX_CHUNK))

@@ -11,6 +11,11 @@ client does (``new/`` to ``cur/``, flag changes) all set ctime, and re-reading a
 harmless because ingest is an idempotent upsert. The watermark is the scan's start time
 less a safety margin, so a file created while the scan runs is read by the next poll.
 Batches before the last carry the old cursor: a crash mid-folder re-reads, never skips.
+
+Reconciliation (`connectors.base.Reconcilable`): `recent_ids` lists the folder and keeps the
+files whose delivery time (the leading seconds of the name, else the mtime) is in the
+window, opening none; `fetch` reads the named files; `baseline` is the cursor a poll would
+end with now.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -208,6 +213,63 @@ class MaildirSource:
                     items, read = [], 0
         yield Batch(items=items, cursor=new_cursor, read=read, done=True)
 
+    # ------------------------------------------------------------------ Reconcilable
+
+    def recent_ids(
+        self, stream: StreamInfo, since: datetime, *, cursor: str | None = None
+    ) -> set[str]:
+        path = self._folder(stream)
+        stamp = since.timestamp()
+        found: set[str] = set()
+        for sub in ("new", "cur"):
+            for entry in _scan(path / sub):
+                unique = entry.name.partition(":")[0]
+                when = _name_time(unique)
+                if when is None:
+                    try:
+                        when = int(entry.stat().st_mtime)
+                    except OSError:
+                        continue
+                if when >= stamp:
+                    found.add(f"{stream.name}/{unique}")
+        return found
+
+    def fetch(self, stream: StreamInfo, ids: Collection[str]) -> Iterator[Batch]:
+        path = self._folder(stream)
+        prefix = f"{stream.name}/"
+        wanted = {i[len(prefix) :] for i in ids if i.startswith(prefix)}
+        items: list[RawMessage] = []
+        for sub in ("new", "cur"):
+            for entry in _scan(path / sub):
+                if entry.name.partition(":")[0] not in wanted:
+                    continue
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue
+                msg = self._read(Path(entry.path), entry.name, stream, st.st_size, st.st_mtime)
+                if msg is None:
+                    continue
+                items.append(msg)
+                if len(items) >= self.batch_size:
+                    yield Batch(items=items, cursor=None, read=len(items))
+                    items = []
+        yield Batch(items=items, cursor=None, read=len(items), done=True)
+
+    def baseline(self, stream: StreamInfo, *, now: datetime) -> str:
+        path = self._folder(stream)
+        try:
+            mtimes = {sub: os.stat(path / sub).st_mtime_ns for sub in ("new", "cur")}
+        except OSError as exc:
+            raise SourceInvalid(f"{path}: cannot read: {exc.strerror}") from None
+        return json.dumps({"v": 1, **mtimes, "wm": time.time_ns() - WATERMARK_MARGIN_NS})
+
+    def _folder(self, stream: StreamInfo) -> Path:
+        path = self._folders().get(stream.name)
+        if path is None:
+            raise SourceInvalid(f"{self.root}: folder {stream.name!r} is gone")
+        return path
+
     def _read(
         self, path: Path, filename: str, stream: StreamInfo, size: int, mtime: float
     ) -> RawMessage | None:
@@ -243,9 +305,13 @@ def _scan(path: Path) -> Iterator[os.DirEntry[str]]:
 
 def _delivery_time(unique: str, mtime: float) -> datetime:
     """Maildir names start with the delivery time in seconds; else the file's mtime."""
+    stamp = _name_time(unique)
+    return datetime.fromtimestamp(int(mtime) if stamp is None else stamp, tz=UTC)
+
+
+def _name_time(unique: str) -> int | None:
     head = unique.split(".", 1)[0]
-    stamp = int(head) if head.isdigit() and 9 <= len(head) <= 10 else int(mtime)
-    return datetime.fromtimestamp(stamp, tz=UTC)
+    return int(head) if head.isdigit() and 9 <= len(head) <= 10 else None
 
 
 def _load_cursor(cursor: str | None) -> dict[str, int] | None:
