@@ -17,6 +17,9 @@ from tests.util import deliver, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-11-25T12:00:00Z"
+# The outbox's core promises (created once, crash-safe, dismissed stays dismissed) are
+# checked on both engines; the rest of the file runs on SQLite only, to keep it quick.
+ON_BOTH = pytest.mark.parametrize("demo", ["sqlite", "postgres"], indirect=True)
 
 
 class Demo:
@@ -31,6 +34,12 @@ class Demo:
         self.drafts = self.dir / "examples" / "mail" / "Drafts" / "cur"
         self.holds = self.state / "holds" / "personal"
         self.now = NOW
+
+    def use_store(self, url: str) -> None:
+        text = self.config.read_text(encoding="utf-8")
+        assert "[store]\n" in text
+        text = text.replace("[store]\n", f'[store]\nurl = "{url}"\n', 1)
+        self.config.write_text(text, encoding="utf-8")
 
     def env(self, **extra: str) -> dict[str, str]:
         return {"SYNCD_STATE_DIR": str(self.state), "SYNCD_NOW": self.now, **extra}
@@ -59,13 +68,17 @@ class Demo:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Demo:
+def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Demo:
+    """The demo on SQLite; on PostgreSQL too where a test asks with `ON_BOTH`."""
     d = Demo(tmp_path)
+    if getattr(request, "param", "sqlite") == "postgres":
+        d.use_store(str(request.getfixturevalue("pg_url")))
     d.run("sync")
     d.run("import", "vcard", str(d.dir / "examples" / "contacts.vcf"))
     return d
 
 
+@ON_BOTH
 def test_run_once_creates_drafts_and_holds_once(demo: Demo) -> None:
     out = demo.run("run", "--once").stdout
     assert "created" in out
@@ -115,6 +128,7 @@ def test_plan_is_a_dry_run_with_reasons(demo: Demo) -> None:
     assert json.dumps(demo.json("plan")["actions"]) == json.dumps(actions)  # type: ignore[index]
 
 
+@ON_BOTH
 def test_sigkill_between_sink_and_store_leaves_exactly_one(demo: Demo) -> None:
     kills = 0
     for _ in range(12):
@@ -194,6 +208,7 @@ def test_writing_to_a_dormant_contact_withdraws_the_hold_unless_moved(
     assert hold.exists() is moved
 
 
+@ON_BOTH
 def test_a_deleted_draft_is_dismissed_and_not_recreated(demo: Demo) -> None:
     demo.run("apply")
     key, path = next(iter(demo.syncd_drafts().items()))
