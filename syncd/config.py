@@ -753,6 +753,12 @@ class DaemonSettings(_Model):
         description="After SIGTERM the current batch is finished; past this the process"
         " exits anyway (the open transaction is rolled back, nothing is lost).",
     )
+    lease_ttl: str = Field(
+        default="60s",
+        description="With several `syncd run` processes on one PostgreSQL store: an account"
+        " whose worker stopped renewing its lease for this long is taken over by another"
+        " (leases are renewed three times as often).",
+    )
     metrics: str | None = Field(
         default=None,
         description="HOST:PORT of a Prometheus endpoint, e.g. 127.0.0.1:9464; off by default."
@@ -764,7 +770,7 @@ class DaemonSettings(_Model):
         " authentication: put it behind a firewall).",
     )
 
-    @field_validator("poll_interval", "max_backoff", "rules_interval", "stop_timeout")
+    @field_validator("poll_interval", "max_backoff", "rules_interval", "stop_timeout", "lease_ttl")
     @classmethod
     def _durations(cls, value: str) -> str:
         return check_interval(value)
