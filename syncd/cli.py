@@ -40,6 +40,8 @@ from connectors.mbox import MboxFile
 from syncd import __version__
 from syncd.classify import ClassifyOptions, classify
 from syncd.config import (
+    DEFAULT_OWNER,
+    OWNER_ENV,
     Config,
     check_timezone,
     find_config_path,
@@ -65,13 +67,13 @@ from syncd.contacts import (
     set_fields,
 )
 from syncd.contacts import add_address as add_address_to
-from syncd.errors import InputError, NotFound, SyncdError
+from syncd.errors import InputError, NotFound, SecretError, SyncdError
 from syncd.store.db import Store, current_revision, migrate
 from syncd.store.models import Account, ContactAddress, Stream
 from syncd.sync import AccountSources, Syncer, SyncReport, sync_all
 
 log = logging.getLogger("syncd")
-OWNER_KEY = "default"
+OWNER_KEY = DEFAULT_OWNER  # the store's name of the one owner of a single-owner config
 NOW_ENV = "SYNCD_NOW"
 
 
@@ -81,8 +83,9 @@ NOW_ENV = "SYNCD_NOW"
 class App:
     """Lazily loaded config and store for one CLI invocation."""
 
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, owner: str | None = None) -> None:
         self._config_path = config_path
+        self._owner = owner
         # Piped output is read by people in files and pagers: don't squeeze it to 80 columns.
         self.out = Console(soft_wrap=False)
         if not self.out.is_terminal and "COLUMNS" not in os.environ:
@@ -91,7 +94,7 @@ class App:
 
     @cached_property
     def config(self) -> Config:
-        return load_config(find_config_path(self._config_path))
+        return load_config(find_config_path(self._config_path), self._owner)
 
     @cached_property
     def store(self) -> Store:
@@ -101,7 +104,7 @@ class App:
 
     @cached_property
     def owner_id(self) -> int:
-        return self.store.ensure_owner(OWNER_KEY, self.now())
+        return self.store.ensure_owner(self.config.owner_key, self.now())
 
     def now(self) -> datetime:
         """The clock; `SYNCD_NOW` (ISO 8601) pins it, for demos and reproducible checks."""
@@ -202,9 +205,18 @@ def _progress(console: Console | None) -> Iterator[RichProgress | None]:
     envvar="SYNCD_LOG_FORMAT",
     help="Log lines on stderr as text (event key=value ...) or JSON objects, one per line.",
 )
+@click.option(
+    "--owner",
+    metavar="NAME",
+    envvar=OWNER_ENV,
+    help="Team deployments: whose accounts, contacts, rules and outbox (an owner under"
+    " [team] in the config). Default: $SYNCD_OWNER.",
+)
 @click.version_option(__version__, prog_name="syncd")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
+def cli(
+    ctx: click.Context, config_path: str | None, verbose: int, log_format: str, owner: str | None
+) -> None:
     """syncd keeps your relationships alive from your own mail and calendars.
 
     It reads your mailboxes and calendars, keeps one history per person, and (with rules)
@@ -221,7 +233,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: s
 
     level = max(logging.WARNING - 10 * verbose, logging.DEBUG)
     setup_logging(level, cast(LogFormat, log_format))
-    ctx.obj = App(config_path)
+    ctx.obj = App(config_path, owner)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -232,7 +244,7 @@ def init(app: App) -> None:
     store = Store(app.config.store_url)
     before = current_revision(store.engine) if _has_tables(store) else None
     _, after = migrate(store.engine)
-    owner_id = store.ensure_owner(OWNER_KEY, app.now())
+    owner_id = store.ensure_owner(app.config.owner_key, app.now())
     syncer = Syncer(store, app.config, owner_id)
     for acc in app.config.settings.accounts:
         syncer.ensure_account(acc.name, acc.kind, app.now())
@@ -340,8 +352,15 @@ def run(app: App, once: bool, interval: str | None, as_json: bool) -> None:
     interactions, contacts and actions, and exit. Between polls an IMAP account whose server
     offers IDLE is polled as soon as new mail comes. See docs/operations.md.
     """
+    from syncd.cli_doctor import secret_problems
     from syncd.cli_rules import run_rules
 
+    problems = secret_problems(app.config)
+    if problems:  # refuse to start rather than run with secrets others can read
+        raise SecretError(
+            "\n".join(p.detail for p in problems),
+            hint="; ".join(p.fix for p in problems if p.fix) or None,
+        )
     if once:
         report = _run_sync(app, account=None, full=False, show_progress=not as_json)
         outcome = run_rules(app) if app.config.settings.rules else None
@@ -1007,7 +1026,14 @@ accounts.add_command(accounts_list, "status")
 # Registered on import: plan, apply, actions (cli_rules); accounts auth (cli_accounts);
 # accounts reconcile and resync (cli_reconcile);
 # report (cli_report).
-from syncd import cli_accounts, cli_reconcile, cli_report, cli_rules  # noqa: E402,F401
+from syncd import (  # noqa: E402,F401
+    cli_accounts,
+    cli_doctor,
+    cli_reconcile,
+    cli_report,
+    cli_rules,
+    cli_secrets,
+)
 
 
 def _fail(message: str, hint: str | None = None) -> NoReturn:

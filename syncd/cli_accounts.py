@@ -33,9 +33,9 @@ from connectors.google_auth import (
 )
 from syncd.cli import App, accounts, pass_app
 from syncd.config import Config, GmailAccount, GoogleCalendar, OutlookAccount
-from syncd.connect import google_credentials_path
+from syncd.connect import google_credentials_path, token_key
 from syncd.errors import ConfigError, InputError, SyncdError
-from syncd.secrets import write_secret_file
+from syncd.secrets import write_token_file
 from syncd.store.models import Account
 
 DEFAULT_REDIRECT_PORT = 8765
@@ -146,7 +146,12 @@ def accounts_auth(
     granted = granted_scopes(creds)
     missing = [s for s in scopes if not has_scope(granted, s)]
     path = google_credentials_path(app.config, acc)
-    write_secret_file(path, credentials_json(creds), what=f"account {name} credentials")
+    write_token_file(
+        path,
+        credentials_json(creds),
+        what=f"account {name} credentials",
+        key=token_key(app.config),
+    )
     _mark_ok(app, name)
     click.echo(f"account {name}: authorised for {', '.join(features)}; stored in {path}")
     if missing:

@@ -32,9 +32,9 @@ from connectors.outlook_auth import (
 )
 from syncd.cli import App
 from syncd.config import OutlookAccount
-from syncd.connect import Connectors, outlook_features, outlook_token_cache_path
+from syncd.connect import Connectors, outlook_features, outlook_token_cache_path, token_key
 from syncd.errors import SyncdError
-from syncd.secrets import write_secret_file
+from syncd.secrets import write_token_file
 
 
 def authorise_outlook(app: App, acc: OutlookAccount, *, mark_ok: Callable[[], None]) -> None:
@@ -78,7 +78,9 @@ def authorise_outlook(app: App, acc: OutlookAccount, *, mark_ok: Callable[[], No
         error, text, _ = token_error(result)
         raise SyncdError(f"account {acc.name}: authorisation failed: {error}: {text}")
     path = outlook_token_cache_path(app.config, acc)
-    write_secret_file(path, cache.serialize(), what=f"account {acc.name} token cache")
+    write_token_file(
+        path, cache.serialize(), what=f"account {acc.name} token cache", key=token_key(app.config)
+    )
     mark_ok()
     granted = {g.rsplit("/", 1)[-1] for g in str(result.get("scope") or "").split()}
     missing = [sc for sc in scopes_for(features) if sc not in granted and granted]

@@ -38,6 +38,12 @@ SUPPORTED_CALENDAR_KINDS = ("ics", "caldav", "google", "outlook")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONFIG_ENV = "SYNCD_CONFIG"
 STATE_ENV = "SYNCD_STATE_DIR"
+OWNER_ENV = "SYNCD_OWNER"
+DEFAULT_OWNER = "default"  # the store's owner key of a single-owner deployment
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+CREDENTIALS_VAR = "${CREDENTIALS_DIRECTORY}"
+# The sections a team file holds for every owner; an owner's file may not set them.
+TEAM_SECTIONS = ("store", "daemon", "secrets")
 DEFAULT_CONFIG_PATHS = (
     Path("syncd.toml"),
     Path("~/.config/syncd/config.toml").expanduser(),
@@ -75,8 +81,22 @@ def _base(info: ValidationInfo) -> Path:
 
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:
-    value = value.expanduser()
+    value = _credentials_directory(value).expanduser()
+    if str(value).startswith(CREDENTIALS_VAR):
+        return value  # no $CREDENTIALS_DIRECTORY here: reading the secret says so
     return value if value.is_absolute() else (_base(info) / value).resolve()
+
+
+def _credentials_directory(value: Path) -> Path:
+    """``${CREDENTIALS_DIRECTORY}/NAME`` → the folder systemd's LoadCredential= made."""
+    text = str(value)
+    for var in (CREDENTIALS_VAR, "$" + CREDENTIALS_ENV):
+        if text.startswith(var):
+            folder = os.environ.get(CREDENTIALS_ENV)
+            if not folder:
+                return Path(CREDENTIALS_VAR + text[len(var) :])
+            return Path(folder + text[len(var) :])
+    return value
 
 
 class _Model(BaseModel):
@@ -753,12 +773,6 @@ class DaemonSettings(_Model):
         description="After SIGTERM the current batch is finished; past this the process"
         " exits anyway (the open transaction is rolled back, nothing is lost).",
     )
-    lease_ttl: str = Field(
-        default="60s",
-        description="With several `syncd run` processes on one PostgreSQL store: an account"
-        " whose worker stopped renewing its lease for this long is taken over by another"
-        " (leases are renewed three times as often).",
-    )
     metrics: str | None = Field(
         default=None,
         description="HOST:PORT of a Prometheus endpoint, e.g. 127.0.0.1:9464; off by default."
@@ -770,7 +784,7 @@ class DaemonSettings(_Model):
         " authentication: put it behind a firewall).",
     )
 
-    @field_validator("poll_interval", "max_backoff", "rules_interval", "stop_timeout", "lease_ttl")
+    @field_validator("poll_interval", "max_backoff", "rules_interval", "stop_timeout")
     @classmethod
     def _durations(cls, value: str) -> str:
         return check_interval(value)
@@ -819,8 +833,52 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class SecretsSettings(_Model):
+    """Encryption at rest of the token files syncd writes (docs/secrets.md)."""
+
+    key_file: Path | None = Field(
+        default=None,
+        description="A Fernet key (`syncd secrets keygen PATH` makes one), e.g."
+        " ${CREDENTIALS_DIRECTORY}/syncd.key from systemd's LoadCredential=; token files"
+        " are then written encrypted. Plain token files are still read.",
+    )
+
+    @field_validator("key_file")
+    @classmethod
+    def _key(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
+class TeamSettings(_Model):
+    """A team deployment: one store, several owners, each with a config file of their own."""
+
+    owners: dict[str, Path] = Field(
+        min_length=1,
+        description="Owner name → that owner's config file ([owner], [[accounts]], [[rules]],"
+        " [tiers], [limits], ...; not [store], [daemon] or [secrets], which are the team's)."
+        " Pick one with --owner NAME or $SYNCD_OWNER.",
+    )
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: dict[str, Path], info: ValidationInfo) -> dict[str, Path]:
+        for name in value:
+            check_name(name)
+        return {name: _resolve(path, info) for name, path in value.items()}
+
+
+class TeamFile(_Model):
+    """The team's own file: the shared store, daemon and secrets settings, and the owners."""
+
+    team: TeamSettings
+    store: StoreSettings = StoreSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    secrets: SecretsSettings = SecretsSettings()
+
+
 class Settings(_Model):
     owner: OwnerSettings
+    secrets: SecretsSettings = SecretsSettings()
     store: StoreSettings = StoreSettings()
     sync: SyncSettings = SyncSettings()
     privacy: PrivacySettings = PrivacySettings()
@@ -929,10 +987,17 @@ class Config:
 
     path: Path
     settings: Settings
+    owner_key: str = DEFAULT_OWNER  # the owner's name in the store
+    team: TeamSettings | None = None  # set when `path` is a team file
 
     @property
     def owner(self) -> OwnerSettings:
         return self.settings.owner
+
+    @property
+    def team_owner(self) -> str | None:
+        """The --owner this config was loaded for (None for a single-owner config)."""
+        return self.owner_key if self.team is not None else None
 
     @property
     def state_dir(self) -> Path:
@@ -969,8 +1034,61 @@ def find_config_path(explicit: str | os.PathLike[str] | None) -> Path:
     )
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate `path`; raise ConfigError naming the file, key path and reason."""
+def load_config(path: Path, owner: str | None = None) -> Config:
+    """Read and validate `path`; raise ConfigError naming the file, key path and reason.
+
+    A team file (one with ``[team]``) needs `owner`: the owner's own file is read and the
+    team's ``[store]``, ``[daemon]`` and ``[secrets]`` go with it. A single-owner file takes
+    no owner, or the default one.
+    """
+    data = _read_toml(path)
+    if "team" not in data:
+        if owner not in (None, DEFAULT_OWNER):
+            raise ConfigError(
+                f"{path.name}: --owner {owner}: this config serves one owner (no [team])",
+                hint="leave out --owner and $SYNCD_OWNER, or list the owners under [team]",
+            )
+        return Config(path=path, settings=parse_settings(data, path))
+    team = load_team(path, data)
+    if owner is None:
+        raise ConfigError(
+            f"{path.name}: a team config: say whose data with --owner NAME or ${OWNER_ENV}"
+            f" (owners: {', '.join(team.team.owners)})"
+        )
+    if owner not in team.team.owners:
+        raise ConfigError(
+            f"{path.name}: no owner {owner!r} in [team] owners"
+            f" (owners: {', '.join(team.team.owners)})"
+        )
+    own_path = team.team.owners[owner]
+    own = _read_toml(own_path)
+    for section in ("team", *TEAM_SECTIONS):
+        if section in own:
+            raise ConfigError(
+                f"{own_path.name}: {section}: unknown key in an owner's file"
+                f" (the team's {section} is set in {path.name})"
+            )
+    shared = {k: v for k, v in data.items() if k in TEAM_SECTIONS}
+    # The shared sections keep their paths relative to the team file, so validate them
+    # from there and hand the owner's settings the results.
+    merged = {**own, **{k: team.model_dump()[k] for k in shared}}
+    return Config(
+        path=path, settings=parse_settings(merged, own_path), owner_key=owner, team=team.team
+    )
+
+
+def load_team(path: Path, data: dict[str, Any] | None = None) -> TeamFile:
+    """The team file's own settings (ConfigError when `path` has no [team])."""
+    data = _read_toml(path) if data is None else data
+    if "team" not in data:
+        raise ConfigError(f"{path.name}: team: is required for --owner")
+    try:
+        return TeamFile.model_validate(data, context={"base": path.resolve().parent})
+    except ValidationError as exc:
+        raise ConfigError(_describe(path.name, exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -978,12 +1096,11 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path.name}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
-    return Config(path=path, settings=parse_settings(data, path))
 
 
 def parse_settings(data: dict[str, Any], path: Path) -> Settings:

@@ -11,6 +11,7 @@ a missing or world-readable secret fails that account with a clear message, not 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,12 @@ from syncd.config import (
     OutlookCalendar,
     parse_duration,
 )
-from syncd.secrets import read_secret, read_secret_file, write_secret_file
+from syncd.secrets import (
+    TokenKey,
+    read_secret,
+    read_token_file,
+    write_token_file,
+)
 
 
 def google_credentials_path(config: Config, acc: GmailAccount) -> Path:
@@ -42,6 +48,50 @@ def google_credentials_path(config: Config, acc: GmailAccount) -> Path:
 def outlook_token_cache_path(config: Config, acc: OutlookAccount) -> Path:
     """Where an outlook account's msal token cache lives (`syncd accounts auth` writes it)."""
     return acc.token_cache or config.state_dir / "credentials" / f"{acc.name}.json"
+
+
+def token_key(config: Config) -> TokenKey | None:
+    """The key token files are encrypted with (``[secrets] key_file``), if one is set."""
+    path = config.settings.secrets.key_file
+    return None if path is None else TokenKey.load(path)
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A configured file holding a password, a client secret, a token or a key."""
+
+    what: str
+    path: Path
+    required: bool  # False: it appears once the account is authorised (accounts auth)
+
+
+def secret_files(config: Config) -> list[SecretFile]:
+    """Every secret file the config names (or implies), for the checks at start and doctor."""
+    out: list[SecretFile] = []
+    key = config.settings.secrets.key_file
+    if key is not None:
+        out.append(SecretFile("the token encryption key ([secrets] key_file)", key, True))
+    for acc in config.settings.accounts:
+        what = f"account {acc.name}"
+        if isinstance(acc, GmailAccount):
+            out.append(
+                SecretFile(f"{what} credentials", google_credentials_path(config, acc), False)
+            )
+            if acc.client_secrets is not None:
+                out.append(SecretFile(f"{what} OAuth client", acc.client_secrets, False))
+        elif isinstance(acc, OutlookAccount):
+            if acc.auth == "client_credentials":
+                if acc.client_secret_file is not None:
+                    out.append(SecretFile(f"{what} client secret", acc.client_secret_file, True))
+            else:
+                path = outlook_token_cache_path(config, acc)
+                out.append(SecretFile(f"{what} token cache", path, False))
+        elif not isinstance(acc, MaildirAccount) and acc.password_file is not None:
+            out.append(SecretFile(f"{what} password", acc.password_file, True))
+        cal = acc.calendar
+        if isinstance(cal, CalDavCalendar) and cal.password_file is not None:
+            out.append(SecretFile(f"{what} calendar password", cal.password_file, True))
+    return out
 
 
 def outlook_features(config: Config, acc: OutlookAccount) -> list[str]:
@@ -189,7 +239,9 @@ class Connectors:
             self._google[acc.name] = GoogleApi(
                 GoogleSettings(
                     account=acc.name,
-                    credentials=read_secret_file(path, what=f"account {acc.name} credentials"),
+                    credentials=read_token_file(
+                        path, what=f"account {acc.name} credentials", key=token_key(self.config)
+                    ),
                     gmail_endpoint=ends.gmail,
                     calendar_endpoint=ends.calendar,
                     token_uri=ends.token_uri,
@@ -243,10 +295,11 @@ class Connectors:
                         f"{what}: not authorised yet ({path} does not exist);"
                         f" run `syncd accounts auth {acc.name}`"
                     )
-                cache_text = read_secret_file(path, what=f"{what} token cache")
+                key = token_key(self.config)
+                cache_text = read_token_file(path, what=f"{what} token cache", key=key)
 
-                def save(text: str, path: Path = path) -> None:
-                    write_secret_file(path, text, what=f"{what} token cache")
+                def save(text: str, path: Path = path, key: TokenKey | None = key) -> None:
+                    write_token_file(path, text, what=f"{what} token cache", key=key)
 
             s = self.config.settings.sync
             ends = acc.endpoints
