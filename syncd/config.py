@@ -219,6 +219,12 @@ class SyncSettings(_Model):
     calendar_lookback: str = Field(default="365d", description="How far back events are read.")
     calendar_horizon: str = Field(default="90d", description="How far ahead events are read.")
     batch_size: int = Field(default=2000, ge=1, le=10000, description="Items per transaction.")
+    parallel_backfill_min: int = Field(
+        default=20_000,
+        ge=0,
+        description="A first read of a mail folder with at least this many messages runs in"
+        " two processes (one reads and classifies, one stores); 0: never.",
+    )
     retry_attempts: int = Field(
         default=6,
         ge=1,

@@ -148,19 +148,49 @@ def ingest_batch(
     items: Sequence[RawMessage | RawEvent],
     removed: Sequence[str] = (),
 ) -> IngestResult:
-    result = IngestResult(seen=len(items))
-    prepared: list[_Item] = []
+    return store_prepared(session, ctx, prepare_batch(ctx, items), removed)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch classified and resolved to what is stored, before any database work.
+
+    Pure data (it pickles), so the preparing can happen away from the storing: in another
+    thread or process while the previous batch is written.
+    """
+
+    items: list[_Item]
+    seen: int
+    skipped_private: int
+    by_category: dict[str, int]
+
+
+def prepare_batch(ctx: IngestContext, items: Sequence[RawMessage | RawEvent]) -> Prepared:
+    """Classify `items` (no database access; `ctx` carries all it needs)."""
+    out = Prepared(items=[], seen=len(items), skipped_private=0, by_category={})
     for raw in items:
         item = _prepare(raw, ctx)
         if item is None:
-            result.skipped_private += 1
+            out.skipped_private += 1
             continue
-        prepared.append(item)
-        result.by_category[item.category] = result.by_category.get(item.category, 0) + 1
+        out.items.append(item)
+        out.by_category[item.category] = out.by_category.get(item.category, 0) + 1
+    return out
+
+
+def store_prepared(
+    session: Session, ctx: IngestContext, prepared: Prepared, removed: Sequence[str] = ()
+) -> IngestResult:
+    """Store a prepared batch inside the caller's transaction."""
+    result = IngestResult(
+        seen=prepared.seen,
+        skipped_private=prepared.skipped_private,
+        by_category=dict(prepared.by_category),
+    )
     if removed:
         result.removed += _remove_sources(session, ctx, removed)
-    if prepared:
-        _store(session, ctx, prepared, result)
+    if prepared.items:
+        _store(session, ctx, prepared.items, result)
     return result
 
 

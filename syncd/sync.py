@@ -19,7 +19,7 @@ batch; what was committed stays, and the next pass goes on from the stored curso
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -41,8 +41,17 @@ from syncd.classify import ClassifyOptions
 from syncd.config import AnyAccount, Config
 from syncd.connect import Connectors
 from syncd.errors import SyncdError
-from syncd.ingest import IngestContext, IngestResult, Privacy, ingest_batch, load_privacy
+from syncd.ingest import (
+    IngestContext,
+    IngestResult,
+    Prepared,
+    Privacy,
+    load_privacy,
+    prepare_batch,
+    store_prepared,
+)
 from syncd.leases import LeaseLost
+from syncd.pipeline import prepared_batches
 from syncd.prefetch import prefetch
 from syncd.store.db import Store, lock_owner_writes
 from syncd.store.models import Account, InteractionSource, Stream
@@ -308,11 +317,41 @@ class Syncer:
         full: bool,
         progress: Progress,
     ) -> None:
+        if self._in_two_processes(source, info, cursor, full, report):
+            # A large first read: a child process reads and classifies (syncd/pipeline.py).
+            for meta, prepared in prepared_batches(
+                self.config, report.account, "mail", info, cursor, full=full, now=now, ctx=ctx
+            ):
+                self._store_prepared(
+                    prepared,
+                    meta.removed,
+                    meta.cursor,
+                    meta.read,
+                    info,
+                    ctx,
+                    report,
+                    now=now,
+                    progress=progress,
+                )
+                if self.should_stop() and not meta.done:
+                    raise _Stopped
+            return
         # The next batch is read while this one is stored (syncd/prefetch.py).
         for batch in prefetch(source.poll(info, cursor, now=now, full=full)):
             self._store_batch(batch, batch.cursor, info, ctx, report, now=now, progress=progress)
             if self.should_stop() and not batch.done:
                 raise _Stopped
+
+    def _in_two_processes(
+        self, source: Source, info: StreamInfo, cursor: str | None, full: bool, report: StreamReport
+    ) -> bool:
+        """Whether to read this stream through a child process: a first (or full) read of a
+        mail folder with at least `sync.parallel_backfill_min` messages."""
+        least = self.config.settings.sync.parallel_backfill_min
+        if least <= 0 or not (full or cursor is None) or not report.stream.startswith("mail:"):
+            return False
+        size = _hint(source, info)
+        return size is not None and size >= least
 
     def _resync(
         self,
@@ -353,17 +392,44 @@ class Syncer:
         progress: Progress,
     ) -> None:
         """Store `batch` and `cursor` in one transaction."""
+        prepared = prepare_batch(ctx, batch.items)
+        self._store_prepared(
+            prepared,
+            batch.removed,
+            cursor,
+            batch.read,
+            info,
+            ctx,
+            report,
+            now=now,
+            progress=progress,
+        )
+
+    def _store_prepared(
+        self,
+        prepared: Prepared,
+        removed: Sequence[str],
+        cursor: str | None,
+        read: int,
+        info: StreamInfo,
+        ctx: IngestContext,
+        report: StreamReport,
+        *,
+        now: datetime,
+        progress: Progress,
+    ) -> None:
+        """Store a prepared batch and `cursor` in one transaction."""
         with self.store.session() as s, s.begin():
             self._before_write(s, report.account)
-            result = ingest_batch(s, ctx, batch.items, batch.removed)
-            self._store_cursor(s, ctx.stream_id, cursor, now, len(batch.items))
+            result = store_prepared(s, ctx, prepared, removed)
+            self._store_cursor(s, ctx.stream_id, cursor, now, prepared.seen)
         report.result.add(result)
-        report.items += len(batch.items)
-        report.read += batch.read
-        progress.advance(len(batch.items))
+        report.items += prepared.seen
+        report.read += read
+        progress.advance(prepared.seen)
         log.debug(
             "sync.batch.stored",
-            extra={"stream": info.name, "items": len(batch.items), "new": result.new_interactions},
+            extra={"stream": info.name, "items": prepared.seen, "new": result.new_interactions},
         )
 
     def _before_write(self, s: Session, account: str) -> None:
