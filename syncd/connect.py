@@ -42,12 +42,18 @@ from syncd.secrets import (
 
 def google_credentials_path(config: Config, acc: GmailAccount) -> Path:
     """Where a gmail account's authorisation lives (`syncd accounts auth` writes it)."""
-    return acc.credentials or config.state_dir / "credentials" / f"{acc.name}.json"
+    return acc.credentials or _credentials_dir(config) / f"{acc.name}.json"
 
 
 def outlook_token_cache_path(config: Config, acc: OutlookAccount) -> Path:
     """Where an outlook account's msal token cache lives (`syncd accounts auth` writes it)."""
-    return acc.token_cache or config.state_dir / "credentials" / f"{acc.name}.json"
+    return acc.token_cache or _credentials_dir(config) / f"{acc.name}.json"
+
+
+def _credentials_dir(config: Config) -> Path:
+    """<state_dir>/credentials, and in a team one folder per owner (account names repeat)."""
+    folder = config.state_dir / "credentials"
+    return folder / config.team_owner if config.team_owner else folder
 
 
 def token_key(config: Config) -> TokenKey | None:
