@@ -11,12 +11,14 @@ import pytest
 
 from tests.conftest import required
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "syncd.service"
+UNITS = Path(__file__).resolve().parent.parent / "systemd"
+UNIT = UNITS / "syncd.service"
+TEAM_UNIT = UNITS / "syncd@.service"  # one instance per owner of a team
 
 
-def _settings() -> dict[str, list[str]]:
+def _settings(unit: Path = UNIT) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for line in UNIT.read_text(encoding="utf-8").splitlines():
+    for line in unit.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith(("#", "[")):
             continue
@@ -25,18 +27,19 @@ def _settings() -> dict[str, list[str]]:
     return found
 
 
-def test_systemd_analyze_verify_accepts_the_unit() -> None:
+@pytest.mark.parametrize("unit", [UNIT, TEAM_UNIT], ids=lambda u: u.name)
+def test_systemd_analyze_verify_accepts_the_unit(unit: Path) -> None:
     tool = shutil.which("systemd-analyze")
     if tool is None:
         if required("systemd"):
             pytest.fail("systemd-analyze is required here but not installed")
         pytest.skip("systemd-analyze is not installed")
     done = subprocess.run(
-        [tool, "verify", str(UNIT)], capture_output=True, text=True, timeout=60, check=False
+        [tool, "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
     # verify reports problems on stderr even when it exits 0 (unknown keys, bad values).
-    assert f"{UNIT.name}:" not in done.stderr, done.stderr
+    assert f"{unit.name}:" not in done.stderr, done.stderr
 
 
 def test_the_unit_is_a_hardened_notify_service() -> None:
@@ -54,3 +57,10 @@ def test_the_unit_is_a_hardened_notify_service() -> None:
     }.items():
         assert s[key] == [value], key
     assert "@system-service" in s["SystemCallFilter"]
+
+
+def test_the_team_unit_differs_only_in_owner_and_description() -> None:
+    plain, team = _settings(UNIT), _settings(TEAM_UNIT)
+    assert team["ExecStart"] == [plain["ExecStart"][0].replace(" run", " --owner %i run")]
+    differ = {k for k in plain.keys() | team.keys() if plain.get(k) != team.get(k)}
+    assert differ == {"ExecStart", "Description"}
