@@ -21,8 +21,6 @@ from syncd.cli import App, _parse_date, accounts, emit_json, pass_app
 from syncd.config import Config, parse_duration
 from syncd.errors import SyncdError
 from syncd.reconcile import (
-    DEFAULT_INTERVAL,
-    DEFAULT_WINDOW,
     RESYNC_WINDOW,
     Health,
     StreamCheck,
@@ -36,9 +34,7 @@ from syncd.sync import sources_for
 
 
 def reconcile_window(config: Config) -> timedelta:
-    """`reconcile_window` from the config, or the default."""
-    value = getattr(getattr(config.settings, "daemon", None), "reconcile_window", None)
-    return parse_duration(value) if isinstance(value, str) else DEFAULT_WINDOW
+    return parse_duration(config.settings.daemon.reconcile_window)
 
 
 @accounts.command("reconcile")
@@ -144,9 +140,7 @@ def _fail_on_errors(checks: list[StreamCheck]) -> None:
 
 
 def reconcile_interval(config: Config) -> timedelta:
-    """`reconcile_interval` from the config, or the default."""
-    value = getattr(getattr(config.settings, "daemon", None), "reconcile_interval", None)
-    return parse_duration(value) if isinstance(value, str) else DEFAULT_INTERVAL
+    return parse_duration(config.settings.daemon.reconcile_interval)
 
 
 def add_health(

@@ -779,6 +779,16 @@ class DaemonSettings(_Model):
         description="After SIGTERM the current batch is finished; past this the process"
         " exits anyway (the open transaction is rolled back, nothing is lost).",
     )
+    reconcile_window: str = Field(
+        default="14d",
+        description="Reconciliation compares the provider's ids of items dated within this"
+        " window with the store and repairs any gap (`syncd accounts reconcile`).",
+    )
+    reconcile_interval: str = Field(
+        default="6h",
+        description="How often `syncd run` reconciles an account, after a pass that synced"
+        " it; a stream is reported healthy only while its last reconciliation is recent.",
+    )
     metrics: str | None = Field(
         default=None,
         description="HOST:PORT of a Prometheus endpoint, e.g. 127.0.0.1:9464; off by default."
@@ -790,7 +800,14 @@ class DaemonSettings(_Model):
         " authentication: put it behind a firewall).",
     )
 
-    @field_validator("poll_interval", "max_backoff", "rules_interval", "stop_timeout")
+    @field_validator(
+        "poll_interval",
+        "max_backoff",
+        "rules_interval",
+        "stop_timeout",
+        "reconcile_window",
+        "reconcile_interval",
+    )
     @classmethod
     def _durations(cls, value: str) -> str:
         return check_interval(value)

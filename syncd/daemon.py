@@ -57,6 +57,7 @@ from syncd.connect import Connectors
 from syncd.errors import ConfigError, SyncdError
 from syncd.metrics import Metrics
 from syncd.notify import Notifier
+from syncd.reconcile import reconcile_if_due
 from syncd.store.db import Store
 from syncd.store.models import Account
 from syncd.sync import StreamReport, Syncer, sources_for
@@ -341,6 +342,7 @@ class Daemon:
                 break
             reports.extend(self._sync(name))
             self._tick()
+        self._reconcile_due(mine, reports)
         changed = any(r.result.new_interactions or r.result.removed for r in reports)
         new = sum(r.result.new_interactions for r in reports)
         self._new_total += new
@@ -379,6 +381,16 @@ class Daemon:
             return reports  # cut short by SIGTERM: neither a success nor a failure
         self._schedule_next(name, reports)
         return reports
+
+    def _reconcile_due(self, names: Sequence[str], reports: Sequence[StreamReport]) -> None:
+        """Proof of completeness (syncd/reconcile.py) for the accounts this pass synced
+        without error whose last reconciliation is older than `reconcile_interval`."""
+        synced = {r.account for r in reports} - {r.account for r in reports if r.error}
+        for name in names:
+            if self._stopping or self._reload_requested or name not in synced:
+                continue
+            reconcile_if_due(self.syncer, self.connectors, self.accounts[name], now=self.now())
+            self._tick()
 
     def _schedule_next(self, name: str, reports: Sequence[StreamReport]) -> None:
         errors = [r for r in reports if r.error]

@@ -50,10 +50,13 @@ from connectors.base import (
     Source,
     StreamInfo,
 )
+from syncd.config import AnyAccount, parse_duration
+from syncd.connect import Connectors
 from syncd.contacts import iso
+from syncd.errors import SyncdError
 from syncd.ingest import IngestContext, IngestResult, ingest_batch, load_privacy
 from syncd.store.models import Account, InteractionSource, Stream
-from syncd.sync import AccountSources, Syncer, _drop_replaced_sources
+from syncd.sync import AccountSources, Syncer, _drop_replaced_sources, sources_for
 
 log = logging.getLogger("syncd.reconcile")
 
@@ -119,6 +122,25 @@ def resync_account(
     if records is not None:
         records.save(syncer.owner_id, checks, before, now)
     return checks
+
+
+def reconcile_if_due(
+    syncer: Syncer, connectors: Connectors, account: AnyAccount, *, now: datetime
+) -> list[StreamCheck] | None:
+    """For `syncd run`, after a pass that synced `account`: reconcile it when its last
+    reconciliation is older than `reconcile_interval` (None when it was not due)."""
+    daemon = syncer.config.settings.daemon
+    records = records_for(syncer.config.state_dir)
+    interval = parse_duration(daemon.reconcile_interval)
+    if not records.due(syncer.owner_id, account.name, now, interval):
+        return None
+    try:
+        sources = sources_for(connectors, account)
+    except (SyncdError, ConnectorError) as exc:
+        log.warning("reconcile.failed", extra={"account": account.name, "error": str(exc)})
+        return None
+    window = parse_duration(daemon.reconcile_window)
+    return reconcile_account(syncer, sources, now=now, window=window, records=records)
 
 
 class _Reconciler:

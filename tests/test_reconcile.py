@@ -465,3 +465,37 @@ def test_cli_resync_on_dovecot(dovecot: Dovecot, tmp_path: Path) -> None:
     _, checks, _ = cli.run("accounts", "reconcile", now=now)
     assert [c["status"] for c in checks] == ["ok", "ok"]
     store.dispose()
+
+
+def test_the_daemon_reconciles_an_account_after_its_pass_when_it_is_due(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from syncd.daemon import Daemon
+
+    syncer, store, _root = maildir_setup(tmp_path)
+    clock, now = [0.0], [NOW]
+    daemon = Daemon(
+        syncer.config, store, syncer.owner_id, now=lambda: now[0], clock=lambda: clock[0]
+    )
+
+    def later(hours: float) -> None:
+        clock[0] += hours * 3600
+        now[0] += timedelta(hours=hours)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="syncd.reconcile"):
+            daemon._pass()
+
+    try:
+        later(0)  # the first pass syncs, and reconciles: never done before
+        before = snapshot(store)
+        assert [r.getMessage() for r in caplog.records].count("reconcile.ok") == 2
+        delete_rows(execute_on(store), provider_ids(store, "INBOX/%")[-2:])
+        later(1)  # synced again, but reconciled an hour ago (reconcile_interval is 6h)
+        assert caplog.records == []
+        assert len(snapshot(store)["interactions"]) == len(before["interactions"]) - 2
+        later(6)
+        assert [(r.stream, r.count) for r in gap_records(caplog)] == [("mail:INBOX", 2)]  # type: ignore[attr-defined]
+        assert snapshot(store) == before
+    finally:
+        daemon.connectors.close()
+        syncer.connectors.close()
