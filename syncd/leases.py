@@ -102,7 +102,8 @@ class Leases:
                 delete(Lease).where(
                     Lease.owner_id == self.owner_id,
                     Lease.resource.startswith(WORKER),
-                    Lease.expires_at < now - self.ttl,
+                    Lease.resource != self._me,
+                    Lease.holder.is_(None) | (Lease.expires_at < now - self.ttl),
                 )
             )
             share = self._fair_share(s, now)

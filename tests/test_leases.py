@@ -116,6 +116,9 @@ def test_a_released_account_is_free_at_once(store: Store, owner: int) -> None:
     a.release()
     assert sorted(b.claim(ACCOUNTS, at(2))) == ACCOUNTS
     assert b.takeovers == 0
+    with store.session() as s:  # a's worker row went with it
+        workers = s.scalars(select(Lease.resource).where(Lease.resource.startswith("worker:")))
+        assert list(workers) == ["worker:b"]
 
 
 def test_one_worker_at_a_time_runs_the_rules(store: Store, owner: int) -> None:
