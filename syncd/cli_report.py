@@ -87,7 +87,7 @@ def report(
     tier, and the most neglected relationships (docs/report.md defines each)."""
     start = _parse_date(since, "--since") if since is not None else None
     params = report_params(app, start, reply_within)
-    with app.store.session() as s:
+    with app.store.read_session() as s:
         doc = build_report(s, app.owner_id, params)
     if html_file is not None:
         from syncd.report_html import render_html

@@ -115,3 +115,28 @@ def test_allocated_ids_do_not_collide_with_later_inserts(store_url: str) -> None
             [(ids[0], owner, "dup", False, now, now)],
         )
     store.dispose()
+
+
+def test_a_long_read_does_not_make_a_writer_wait(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'state' / 'syncd.db'}"
+    reader_store, owner = _store(url)
+    writer_store = Store(url)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    wrote = threading.Event()
+
+    def write() -> None:
+        with writer_store.session() as s, s.begin():
+            s.add(Contact(owner_id=owner, name="while reading", created_at=now, updated_at=now))
+        wrote.set()
+
+    with reader_store.read_session() as s, s.begin():
+        s.execute(select(Contact.id)).all()  # the read transaction is open from here
+        writer = threading.Thread(target=write)
+        writer.start()
+        # With BEGIN IMMEDIATE the writer would wait out the 30 s busy timeout.
+        assert wrote.wait(timeout=10)
+        writer.join()
+    reader_store.dispose()
+    writer_store.dispose()

@@ -41,10 +41,20 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take over so that writers
-        # queue on the busy timeout instead of failing with "database is locked".
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # queue on the busy timeout instead of failing with "database is locked". Sessions
+        # that only read (Store.read_session) begin DEFERRED: in WAL mode they then never
+        # hold the write lock, so a long report cannot make the daemon's writes time out.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+READ_ONLY = "syncd_read_only"  # an execution option: this connection only reads
+
+
+def _sqlite_begin(conn: Any) -> None:
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -117,6 +127,11 @@ class Store:
 
     def session(self) -> Session:
         return self.sessions()
+
+    def read_session(self) -> Session:
+        """A session for reading only (reports, listings): on SQLite it does not take the
+        write lock, so it never makes a writer wait, however long it runs."""
+        return Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     def check_ready(self, *, auto_create: bool = True) -> None:
         """Fail with a clear error unless the schema is current.
