@@ -95,17 +95,10 @@ class Leases:
         """Renew what this worker holds and take free or expired accounts among `accounts`,
         up to its fair share; returns the accounts of `accounts` it holds after the call."""
         wanted = [ACCOUNT + a for a in accounts]
-        self._ensure_rows([*wanted, self._me])
+        self._ensure_rows([*wanted, self._me], now)
         with self.store.session() as s, s.begin():
             self._renew_own(s, now)
-            s.execute(
-                delete(Lease).where(
-                    Lease.owner_id == self.owner_id,
-                    Lease.resource.startswith(WORKER),
-                    Lease.resource != self._me,
-                    Lease.holder.is_(None) | (Lease.expires_at < now - self.ttl),
-                )
-            )
+            self._forget_dead_workers(s, now)
             share = self._fair_share(s, now)
             mine = [r for r in self._held if r.startswith(ACCOUNT)]
             if len(mine) > share:
@@ -120,7 +113,7 @@ class Leases:
 
     def claim_rules(self, now: datetime) -> bool:
         """Take or renew the owner's rules lease; True if this worker may plan and execute."""
-        self._ensure_rows([RULES, self._me])
+        self._ensure_rows([RULES, self._me], now)
         with self.store.session() as s, s.begin():
             self._renew_own(s, now)
             if RULES not in self._held:
@@ -174,8 +167,9 @@ class Leases:
 
     # --- statements -------------------------------------------------------------------------------
 
-    def _ensure_rows(self, resources: Sequence[str]) -> None:
-        """Insert the lease rows that do not exist yet (free, generation 0)."""
+    def _ensure_rows(self, resources: Sequence[str], now: datetime) -> None:
+        """Insert the lease rows that do not exist yet (free, generation 0; this worker's
+        own row held, so that no other worker takes it for a dead one's)."""
         if not resources:
             return
         with self.store.session() as s, s.begin():
@@ -186,14 +180,24 @@ class Leases:
                     )
                 )
             )
-            missing = [r for r in dict.fromkeys(resources) if r not in present]
+            # sorted: concurrent inserts of the same rows in one order cannot deadlock
+            missing = sorted({r for r in resources if r not in present})
             if not missing:
                 return
             insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
             s.execute(
                 insert(Lease)
                 .values(
-                    [{"owner_id": self.owner_id, "resource": r, "generation": 0} for r in missing]
+                    [
+                        {
+                            "owner_id": self.owner_id,
+                            "resource": r,
+                            "generation": 0,
+                            "holder": self.worker_id if r == self._me else None,
+                            "expires_at": now + self.ttl if r == self._me else None,
+                        }
+                        for r in missing
+                    ]
                 )
                 .on_conflict_do_nothing(index_elements=["owner_id", "resource"])
             )
@@ -229,6 +233,22 @@ class Leases:
         for resource in set(self._held) - set(kept):
             log.warning("lease.lost", extra={"resource": resource, "worker": self.worker_id})
         self._held = kept
+
+    def _forget_dead_workers(self, s: Session, now: datetime) -> None:
+        """Delete the rows of workers that released theirs or stopped long ago; rows another
+        worker has locked are left for later (waiting on them could deadlock)."""
+        dead = s.scalars(
+            select(Lease.id)
+            .where(
+                Lease.owner_id == self.owner_id,
+                Lease.resource.startswith(WORKER),
+                Lease.resource != self._me,
+                Lease.holder.is_(None) | (Lease.expires_at < now - self.ttl),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        if dead:
+            s.execute(delete(Lease).where(Lease.id.in_(dead)))
 
     def _fair_share(self, s: Session, now: datetime) -> int:
         """The accounts over the live workers (this one included), rounded up."""
