@@ -779,6 +779,12 @@ class DaemonSettings(_Model):
         description="After SIGTERM the current batch is finished; past this the process"
         " exits anyway (the open transaction is rolled back, nothing is lost).",
     )
+    lease_ttl: str = Field(
+        default="60s",
+        description="With several `syncd run` processes on one PostgreSQL store: an account"
+        " whose worker stopped renewing its lease for this long is taken over by another"
+        " (leases are renewed three times as often).",
+    )
     reconcile_window: str = Field(
         default="14d",
         description="Reconciliation compares the provider's ids of items dated within this"
@@ -805,6 +811,7 @@ class DaemonSettings(_Model):
         "max_backoff",
         "rules_interval",
         "stop_timeout",
+        "lease_ttl",
         "reconcile_window",
         "reconcile_interval",
     )

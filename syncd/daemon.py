@@ -31,7 +31,12 @@ The loop asks through three methods only, which a leases implementation fills in
 ``_claim(due, now) -> the accounts this process may sync now``, ``_renew(now)`` (called from
 the loop and, at most every `RENEW_EVERY` seconds, between batches of a long sync) and
 ``_release()`` on the way out. `now` is the real wall clock (aware UTC), never the pinned
-`SYNCD_NOW`, because leases expire across machines.
+`SYNCD_NOW`, because leases expire across machines. `syncd/leases.py` fills them in: a
+process syncs only the accounts it holds a lease on (its fair share of them), renews the
+leases at least three times per `lease_ttl`, and takes over the accounts of a worker that
+stopped renewing; a due account another worker holds is asked for again an interval later.
+Every batch is stored only if its lease is still this process's (`Leases.guard`), and the
+rules run in the one process that holds the owner's rules lease.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from connectors.base import ConnectorError
 from syncd.config import AnyAccount, Config, load_config, metrics_address, parse_duration
 from syncd.connect import Connectors
 from syncd.errors import ConfigError, SyncdError
+from syncd.leases import Leases, make_worker_id
 from syncd.metrics import Metrics
 from syncd.notify import Notifier
 from syncd.reconcile import reconcile_if_due
@@ -188,6 +194,9 @@ class Daemon:
         self._last_pass: datetime | None = None
         self.schedule = Schedule(jitter=0.0, max_backoff=3600.0, rand=rand)
         self.config = config
+        ttl = parse_duration(config.settings.daemon.lease_ttl).total_seconds()
+        self.leases = Leases(store, owner_id, make_worker_id(), ttl)
+        self._renew_every = RENEW_EVERY
         self.connectors = Connectors(config)
         self.syncer = self._syncer()
         self._configure(config)
@@ -196,27 +205,35 @@ class Daemon:
     # --- leases hook (see the module docstring) ---
 
     def _claim(self, due: list[str], now: datetime) -> list[str]:
-        """The accounts of `due` that this process may sync now (all of them, for now)."""
-        self._held.update(due)
-        return due
+        """The accounts of `due` this process holds a lease on; the others (another worker
+        has them, or this one has its share) are asked for again an interval later."""
+        mine = self.leases.claim(due, now)
+        self._held = set(self.leases.held())
+        for name in set(due) - set(mine):
+            self.schedule.done(name, self.clock(), failed=False)
+        return mine
 
     def _renew(self, now: datetime) -> None:
-        """Keep the accounts this process holds (nothing to do without leases)."""
+        """Keep the accounts this process holds; forget those taken over meanwhile."""
+        self._held = set(self.leases.renew(now))
 
     def _release(self) -> None:
         """Give up every account this process holds (on the way out)."""
+        self.leases.release()
         self._held.clear()
 
     # --- configuration ---
 
     def _syncer(self) -> Syncer:
-        return Syncer(
+        syncer = Syncer(
             self.store,
             self.config,
             self.owner_id,
             self.connectors,
             should_stop=self._between_batches,
         )
+        syncer.guard = self.leases.guard
+        return syncer
 
     def _configure(self, config: Config) -> None:
         d = config.settings.daemon
@@ -224,6 +241,8 @@ class Daemon:
         self.schedule.max_backoff = parse_duration(d.max_backoff).total_seconds()
         self.rules_interval = parse_duration(d.rules_interval).total_seconds()
         self.stop_timeout = parse_duration(d.stop_timeout).total_seconds()
+        self.leases.ttl = parse_duration(d.lease_ttl)
+        self._renew_every = min(RENEW_EVERY, self.leases.ttl.total_seconds() / 3)
         self.accounts: dict[str, AnyAccount] = {a.name: a for a in config.settings.accounts}
         self.schedule.configure(
             {name: self._interval_of(acc) for name, acc in self.accounts.items()}, self.clock()
@@ -421,6 +440,8 @@ class Daemon:
         self._rules_due = self.clock() + self.rules_interval
         if not self.config.settings.rules:
             return
+        if not self.leases.claim_rules(self.wall()):
+            return  # another worker plans and executes this owner's rules
         from syncd.planning import apply_rules, sinks_for
 
         try:
@@ -489,7 +510,8 @@ class Daemon:
 
     def _tick_every(self) -> float:
         ping = self.notifier.watchdog_interval
-        return min(TICK_EVERY, ping) if ping else TICK_EVERY
+        every = min(TICK_EVERY, self._renew_every)
+        return min(every, ping) if ping else every
 
     def _tick(self, *, force_renew: bool = False) -> None:
         """Keep the watchdog fed and the leases renewed; cheap enough to call per batch."""
@@ -500,7 +522,7 @@ class Daemon:
             self._next_ping = now + ping
         if force_renew or now >= self._next_renew:
             self._renew(self.wall())
-            self._next_renew = now + RENEW_EVERY
+            self._next_renew = now + self._renew_every
 
     def _between_batches(self) -> bool:
         """`Syncer.should_stop`: the watchdog and leases, then whether to stop."""
