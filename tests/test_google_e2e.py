@@ -254,6 +254,7 @@ def _auth_setup(tmp_path: Path, fake: FakeGoogle) -> tuple[Path, dict[str, str],
             }
         )
     )
+    client.chmod(0o600)  # it holds the OAuth client secret: syncd refuses it readable
     cfg, env = _setup(tmp_path, fake)
     token = Path(env["SYNCD_STATE_DIR"]) / "credentials" / "work.json"
     token.unlink()
