@@ -99,6 +99,10 @@ def prepared_batches(
             elif kind == "error":
                 raise payload
             else:
+                log.info(
+                    "pipeline.done",
+                    extra={"account": account, "stream": stream.name, **(payload or {})},
+                )
                 return
     finally:
         stop.set()
@@ -117,6 +121,14 @@ def _drain(results: Any) -> None:
             results.get_nowait()
     except (queue.Empty, OSError, ValueError):
         pass
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # not on every platform
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _child(job: _Job, results: Any, stop: Any) -> None:
@@ -144,7 +156,7 @@ def _child(job: _Job, results: Any, stop: Any) -> None:
             meta = BatchMeta(batch.cursor, batch.read, tuple(batch.removed), batch.done)
             if not send("batch", (meta, prepare_batch(job.ctx, batch.items))):
                 return
-        send("done", None)
+        send("done", {"reader_peak_rss_mb": _peak_rss_mb()})
     except BaseException as exc:  # handed to the parent, which raises it
         try:
             send("error", exc)
