@@ -6,4 +6,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh" "dev"
 cd "$ROOT"
-exec python -m pytest "$@"
+# The tests run in parallel, one worker per CPU (SYNCD_TEST_WORKERS=0: in this process);
+# each worker starts its own Dovecot and Radicale and uses its own PostgreSQL databases.
+exec python -m pytest -n "${SYNCD_TEST_WORKERS:-auto}" --maxprocesses 4 "$@"

@@ -23,6 +23,11 @@ settings.register_profile(
 settings.register_profile("derandomized", max_examples=100, deadline=None, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
+# Tables are drawn as wide as the output allows; without a terminal rich takes 80 columns
+# and wraps long temporary paths, so what a test looks for could depend on the path's
+# length (longer under pytest-xdist). Subprocesses inherit this.
+os.environ["COLUMNS"] = "240"
+
 # The real servers' fixtures: `dovecot` and `radicale` (session-scoped); the fake Google
 # (`fake_google`, one per test) and the fake Microsoft (`fake_microsoft`, one per test);
 # a headless browser (`chromium`, session-scoped).
