@@ -351,10 +351,23 @@ CalendarSettings = Annotated[
 ]
 
 
-class ImapAccount(_Secret):
-    """An IMAP mailbox (Fastmail, iCloud, self-hosted, corporate, Gmail over IMAP)."""
+class _Account(_Model):
+    """What every account kind has: a name, its own poll interval, an optional calendar."""
 
     name: str
+    poll_interval: str | None = Field(
+        default=None,
+        description="`syncd run`: time between polls of this account; default"
+        " [daemon] poll_interval.",
+    )
+    calendar: CalendarSettings | None = None
+
+    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
+
+
+class ImapAccount(_Account, _Secret):
+    """An IMAP mailbox (Fastmail, iCloud, self-hosted, corporate, Gmail over IMAP)."""
+
     kind: Literal["imap"]
     host: str
     port: int | None = Field(default=None, description="Default 993 for tls, 143 otherwise.")
@@ -380,14 +393,6 @@ class ImapAccount(_Secret):
         "drafts, each other one keeps a polled folder selected (folders past that are "
         "opened again on every poll). Dovecot allows 10 per user and address by default.",
     )
-    poll_interval: str | None = Field(
-        default=None,
-        description="`syncd run`: time between polls of this account; default"
-        " [daemon] poll_interval.",
-    )
-    calendar: CalendarSettings | None = None
-
-    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
 
     @field_validator("ca_file")
     @classmethod
@@ -432,10 +437,9 @@ class GoogleEndpoints(_Model):
         return None if value is None else _resolve(value, info)
 
 
-class GmailAccount(_Model):
+class GmailAccount(_Account):
     """A Gmail or Google Workspace mailbox through the Gmail API (OAuth)."""
 
-    name: str
     kind: Literal["gmail"]
     credentials: Path | None = Field(
         default=None,
@@ -449,14 +453,6 @@ class GmailAccount(_Model):
     )
     lookback: str = Field(default="365d", description="How far back the first sync reads.")
     endpoints: GoogleEndpoints = GoogleEndpoints()
-    poll_interval: str | None = Field(
-        default=None,
-        description="`syncd run`: time between polls of this account; default"
-        " [daemon] poll_interval.",
-    )
-    calendar: CalendarSettings | None = None
-
-    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
 
     @field_validator("credentials", "client_secrets")
     @classmethod
@@ -508,10 +504,9 @@ class MicrosoftEndpoints(_Model):
         return None if value is None else _resolve(value, info)
 
 
-class OutlookAccount(_Model):
+class OutlookAccount(_Account):
     """An Outlook.com or Microsoft 365 mailbox through Microsoft Graph (msal)."""
 
-    name: str
     kind: Literal["outlook"]
     client_id: str = Field(
         min_length=1, description="The application (client) id of your Entra app registration."
@@ -548,14 +543,6 @@ class OutlookAccount(_Model):
     )
     lookback: str = Field(default="365d", description="How far back the first sync reads.")
     endpoints: MicrosoftEndpoints = MicrosoftEndpoints()
-    poll_interval: str | None = Field(
-        default=None,
-        description="`syncd run`: time between polls of this account; default"
-        " [daemon] poll_interval.",
-    )
-    calendar: CalendarSettings | None = None
-
-    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
 
     @field_validator("token_cache", "client_secret_file")
     @classmethod
@@ -593,10 +580,9 @@ class OutlookAccount(_Model):
         return self.endpoints.authority or f"https://login.microsoftonline.com/{self.tenant}"
 
 
-class MaildirAccount(_Model):
+class MaildirAccount(_Account):
     """A local Maildir tree, as mbsync or offlineimap leave it."""
 
-    name: str
     kind: Literal["maildir"]
     path: Path = Field(description="The Maildir root; every folder below it is read.")
     folders: list[str] | None = Field(default=None, description="Only these folders.")
@@ -607,14 +593,6 @@ class MaildirAccount(_Model):
     drafts_folder: str | None = Field(
         default=None, description="Where drafts go; default the folder named Drafts."
     )
-    poll_interval: str | None = Field(
-        default=None,
-        description="`syncd run`: time between polls of this account; default"
-        " [daemon] poll_interval.",
-    )
-    calendar: CalendarSettings | None = None
-
-    _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
 
     @field_validator("path")
     @classmethod
