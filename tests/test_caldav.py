@@ -107,8 +107,9 @@ class Counter:
         return len(self.requests)
 
 
-def drain(source: CalDavSource, cursor: str | None, *, now: datetime = NOW, full: bool = False
-          ) -> tuple[list[RawEvent], list[str], str | None, list[Batch]]:
+def drain(
+    source: CalDavSource, cursor: str | None, *, now: datetime = NOW, full: bool = False
+) -> tuple[list[RawEvent], list[str], str | None, list[Batch]]:
     stream = StreamInfo(name=source.settings.calendar or "", kind="calendar")
     batches = list(source.poll(stream, cursor, now=now, full=full))
     assert batches and batches[-1].done and not any(b.done for b in batches[:-1])
@@ -125,9 +126,7 @@ def test_is_a_source_and_a_hold_sink(calendar: Calendar) -> None:
 
 def test_initial_sync_expands_recurring_in_a_few_requests(calendar: Calendar) -> None:
     calendar.put("single", vevent("single", NOW + timedelta(days=2)))
-    calendar.put(
-        "weekly", vevent("weekly", NOW - timedelta(days=7), "RRULE:FREQ=WEEKLY;COUNT=4")
-    )
+    calendar.put("weekly", vevent("weekly", NOW - timedelta(days=7), "RRULE:FREQ=WEEKLY;COUNT=4"))
     calendar.put("ancient", vevent("ancient", NOW - timedelta(days=800)))
     calendar.put("far", vevent("far", NOW + timedelta(days=200)))
     source = calendar.source()
@@ -152,14 +151,16 @@ def test_initial_sync_of_5000_events_takes_at_most_10_requests(radicale: Radical
     name = f"big-{uuid.uuid4().hex[:8]}"
     folder = radicale.collections / "collection-root" / USER / name
     folder.mkdir(parents=True)
-    (folder / ".Radicale.props").write_text(
-        json.dumps({"tag": "VCALENDAR", "D:displayname": name})
-    )
+    (folder / ".Radicale.props").write_text(json.dumps({"tag": "VCALENDAR", "D:displayname": name}))
     for i in range(5000):
         start = NOW - timedelta(days=100) + timedelta(minutes=37 * i)
         (folder / f"e{i}.ics").write_text(vevent(f"e{i}", start), newline="")
+    # Radicale builds the whole 5,000-event answer before sending a byte: on a busy CI
+    # machine (parallel test workers) that can pass the default 30 s read timeout.
     source = CalDavSource(
-        CalDavSettings(url=radicale.url, username=USER, password=PASSWORD, calendar=name)
+        CalDavSettings(
+            url=radicale.url, username=USER, password=PASSWORD, calendar=name, timeout=180
+        )
     )
     counter = Counter(source)
     items, _removed, cursor, batches = drain(source, None)
@@ -253,7 +254,10 @@ def spec(key: str, hour: int) -> HoldSpec:
 
 def objects_in(calendar: Calendar) -> list[str]:
     source = calendar.source()
-    return [o.href for o in source._query(calendar.url, NOW - timedelta(days=30), NOW + timedelta(days=30))]
+    return [
+        o.href
+        for o in source._query(calendar.url, NOW - timedelta(days=30), NOW + timedelta(days=30))
+    ]
 
 
 def test_holds_are_created_exactly_once(calendar: Calendar) -> None:
@@ -325,4 +329,3 @@ def test_holds_without_a_calendar_go_to_a_made_one(radicale: Radicale) -> None: 
     again = CalDavSource(CalDavSettings(url=radicale.url, username=user, password="pw"))
     assert [s.name for s in again.streams()] == ["syncd holds"]
     assert again.find_hold("solo") == created
-
