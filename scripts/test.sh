@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it. Extra arguments go to pytest (e.g. -k ingest).
+#   scripts/test.sh --fast   the fast tier only: pure code and SQLite, no servers, no browser
+#                            (pytest -m "not integration and not slow"; under a minute)
 # PostgreSQL tests use the server on 127.0.0.1 (SYNCD_TEST_PG to point elsewhere); they are
 # skipped when it is absent, unless SYNCD_REQUIRE_SERVICES=postgres (CI) makes that a failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh" "dev"
 cd "$ROOT"
+tier=()
+if [ "${1:-}" = "--fast" ]; then
+  shift
+  tier=(-m "not integration and not slow")
+fi
 # The tests run in parallel, one worker per CPU (SYNCD_TEST_WORKERS=0: in this process);
 # each worker starts its own Dovecot and Radicale and uses its own PostgreSQL databases.
-exec python -m pytest -n "${SYNCD_TEST_WORKERS:-auto}" --maxprocesses 4 "$@"
+exec python -m pytest -n "${SYNCD_TEST_WORKERS:-auto}" --maxprocesses 4 "${tier[@]}" "$@"

@@ -94,3 +94,19 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state' / 'syncd.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+# Tiers. The fast tier is pure code and SQLite: `pytest -m "not integration and not slow"`
+# (scripts/test.sh --fast). A test joins `integration` by asking for a real server or the
+# browser, or by running on PostgreSQL; nobody has to remember the marker.
+_SERVER_FIXTURES = frozenset(
+    {"dovecot", "dovecot_server", "radicale", "chromium", "pg_url", "pg_available"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if names & _SERVER_FIXTURES or "postgres" in params.values():
+            item.add_marker(pytest.mark.integration)
