@@ -7,188 +7,80 @@ with a hint), 2 on bad usage. Progress bars go to stderr, and only on a terminal
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
-from sqlalchemy import select
 
-from connectors.base import ConnectorError, RawMessage, StreamInfo
-from connectors.ics import IcsFolderSource
-from connectors.maildir import MaildirSource
-from connectors.mailparse import body_part_types, parse_header_block, read_header_section
-from connectors.mbox import MboxFile
 from syncd import __version__
-from syncd.classify import ClassifyOptions, classify
-from syncd.config import (
-    DEFAULT_OWNER,
-    OWNER_ENV,
-    Config,
-    check_timezone,
-    find_config_path,
-    load_config,
-    parse_duration,
-    parse_hours,
-)
-from syncd.connect import Connectors
-from syncd.contacts import (
-    Tiers,
-    dates_of,
-    forget,
-    history,
-    is_due,
-    iso,
-    list_contacts,
-    merge,
-    merge_card,
-    parse_partial_date,
-    recent_interactions,
-    resolve_contact,
-    set_date,
-    set_fields,
-)
-from syncd.contacts import add_address as add_address_to
+from syncd.cli_app import App, LazyGroup, emit_json, parse_date, pass_app
+from syncd.environ import OWNER_ENV
 from syncd.errors import InputError, NotFound, SecretError, SyncdError
-from syncd.store.db import Store, current_revision, migrate
-from syncd.store.models import Account, ContactAddress, Stream
-from syncd.sync import AccountSources, Syncer, SyncReport, sync_all
+
+if TYPE_CHECKING:
+    from syncd.store.db import Store
+    from syncd.sync import SyncReport
 
 log = logging.getLogger("syncd")
-OWNER_KEY = DEFAULT_OWNER  # the store's name of the one owner of a single-owner config
-NOW_ENV = "SYNCD_NOW"
 
-
-# --- application context ---
-
-
-class App:
-    """Lazily loaded config and store for one CLI invocation."""
-
-    def __init__(self, config_path: str | None, owner: str | None = None) -> None:
-        self._config_path = config_path
-        self._owner = owner
-        # Piped output is read by people in files and pagers: don't squeeze it to 80 columns.
-        self.out = Console(soft_wrap=False)
-        if not self.out.is_terminal and "COLUMNS" not in os.environ:
-            self.out = Console(soft_wrap=False, width=160)
-        self.err = Console(stderr=True)
-
-    @cached_property
-    def config(self) -> Config:
-        return load_config(find_config_path(self._config_path), self._owner)
-
-    @cached_property
-    def store(self) -> Store:
-        store = Store(self.config.store_url)
-        store.check_ready()
-        return store
-
-    @cached_property
-    def owner_id(self) -> int:
-        return self.store.ensure_owner(self.config.owner_key, self.now())
-
-    def now(self) -> datetime:
-        """The clock; `SYNCD_NOW` (ISO 8601) pins it, for demos and reproducible checks."""
-        pinned = os.environ.get(NOW_ENV)
-        if pinned:
-            try:
-                value = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-            except ValueError:
-                raise SyncdError(f"{NOW_ENV}={pinned!r} is not an ISO 8601 time") from None
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
-        return datetime.now(UTC)
-
-    def tiers(self) -> Tiers:
-        return Tiers({k: t.cadence_days for k, t in self.config.settings.tiers.items()})
-
-    @cached_property
-    def connectors(self) -> Connectors:
-        """One set of connector objects (and connections) for the whole command."""
-        return Connectors(self.config)
-
-    def close(self) -> None:
-        """Close the connectors' connections and the store's pool, if any were opened."""
-        if "connectors" in self.__dict__:
-            self.connectors.close()
-        if "store" in self.__dict__:
-            self.store.dispose()
-
-    def syncer(self) -> Syncer:
-        return Syncer(self.store, self.config, self.owner_id, self.connectors)
-
-    def progress(self, enabled: bool) -> AbstractContextManager[RichProgress | None]:
-        return _progress(self.err if enabled and self.err.is_terminal else None)
-
-
-pass_app = click.make_pass_decorator(App)
-
-
-def emit_json(doc: Any) -> None:
-    click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
-
-
-# --- progress ---
-
-
-class RichProgress:
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.task: TaskID | None = None
-
-    def start_stream(self, label: str, total: int | None) -> None:
-        self.task = self.progress.add_task(label, total=total)
-
-    def advance(self, n: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, n)
-
-    def end_stream(self) -> None:
-        if self.task is not None:
-            task = self.progress.tasks[self.task]
-            self.progress.update(self.task, total=task.completed)
-        self.task = None
-
-
-@contextmanager
-def _progress(console: Console | None) -> Iterator[RichProgress | None]:
-    if console is None:
-        yield None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        yield RichProgress(progress)
+# Commands in other modules, imported only when one of them runs (see LazyGroup).
+LAZY_COMMANDS = {
+    "actions": (
+        "syncd.cli_rules:actions",
+        "The outbox: drafts and holds syncd planned or created.",
+    ),
+    "apply": (
+        "syncd.cli_rules:apply",
+        "Plan and execute: create the due drafts and holds, withdraw what is no longer needed.",
+    ),
+    "doctor": (
+        "syncd.cli_doctor:doctor",
+        "Check the config, secret files, state folder, store and every account; say how to"
+        " fix each problem.",
+    ),
+    "plan": (
+        "syncd.cli_rules:plan",
+        "Dry run: the actions the rules would create now, with reasons.",
+    ),
+    "report": (
+        "syncd.cli_report:report",
+        "Network measures: interaction frequency, response rates both ways, two-way share, the"
+        " active network month by month and its growth, overdue and dormant contacts per tier,"
+        " and the most neglected relationships (docs/report.md defines each).",
+    ),
+    "secrets": (
+        "syncd.cli_secrets:secrets",
+        "Encrypt the token files syncd writes (Google credentials, msal token caches).",
+    ),
+}
+LAZY_ACCOUNT_COMMANDS = {
+    "auth": (
+        "syncd.cli_accounts:accounts_auth",
+        "Authorise a gmail account with Google (OAuth, installed-app flow), or an outlook"
+        " account with Microsoft (device code: open the printed URL, enter the code), and"
+        " store it.",
+    ),
+    "reconcile": (
+        "syncd.cli_reconcile:accounts_reconcile",
+        "Compare each stream's recent provider ids with the store and repair any gap.",
+    ),
+    "resync": (
+        "syncd.cli_reconcile:accounts_resync",
+        "Re-baseline one account: re-read a bounded window, then set every cursor to now.",
+    ),
+}
 
 
 # --- the group ---
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup,
+    lazy=LAZY_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--config",
     "config_path",
@@ -241,6 +133,9 @@ def cli(
 @pass_app
 def init(app: App) -> None:
     """Create the store, or migrate it to this version's schema."""
+    from syncd.store.db import Store, current_revision, migrate
+    from syncd.sync import Syncer
+
     store = Store(app.config.store_url)
     before = current_revision(store.engine) if _has_tables(store) else None
     _, after = migrate(store.engine)
@@ -283,6 +178,8 @@ def sync(app: App, account: str | None, full: bool, as_json: bool) -> None:
 
 
 def _run_sync(app: App, *, account: str | None, full: bool, show_progress: bool) -> SyncReport:
+    from syncd.sync import sync_all
+
     syncer = app.syncer()
     with app.progress(show_progress) as progress:
         return sync_all(syncer, now_fn=app.now, account=account, full=full, progress=progress)
@@ -317,6 +214,8 @@ def _summary(report: SyncReport) -> dict[str, Any]:
 
 
 def _print_sync(app: App, report: SyncReport, as_json: bool) -> None:
+    from rich.table import Table
+
     if as_json:
         emit_json(_summary(report))
         return
@@ -354,6 +253,7 @@ def run(app: App, once: bool, interval: str | None, as_json: bool) -> None:
     """
     from syncd.cli_doctor import secret_problems
     from syncd.cli_rules import run_rules
+    from syncd.config import parse_duration
 
     problems = secret_problems(app.config)
     if problems:  # refuse to start rather than run with secrets others can read
@@ -384,6 +284,8 @@ def run(app: App, once: bool, interval: str | None, as_json: bool) -> None:
 def _print_run_once(
     app: App, report: SyncReport, outcome: dict[str, Any] | None, as_json: bool
 ) -> None:
+    from syncd.contacts import list_contacts, recent_interactions
+
     now = app.now()
     with app.store.session() as s:
         contacts = list_contacts(s, app.owner_id, now, app.tiers())
@@ -427,6 +329,12 @@ def import_(
     Address-book cards are merged into the contacts with the same addresses: names,
     more addresses, birthdays, anniversaries and other dates, time zone, organisation, notes.
     """
+    from connectors.maildir import MaildirSource
+    from connectors.mbox import MboxFile
+    from syncd.config import parse_duration
+    from syncd.ics_import import SingleIcs
+    from syncd.sync import AccountSources, SyncReport
+
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if kind == "vcard":
@@ -444,7 +352,7 @@ def import_(
         source = MaildirSource(path, batch_size=batch)
     else:
         s = app.config.settings.sync
-        source = _SingleIcs(
+        source = SingleIcs(
             path, parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon), batch
         )
     prefix = f"import:{kind}:{path.resolve()}:"
@@ -459,7 +367,9 @@ def import_(
 
 
 def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
+    from connectors.base import ConnectorError
     from connectors.vcard import read_vcard_files
+    from syncd.contacts import merge_card
 
     counts = {"created": 0, "updated": 0, "unmatched": 0, "skipped": 0, "files": 0}
     now = app.now()
@@ -488,41 +398,9 @@ def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
     )
 
 
-class _SingleIcs(IcsFolderSource):
-    """`syncd import ics` takes one .ics file as well as a folder of them."""
-
-    def __init__(self, path: Path, lookback: timedelta, horizon: timedelta, batch: int) -> None:
-        self.file = path if path.is_file() else None
-        super().__init__(
-            path.parent if self.file else path, lookback=lookback, horizon=horizon, batch_size=batch
-        )
-
-    def streams(self) -> list[StreamInfo]:
-        if self.file is None:
-            return super().streams()
-        return [StreamInfo(name=self.file.name, kind="calendar")]
-
-    def poll(
-        self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
-    ) -> Iterator[Any]:
-        if self.file is None:
-            yield from super().poll(stream, cursor, now=now, full=full)
-            return
-        from connectors.base import Batch
-        from connectors.ics import read_ics_file
-
-        events = read_ics_file(
-            self.file,
-            window_start=now - self.lookback,
-            window_end=now + self.horizon,
-            calendar=self.file.name,
-        )
-        for i in range(0, len(events), self.batch_size):
-            yield Batch(items=events[i : i + self.batch_size], cursor=None, read=1)
-        yield Batch(items=(), cursor=None, read=0, done=True)
-
-
 def _interactions_table(app: App, title: str, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for col in ("when (UTC)", "kind", "dir", "with", "subject", "accounts"):
         t.add_column(col)
@@ -553,6 +431,11 @@ def explain(app: App, file: Path, as_json: bool) -> None:
     calendar, spam), whether it counts as an interaction, its direction, the counterparts
     and the reasons. Needs only [owner] from the config.
     """
+    from connectors.base import RawMessage
+    from connectors.mailparse import body_part_types, parse_header_block, read_header_section
+    from syncd.classify import ClassifyOptions, classify
+    from syncd.contacts import iso
+
     try:
         with open(file, "rb") as fh:
             head, body, truncated = read_header_section(fh)
@@ -615,6 +498,11 @@ def history_cmd(
     app: App, address: str, include_noise: bool, limit: int | None, as_json: bool
 ) -> None:
     """The unified interaction history with one person (all of their addresses)."""
+    from sqlalchemy import select
+
+    from syncd.contacts import history, resolve_contact
+    from syncd.store.models import ContactAddress
+
     now = app.now()
     with app.store.session() as s:
         try:
@@ -650,6 +538,8 @@ def contacts() -> None:
 
 
 def _contacts_table(app: App, rows: list[dict[str, Any]], title: str) -> None:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for col in ("name", "emails", "tier", "last (UTC)", "90d", "two-way", "strength", "due"):
         t.add_column(col, justify="right" if col in ("90d", "two-way", "strength") else "left")
@@ -676,6 +566,8 @@ def _contacts_table(app: App, rows: list[dict[str, Any]], title: str) -> None:
 @pass_app
 def contacts_list(app: App, due: bool, sort: str, as_json: bool) -> None:
     """Every contact with their last interaction, activity in 90 days and strength."""
+    from syncd.contacts import is_due, list_contacts
+
     now = app.now()
     with app.store.session() as s:
         rows = list_contacts(s, app.owner_id, now, app.tiers())
@@ -699,6 +591,8 @@ def contacts_list(app: App, due: bool, sort: str, as_json: bool) -> None:
 @pass_app
 def contacts_show(app: App, address: str, as_json: bool) -> None:
     """One contact: settings, measures and recent history."""
+    from syncd.contacts import dates_of, history, list_contacts, resolve_contact
+
     now = app.now()
     with app.store.session() as s:
         contact = resolve_contact(s, app.owner_id, address)
@@ -754,16 +648,6 @@ def _strength_line(row: dict[str, Any]) -> str:
     )
 
 
-def _parse_date(value: str, option: str) -> datetime:
-    try:
-        d = date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option
-        ) from None
-    return datetime.combine(d, time(0, 0), tzinfo=UTC)
-
-
 @contacts.command("set")
 @click.argument("address")
 @click.option("--name", help="Display name.")
@@ -807,6 +691,10 @@ def contacts_set(
 ) -> None:
     """Change a contact's settings: tier, cadence, time zone and working hours, dates,
     snooze, do-not-contact, more addresses."""
+    from syncd.config import check_timezone, parse_duration, parse_hours
+    from syncd.contacts import add_address as add_address_to
+    from syncd.contacts import resolve_contact, set_date, set_fields
+
     fields: dict[str, Any] = {}
     dates = _date_changes(birthday, anniversary, custom_dates)
     if working_hours is not None:
@@ -846,7 +734,7 @@ def contacts_set(
         fields["notes"] = notes or None
     if snooze_until is not None:
         fields["snoozed_until"] = (
-            None if snooze_until == "none" else _parse_date(snooze_until, "--snooze-until")
+            None if snooze_until == "none" else parse_date(snooze_until, "--snooze-until")
         )
     if do_not_contact is not None:
         fields["do_not_contact"] = do_not_contact
@@ -868,6 +756,8 @@ def contacts_set(
 def _date_changes(
     birthday: str | None, anniversary: str | None, custom: tuple[str, ...]
 ) -> list[tuple[str, str, tuple[int | None, int, int] | None]]:
+    from syncd.contacts import parse_partial_date
+
     out: list[tuple[str, str, tuple[int | None, int, int] | None]] = []
     wanted: list[tuple[str, str, str | None, str]] = [
         ("birthday", "", birthday, "--birthday"),
@@ -897,6 +787,8 @@ def _date_changes(
 @pass_app
 def contacts_merge(app: App, keep: str, other: str) -> None:
     """Merge the contact of OTHER into the contact of KEEP (one person, two entries)."""
+    from syncd.contacts import merge, resolve_contact
+
     now = app.now()
     with app.store.session() as s, s.begin():
         a = resolve_contact(s, app.owner_id, keep)
@@ -911,6 +803,8 @@ def contacts_merge(app: App, keep: str, other: str) -> None:
 @pass_app
 def contacts_forget(app: App, address: str, yes: bool) -> None:
     """Remove a person and everything recorded about them, and keep them out from now on."""
+    from syncd.contacts import forget
+
     if not yes and not click.confirm(
         f"Forget {address} and every interaction recorded only with them?", default=False, err=True
     ):
@@ -927,13 +821,17 @@ def contacts_forget(app: App, address: str, yes: bool) -> None:
 # --- accounts ---
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy=LAZY_ACCOUNT_COMMANDS)
 def accounts() -> None:
     """The configured accounts and the state of their streams."""
 
 
 def _accounts_doc(app: App) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
     from syncd.cli_reconcile import add_health
+    from syncd.contacts import iso
+    from syncd.store.models import Account, Stream
 
     now = app.now()
     with app.store.session() as s:
@@ -984,6 +882,8 @@ def _accounts_doc(app: App) -> list[dict[str, Any]]:
 @pass_app
 def accounts_list(app: App, as_json: bool) -> None:
     """Each account with the state of its streams (cursor age, last error)."""
+    from rich.table import Table
+
     doc = _accounts_doc(app)
     if as_json:
         emit_json(doc)
@@ -1022,18 +922,6 @@ accounts.add_command(accounts_list, "status")
 
 
 # --- entry point ---
-
-# Registered on import: plan, apply, actions (cli_rules); accounts auth (cli_accounts);
-# accounts reconcile and resync (cli_reconcile);
-# report (cli_report).
-from syncd import (  # noqa: E402,F401
-    cli_accounts,
-    cli_doctor,
-    cli_reconcile,
-    cli_report,
-    cli_rules,
-    cli_secrets,
-)
 
 
 def _fail(message: str, hint: str | None = None) -> NoReturn:

@@ -31,7 +31,7 @@ from connectors.google_auth import (
     paste_flow,
     scopes_for,
 )
-from syncd.cli import App, accounts, pass_app
+from syncd.cli_app import App, pass_app
 from syncd.config import Config, GmailAccount, GoogleCalendar, OutlookAccount
 from syncd.connect import google_credentials_path, token_key
 from syncd.errors import ConfigError, InputError, SyncdError
@@ -58,7 +58,7 @@ def google_features(config: Config, acc: GmailAccount) -> list[str]:
     return features
 
 
-@accounts.command("auth")
+@click.command("auth")
 @click.argument("name")
 @click.option(
     "--listen",

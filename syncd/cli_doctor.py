@@ -25,7 +25,7 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import AuthFailed, ConnectorError
-from syncd.cli import App, cli, emit_json, pass_app
+from syncd.cli_app import App, emit_json, pass_app
 from syncd.config import (
     AnyAccount,
     CalDavCalendar,
@@ -273,7 +273,7 @@ def _is_team(path: Any) -> bool:
 _MARK = {"ok": "[green]OK  [/green]", "warn": "[yellow]WARN[/yellow]", "fail": "[red]FAIL[/red]"}
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the checks.")
 @pass_app
 def doctor(app: App, as_json: bool) -> None:

@@ -30,7 +30,7 @@ from connectors.outlook_auth import (
     scopes_for,
     token_error,
 )
-from syncd.cli import App
+from syncd.cli_app import App
 from syncd.config import OutlookAccount
 from syncd.connect import Connectors, outlook_features, outlook_token_cache_path, token_key
 from syncd.errors import SyncdError

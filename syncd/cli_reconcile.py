@@ -17,7 +17,7 @@ import click
 from rich.table import Table
 
 from connectors.base import ConnectorError
-from syncd.cli import App, _parse_date, accounts, emit_json, pass_app
+from syncd.cli_app import App, emit_json, parse_date, pass_app
 from syncd.config import Config, parse_duration
 from syncd.errors import SyncdError
 from syncd.reconcile import (
@@ -37,7 +37,7 @@ def reconcile_window(config: Config) -> timedelta:
     return parse_duration(config.settings.daemon.reconcile_window)
 
 
-@accounts.command("reconcile")
+@click.command("reconcile")
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option("--window", help="How far back to compare, e.g. 14d (default: reconcile_window).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of stream checks.")
@@ -67,7 +67,7 @@ def accounts_reconcile(app: App, account: str | None, window: str | None, as_jso
     _fail_on_errors(checks)
 
 
-@accounts.command("resync")
+@click.command("resync")
 @click.argument("name")
 @click.option(
     "--since",
@@ -87,7 +87,7 @@ def accounts_resync(app: App, name: str, since: str | None, as_json: bool) -> No
     """
     acc = app.config.settings.account(name)
     now = app.now()
-    start = _parse_date(since, "--since") if since else now - RESYNC_WINDOW
+    start = parse_date(since, "--since") if since else now - RESYNC_WINDOW
     if start > now:
         raise click.BadParameter(f"{since} is in the future", param_hint="--since")
     sources = sources_for(app.connectors, acc)

@@ -14,7 +14,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from syncd.cli import App, _parse_date, cli, emit_json, pass_app
+from syncd.cli_app import App, emit_json, parse_date, pass_app
 from syncd.config import Config, parse_duration
 from syncd.errors import InputError
 from syncd.report import (
@@ -55,7 +55,7 @@ def dormant_days(config: Config) -> int:
     return parse_duration(DEFAULT_DORMANT).days
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--since",
     metavar="DATE",
@@ -85,7 +85,7 @@ def report(
     """Network measures: interaction frequency, response rates both ways, two-way share,
     the active network month by month and its growth, overdue and dormant contacts per
     tier, and the most neglected relationships (docs/report.md defines each)."""
-    start = _parse_date(since, "--since") if since is not None else None
+    start = parse_date(since, "--since") if since is not None else None
     params = report_params(app, start, reply_within)
     with app.store.read_session() as s:
         doc = build_report(s, app.owner_id, params)

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from rules.model import Plan, PlannedAction
-from syncd.cli import App, cli, emit_json, pass_app
+from syncd.cli_app import App, emit_json, pass_app
 from syncd.config import parse_duration
 from syncd.contacts import iso
 from syncd.outbox import Outbox, OutboxReport
@@ -46,7 +46,7 @@ def planned_doc(pa: PlannedAction, email: str | None, state: str) -> dict[str, A
     }
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 @click.option(
     "--backtest",
@@ -134,7 +134,7 @@ def run_rules(app: App) -> dict[str, Any]:
     return _report_doc(result, report)
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @pass_app
 def apply(app: App, as_json: bool) -> None:
@@ -159,7 +159,7 @@ def print_rules_outcome(app: App, doc: dict[str, Any]) -> None:
         app.err.print(f"  {e}", markup=False)
 
 
-@cli.group()
+@click.group()
 def actions() -> None:
     """The outbox: drafts and holds syncd planned or created."""
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from syncd.cli import App, cli, pass_app
+from syncd.cli_app import App, pass_app
 from syncd.connect import secret_files, token_key
 from syncd.errors import ConfigError, SecretError
 from syncd.secrets import is_encrypted, new_key, read_token_file, write_secret_file
 
 
-@cli.group()
+@click.group()
 def secrets() -> None:
     """Encrypt the token files syncd writes (Google credentials, msal token caches)."""
 

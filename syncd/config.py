@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from syncd.addresses import OwnerIdentity, normalize_address
+from syncd.environ import OWNER_ENV
 from syncd.errors import ConfigError
 
 ACCOUNT_KINDS = ("gmail", "outlook", "imap", "maildir")
@@ -38,7 +39,6 @@ SUPPORTED_CALENDAR_KINDS = ("ics", "caldav", "google", "outlook")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONFIG_ENV = "SYNCD_CONFIG"
 STATE_ENV = "SYNCD_STATE_DIR"
-OWNER_ENV = "SYNCD_OWNER"
 DEFAULT_OWNER = "default"  # the store's owner key of a single-owner deployment
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 CREDENTIALS_VAR = "${CREDENTIALS_DIRECTORY}"

@@ -1,0 +1,104 @@
+"""The CLI's start-up budget: `syncd --help` loads no heavy library and no command module.
+
+An import-time check rather than a wall-clock one, so it holds on a loaded machine too;
+bench/cli_startup.py prints the times.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from syncd.cli import LAZY_ACCOUNT_COMMANDS, LAZY_COMMANDS, cli
+
+HEAVY = (
+    "sqlalchemy",
+    "pydantic",
+    "icalendar",
+    "recurring_ical_events",
+    "googleapiclient",
+    "google",
+    "msal",
+    "jinja2",
+    "rich",
+    "imapclient",
+    "caldav",
+    "alembic",
+    "syncd.config",
+    "syncd.store",
+    "syncd.cli_rules",
+    "syncd.cli_report",
+    "syncd.cli_doctor",
+    "syncd.cli_accounts",
+)
+
+
+def _imported(code: str) -> set[str]:
+    """The modules a fresh interpreter imports to run `code` (from -X importtime)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    assert "syncd.cli" in names  # the parse worked
+    return names
+
+
+def _heavy(names: set[str]) -> list[str]:
+    return sorted(n for n in names if any(n == h or n.startswith(h + ".") for h in HEAVY))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["accounts", "--help"], ["contacts", "--help"], ["--version"]],
+    ids=["help", "accounts-help", "contacts-help", "version"],
+)
+def test_help_imports_no_heavy_module(argv: list[str]) -> None:
+    code = (
+        "import sys\nfrom syncd.cli import main\n"
+        f"sys.argv = ['syncd', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+    )
+    assert _heavy(_imported(code)) == []
+
+
+def test_contacts_list_loads_no_connector_or_renderer() -> None:
+    """`contacts list` needs the config and the store, not Google, iCalendar or Jinja."""
+    names = _imported(
+        "import syncd.cli, syncd.contacts, syncd.config, syncd.store.db, syncd.cli_app"
+    )
+    light = [h for h in ("googleapiclient", "msal", "icalendar", "jinja2", "rich") if h in names]
+    assert light == []
+
+
+@pytest.mark.parametrize(
+    ("group", "table"),
+    [(cli, LAZY_COMMANDS), (cli.commands["accounts"], LAZY_ACCOUNT_COMMANDS)],
+    ids=["syncd", "accounts"],
+)
+def test_lazy_short_help_is_the_commands_own(group: click.Group, table: dict) -> None:
+    """`--help` lists a lazy command's help from the table; it must say what the command says."""
+    for name, (_, short) in table.items():
+        assert group.load(name).get_short_help_str(limit=1000) == short, name  # type: ignore[attr-defined]
+
+
+def test_command_modules_do_not_import_the_group() -> None:
+    """No cycle: command modules import syncd.cli_app, never syncd.cli (issue 15)."""
+    root = Path(__file__).resolve().parent.parent / "syncd"
+    offenders = []
+    for path in sorted(root.glob("cli_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "syncd.cli":
+                offenders.append(path.name)
+            if isinstance(node, ast.ImportFrom) and node.module == "syncd":
+                if any(a.name == "cli" for a in node.names):
+                    offenders.append(path.name)
+    assert offenders == []
