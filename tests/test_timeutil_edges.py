@@ -3,6 +3,8 @@ needs it: the boundaries that a flipped comparison or an off-by-one would move."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,14 @@ from rules.model import (
     WorkingTime,
 )
 from rules.plan import plan
-from rules.timeutil import business_days_between, overlap_window
+from rules.timeutil import (
+    add_business_days,
+    business_days_between,
+    clamp_to_working,
+    local_date,
+    next_working_start,
+    overlap_window,
+)
 from rules.triggers import next_occurrence, occurrence_in
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -160,3 +169,73 @@ def test_withdrawals_after_an_action_whose_rule_left_the_config_are_not_lost() -
     assert [(w.key, w.reason) for w in p.withdrawals] == [
         ("no-reply:1:mid:offer@x", "Priya Raman replied on 20 Nov")
     ]
+
+
+# -- clamp_to_working and the errors ----------------------------------------------------------
+
+
+def test_clamp_in_tokyo_at_0830_when_utc_is_still_the_day_before() -> None:
+    # 08:30 on Tuesday in Tokyo is 23:30 on Monday in UTC: the Tokyo date decides.
+    early = WorkingTime("Asia/Tokyo", time(8), time(17))
+    tuesday = datetime(2026, 12, 1, 8, 30, tzinfo=TOKYO)
+    assert clamp_to_working(tuesday, early) == tuesday
+
+
+def test_clamp_after_hours_on_friday_skips_a_quiet_monday() -> None:
+    friday_evening = berlin(11, 20, 18)
+    quiet = frozenset({date(2026, 11, 23)})
+    assert clamp_to_working(friday_evening, BERLIN_WORK, quiet) == berlin(11, 24, 9)
+
+
+NAIVE = datetime(2026, 11, 24, 10, 0)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: local_date(NAIVE, "UTC"),
+            "local_date(dt) must be timezone-aware, got 2026-11-24T10:00:00",
+        ),
+        (
+            lambda: add_business_days(NAIVE, 1, BERLIN_WORK),
+            "add_business_days(start) must be timezone-aware, got 2026-11-24T10:00:00",
+        ),
+        (
+            lambda: add_business_days(berlin(11, 24), -2, BERLIN_WORK),
+            "add_business_days: n must be >= 0, got -2",
+        ),
+        (
+            lambda: next_working_start(NAIVE, BERLIN_WORK),
+            "next_working_start(after) must be timezone-aware, got 2026-11-24T10:00:00",
+        ),
+        (
+            lambda: clamp_to_working(NAIVE, BERLIN_WORK),
+            "clamp_to_working(dt) must be timezone-aware, got 2026-11-24T10:00:00",
+        ),
+        (
+            lambda: add_business_days(berlin(11, 24), 1, replace(BERLIN_WORK, days=frozenset())),
+            "working time in Europe/Berlin has no working days",
+        ),
+        (
+            lambda: plan(Snapshot(OWNER, {}), NAIVE, [CADENCE]),
+            "plan(now) must be timezone-aware, got 2026-11-24T10:00:00",
+        ),
+        (
+            lambda: plan(Snapshot(OWNER, {}), berlin(11, 24), [CADENCE, CADENCE]),
+            "rule names must be unique: ['keep-in-touch', 'keep-in-touch']",
+        ),
+        (
+            lambda: plan(
+                Snapshot(replace(OWNER, work=replace(BERLIN_WORK, days=frozenset())), {}),
+                berlin(11, 24),
+                [CADENCE],
+            ),
+            "the owner has no working days: nothing could ever be due",
+        ),
+    ],
+)
+def test_each_error_says_what_is_wrong(call: Callable[[], object], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == message
