@@ -2,7 +2,7 @@
 # Mutation score of the pure cores, each module against its own test files only.
 #
 #   bench/mutation.sh                 # every module in the table below
-#   bench/mutation.sh slots addresses # some of them (names from the first column)
+#   bench/mutation.sh slots addresses # some of them (names from the first column of MODULES)
 #
 # Run it before changing a core; it is not part of CI (it takes minutes per module and
 # keeps both CPUs busy). mutmut 3 reads its settings from pyproject.toml in the directory
@@ -32,7 +32,9 @@ export HYPOTHESIS_PROFILE=derandomized
 
 # name | modules to mutate (space separated) | test files (globs, space separated)
 MODULES=(
-  "planner|rules/plan.py rules/timeutil.py rules/triggers.py|tests/test_plan*.py tests/test_timeutil*.py"
+  "plan|rules/plan.py|tests/test_plan*.py tests/test_timeutil*.py"
+  "timeutil|rules/timeutil.py|tests/test_plan*.py tests/test_timeutil*.py"
+  "triggers|rules/triggers.py|tests/test_plan*.py tests/test_timeutil*.py"
   "slots|rules/slots.py|tests/test_slots*.py"
   "addresses|syncd/addresses.py|tests/test_addresses*.py"
   "classify|syncd/classify.py|tests/test_classify*.py"
