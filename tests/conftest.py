@@ -14,13 +14,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.register_profile("derandomized", max_examples=100, deadline=None, derandomize=True)
+# Fixed examples and no shrinking: what bench/mutation.sh runs each mutant under, so a
+# failing mutant is reported at once and two runs of the same code agree.
+settings.register_profile(
+    "derandomized",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 # Tables are drawn as wide as the output allows; without a terminal rich takes 80 columns

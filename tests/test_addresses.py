@@ -420,3 +420,76 @@ def test_canonical_date_fast_path_agrees_with_parsedate(
     day = moment.strftime("%a, ") if weekday else ""
     text = f"{pad}{day}{moment.day} {moment:%b %Y %H:%M:%S} {sign}{hh:02d}{mm:02d}{pad}"
     assert parse_date(text) == _parse_rfc5322_slow(text)
+
+
+# --- charsets, joining encoded words, offsets (issue 18) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("=?KOI8-R?B?8NLJ18XU?=", "Привет"),  # Russian mail of the 2000s
+        ("=?windows-1251?B?zO7x6uLg?=", "Москва"),
+        ("=?Shift_JIS?B?k/qWe4zq?=", "日本語"),
+        ("=?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=", "こんにちは"),  # stateful, escapes
+        ("=?gb2312?B?1tDOxA==?=", "中文"),
+        ("=?big5?B?pXilXw==?=", "台北"),
+        ("=?euc-kr?B?vK2/7w==?=", "서울"),
+        ("=?windows-1252?Q?=80_5_Rabatt?=", "€ 5 Rabatt"),  # not Latin-1's control 0x80
+        ("=?iso-8859-15?Q?=A4?=", "€"),  # Latin-9: 0xA4 is the euro, in Latin-1 it is ¤
+        ("=?iso-8859-2*pl?Q?Zaj=B1c?=", "Zając"),  # RFC 2231 language suffix
+    ],
+)
+def test_decode_words_in_other_charsets(raw: str, decoded: str) -> None:
+    assert decode_words(raw) == decoded
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        # Adjacent words in one charset are joined before decoding, whatever the case of
+        # the charset's name: the euro's three bytes split over two words.
+        ("=?utf-8?q?=E2=82?= =?UTF-8?Q?=AC?=", "€"),
+        # Folded onto the next line: CRLF and indentation between words are not text.
+        ("=?utf-8?Q?Gr=C3=BC?=\r\n =?utf-8?Q?=C3=9Fe?=", "Grüße"),
+        ("=?utf-8?Q?a?=\t\t=?utf-8?Q?b?=", "ab"),
+        # Adjacent words in different charsets are decoded each in its own charset (the
+        # white space between them still goes).
+        ("=?iso-8859-1?Q?Caf=E9?= =?utf-8?Q?_cr=C3=A8me?=", "Café crème"),
+        ("=?koi8-r?B?8NLJ18XU?= =?utf-8?Q?_=E2=82=AC?=", "Привет €"),
+        # Words with text between them are not adjacent: the text stays, each decodes alone.
+        ("=?utf-8?Q?=C3?= and =?utf-8?Q?=A9?=", "\ufffd and \ufffd"),
+        ("=?utf-8?Q?Jo?=-=?utf-8?Q?Ann?=", "Jo-Ann"),
+        ("Re: =?utf-8?Q?a?= =?utf-8?Q?b?= c", "Re: ab c"),
+        # An underscore in a Q word is a space; in plain text it stays.
+        ("=?utf-8?Q?Hello_World?= snake_case", "Hello World snake_case"),
+    ],
+)
+def test_decode_words_joining_adjacent_words(raw: str, decoded: str) -> None:
+    assert decode_words(raw) == decoded
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Offsets with minutes and both signs, on the fast path and the slow one.
+        ("Tue, 05 Mar 2024 10:15:00 +0530", datetime(2024, 3, 5, 4, 45, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 +0545", datetime(2024, 3, 5, 4, 30, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 -0330", datetime(2024, 3, 5, 13, 45, tzinfo=UTC)),
+        ("Tue,  5 Mar 2024 10:15:00 -0330", datetime(2024, 3, 5, 13, 45, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 23:30:00 -0100", datetime(2024, 3, 6, 0, 30, tzinfo=UTC)),
+        # ISO 8601 as scripts write it: offsets other than Z.
+        ("2024-03-05T10:15:00+05:30", datetime(2024, 3, 5, 4, 45, tzinfo=UTC)),
+        ("2024-03-05T10:15:00-0330", datetime(2024, 3, 5, 13, 45, tzinfo=UTC)),
+        ("2024-03-05T10:15-08:00", datetime(2024, 3, 5, 18, 15, tzinfo=UTC)),
+        ("2024-03-05 10:15:07,5 +01:00", datetime(2024, 3, 5, 9, 15, 7, tzinfo=UTC)),
+        ("2024-03-05 10:15:00 utc", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("2024-03-05 10:15:00 GMT", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("2024-03-05T10:15:00", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("sent by cron at 2024-03-05T23:30:00-01:00", datetime(2024, 3, 6, 0, 30, tzinfo=UTC)),
+    ],
+)
+def test_parse_date_offsets(raw: str, expected: datetime) -> None:
+    result = parse_date(raw)
+    assert result == expected
+    assert result is not None and result.tzinfo is UTC

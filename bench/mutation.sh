@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Mutation score of the pure cores, each module against its own test files only.
+#
+#   bench/mutation.sh                 # every module in the table below
+#   bench/mutation.sh slots addresses # some of them (names from the first column of MODULES)
+#
+# Run it before changing a core; it is not part of CI (it takes minutes per module and
+# keeps both CPUs busy). mutmut 3 reads its settings from pyproject.toml in the directory
+# it runs in and copies that tree into mutants/, so each module gets a scratch copy of the
+# worktree, mutants/<name>/, whose pyproject.toml names that module (only_mutate) and its
+# tests (pytest_add_cli_args_test_selection); mutmut then makes mutants/<name>/mutants/.
+# The results stay there: `cd mutants/<name> && mutmut results` lists the survivors and
+# `mutmut show <mutant>` shows one. Hypothesis runs with the "derandomized" profile
+# (tests/conftest.py: fixed examples, no shrinking, no database), so two runs of the same
+# code give the same table.
+#
+# Environment: MUTATION_CHILDREN (default 2) workers per run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="${SYNCD_VENV:-$ROOT/.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "no virtualenv at $VENV: run 'source scripts/bootstrap.sh dev' first" >&2
+  exit 1
+fi
+if ! "$VENV/bin/python" -c 'import mutmut, sys; sys.exit(not mutmut.__version__.startswith("3."))' 2>/dev/null; then
+  echo "installing mutmut 3 into $VENV" >&2
+  "$VENV/bin/python" -m pip install --quiet 'mutmut>=3.8,<4'
+fi
+export PATH="$VENV/bin:$PATH"
+export HYPOTHESIS_PROFILE=derandomized
+
+# name | modules to mutate (space separated) | test files (globs, space separated)
+MODULES=(
+  "plan|rules/plan.py|tests/test_plan*.py tests/test_timeutil*.py"
+  "timeutil|rules/timeutil.py|tests/test_plan*.py tests/test_timeutil*.py"
+  "triggers|rules/triggers.py|tests/test_plan*.py tests/test_timeutil*.py"
+  "slots|rules/slots.py|tests/test_slots*.py"
+  "addresses|syncd/addresses.py|tests/test_addresses*.py"
+  "classify|syncd/classify.py|tests/test_classify*.py"
+)
+
+toml_list() { # words -> a TOML array of strings
+  local out="" w
+  for w in "$@"; do out+="${out:+, }\"$w\""; done
+  printf '[%s]' "$out"
+}
+
+run_one() {
+  local name="$1" modules="$2" globs="$3" work="$ROOT/mutants/$name"
+  # shellcheck disable=SC2086 # the globs are meant to expand
+  local tests=($(cd "$ROOT" && ls $globs 2>/dev/null))
+  if [ ${#tests[@]} -eq 0 ]; then
+    echo "$name: no test files match $globs" >&2
+    return 1
+  fi
+  rm -rf "$work"
+  mkdir -p "$work"
+  # The tracked tree as it is now (uncommitted edits included), without other runs.
+  git ls-files -z --cached --others --exclude-standard -- rules syncd connectors tests pyproject.toml |
+    xargs -0 cp --parents -t "$work"
+  # shellcheck disable=SC2086
+  {
+    sed '/^\[tool\.mutmut\]/,/^\[/{/^\[tool\.mutmut\]/d;/^\[/!d}' "$ROOT/pyproject.toml"
+    echo
+    echo "[tool.mutmut]"
+    echo "source_paths = [\"rules\", \"syncd\", \"connectors\"]"
+    echo "only_mutate = $(toml_list $modules)"
+    echo "pytest_add_cli_args_test_selection = $(toml_list "${tests[@]}")"
+    echo "pytest_add_cli_args = [\"-p\", \"no:xdist\", \"-p\", \"no:cacheprovider\", \"-q\"]"
+    echo "use_git_change_detection = false"
+  } >"$work/pyproject.toml.new"
+  mv "$work/pyproject.toml.new" "$work/pyproject.toml"
+  echo "== $name: $modules against ${tests[*]}" >&2
+  (cd "$work" && mutmut run --max-children "${MUTATION_CHILDREN:-2}" >"$work/run.log" 2>&1) || {
+    tail -30 "$work/run.log" >&2
+    echo "$name: mutmut failed (log: $work/run.log)" >&2
+    return 1
+  }
+  (cd "$work" && mutmut results --all true >"$work/results.txt")
+  echo "${tests[*]}" >"$work/tests.txt"
+}
+
+selected=("$@")
+for entry in "${MODULES[@]}"; do
+  IFS='|' read -r name modules globs <<<"$entry"
+  if [ ${#selected[@]} -eq 0 ] || [[ " ${selected[*]} " == *" $name "* ]]; then
+    run_one "$name" "$modules" "$globs"
+  fi
+done
+
+python "$ROOT/bench/mutation_table.py" "$ROOT/mutants"

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""The table bench/mutation.sh prints: one row per mutated module, from each run's
+`mutmut results --all true` (mutants/<run>/results.txt).
+
+Killed counts what the tests caught (a failing test, a timeout, a crash); the score is
+killed over all mutants that were checked. "no tests" (no selected test reaches the
+function) counts as surviving.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+CAUGHT = {"killed", "timeout", "segfault", "caught by type check"}
+
+
+def module_of(mutant: str) -> str:
+    """'rules.plan.x_plan__mutmut_3', 'rules.plan.xǁ_Bookǁallows__mutmut_1' -> 'rules/plan.py'."""
+    dotted = mutant.rsplit(".", 1)[0]
+    return dotted.replace(".", "/") + ".py"
+
+
+def main(root: Path) -> int:
+    rows = []
+    for results in sorted(root.glob("*/results.txt")):
+        tests_file = results.parent / "tests.txt"
+        tests = tests_file.read_text().split() if tests_file.exists() else []
+        by_module: dict[str, Counter[str]] = {}
+        for line in results.read_text().splitlines():
+            name, sep, status = line.strip().rpartition(": ")
+            if not sep:
+                continue
+            by_module.setdefault(module_of(name), Counter())[status] += 1
+        for module, counts in sorted(by_module.items()):
+            checked = sum(n for s, n in counts.items() if s != "not checked")
+            killed = sum(counts[s] for s in CAUGHT)
+            survived = checked - killed
+            score = 100.0 * killed / checked if checked else 0.0
+            short = ", ".join(Path(t).stem for t in tests)
+            rows.append((module, short, checked, killed, survived, score))
+    if not rows:
+        print("no results under", root, file=sys.stderr)
+        return 1
+    header = ("module", "tests", "mutants", "killed", "survived", "score")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(2)]
+    counts = "mutants | killed | survived | score |"
+    print(f"| {header[0]:<{widths[0]}} | {header[1]:<{widths[1]}} | {counts}")
+    rule = "--------:|-------:|---------:|------:|"
+    print(f"|{'-' * (widths[0] + 2)}|{'-' * (widths[1] + 2)}|{rule}")
+    for module, tests, checked, killed, survived, score in rows:
+        print(
+            f"| {module:<{widths[0]}} | {tests:<{widths[1]}} | {checked:>7} | {killed:>6} |"
+            f" {survived:>8} | {score:4.1f} % |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("mutants")))
