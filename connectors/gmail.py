@@ -386,7 +386,7 @@ class GmailSource:
             return result
 
         try:
-            doc = self.api.retry(create, "Gmail drafts.create", paced=True)
+            doc = self.api.retry(create, "Gmail drafts.create")
         except Exception as exc:
             if isinstance(exc, SourceUnavailable):
                 raise

@@ -15,7 +15,7 @@
   honoured (seconds or an HTTP date), and so is the time in Google's documented message
   "User-rate limit exceeded. Retry after <time>". A batch retries only its failed parts.
 - **Quota**: Gmail calls are paced by the account's `connectors.google_quota.QuotaBucket`
-  (``quota_per_minute``); a throttled answer holds the bucket for the wait.
+  (``quota_per_minute``); each attempt, retries included, takes its units first.
 - **Errors**: a refresh token Google refuses (``invalid_grant``), a 401 that a refresh
   did not cure, or a token without the scope a feature needs raise `AuthFailed`; other
   4xx raise `SourceInvalid`; what stays transient after the retries `SourceUnavailable`.
@@ -275,7 +275,7 @@ class GoogleApi:
             return make().execute(num_retries=0)
 
         try:
-            return self.retry(once, what, paced=bool(units))
+            return self.retry(once, what)
         except HttpError as exc:
             reason, message = error_reason(exc)
             if exc.resp.status in handles:
@@ -284,10 +284,9 @@ class GoogleApi:
         except RefreshError as exc:
             raise self.failure(exc, what) from None
 
-    def retry(self, fn: Callable[[], Any], what: str, *, paced: bool) -> Any:
-        """`fn` under the retry policy; a throttled wait of a paced call holds the bucket."""
-        hold = self.quota.hold if paced else None
-        return self.settings.retry.call(fn, classify=classify, what=what, on_throttle=hold)
+    def retry(self, fn: Callable[[], Any], what: str) -> Any:
+        """`fn` under the account's retry policy."""
+        return self.settings.retry.call(fn, classify=classify, what=what)
 
     def batch(
         self,
@@ -359,7 +358,7 @@ class GoogleApi:
                 raise _PartsFailed(len(pending), reason, max(waits) if waits else None, throttled)
 
         try:
-            self.retry(round_trip, what, paced=bool(units))
+            self.retry(round_trip, what)
         except (HttpError, RefreshError) as exc:
             raise self.failure(exc, what) from None
         if fatal:

@@ -12,8 +12,8 @@ policy treats as "wait for the window" (`connectors.http_retry`).
 rate algorithm (a token bucket kept as one "theoretical arrival time"), filled at
 `PACE` of the budget (the rest is headroom for window edges the client cannot see and
 for other clients of the same user), allowing a burst of `BURST` seconds of budget.
-`take(units)` sleeps until the units may be spent; `hold(seconds)` is told of a throttled
-answer and keeps every caller waiting that long. One bucket serves one account (one
+`take(units)` sleeps until the units may be spent (a retried call takes them again: a
+refused call may count at Google too). One bucket serves one account (one
 user), shared by its mail source and its draft sink. The clock and the sleep are
 parameters, so tests run it without waiting.
 """
@@ -81,11 +81,6 @@ class QuotaBucket:
         self.waited += wait
         self.sleep(wait)
         return wait
-
-    def hold(self, seconds: float) -> None:
-        """A throttled answer: nothing more is spent for `seconds`."""
-        with self._lock:
-            self._tat = max(self._tat, self.clock() + seconds)
 
 
 __all__ = ["DEFAULT_QUOTA_PER_MINUTE", "GMAIL_UNITS", "QuotaBucket", "units_of"]

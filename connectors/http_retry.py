@@ -82,12 +82,8 @@ class RetryPolicy:
         *,
         classify: Callable[[BaseException], Transient | None],
         what: str,
-        on_throttle: Callable[[float], None] | None = None,
     ) -> T:
-        """`fn()`, again after each transient failure, within the policy's bounds.
-
-        `on_throttle(wait)` is told of each throttled wait (a quota bucket empties itself).
-        """
+        """`fn()`, again after each transient failure, within the policy's bounds."""
         tally = _Tally()
 
         def transient(exc: BaseException) -> bool:
@@ -106,8 +102,6 @@ class RetryPolicy:
                 seconds = self.throttle_backoff(tally.throttles, after)
                 tally.throttled_for += seconds
                 tally.last_throttled = True
-                if on_throttle is not None:
-                    on_throttle(seconds)
                 return seconds
             tally.failures += 1
             tally.throttles = 0
