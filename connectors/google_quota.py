@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 
 DEFAULT_QUOTA_PER_MINUTE = 6_000
-PACE = 0.95
-BURST = 0.25  # seconds of budget that may be spent at once, besides the call itself
+PACE = 0.9
+BURST = 0.1  # seconds of budget that may be spent at once, besides the call itself
 
 GMAIL_UNITS = {
     "getProfile": 1,

@@ -713,13 +713,15 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
+        # A request is in flight from its first line to its answer.
+        limited = not self.path.startswith(("/token", "/o/oauth2/"))
+        crowded = limited and not self.fake.quota.enter()
+        limited = limited and not crowded
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        limited = not self.path.startswith(("/token", "/o/oauth2/"))
         try:
-            if limited and not self.fake.quota.enter():
-                limited = False
+            if crowded:
                 answer = ApiError(
                     429, CONCURRENT_BODY[1], CONCURRENT_BODY[0], "usageLimits"
                 ).answer()

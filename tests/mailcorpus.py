@@ -45,7 +45,7 @@ def raw_message(
         thread_id=thread_id,
         labels=labels,
         folder_role=folder_role,
-        body_hints=body_part_types(body[:32 * 1024]),
+        body_hints=body_part_types(body[: 32 * 1024]),
     )
 
 

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from connectors.imap_fetch import Fetched, parse_fetch, parse_internaldate, uid_set
 
 HEADER = (
-    b"From: Sam Lee <sam@example.org>\r\nSubject: one\r\n"
-    b"Message-ID: <msg1.one@example.org>\r\n\r\n"
+    b"From: Sam Lee <sam@example.org>\r\nSubject: one\r\nMessage-ID: <msg1.one@example.org>\r\n\r\n"
 )
 RECORDED: list[bytes | tuple[bytes, bytes] | None] = [
     (

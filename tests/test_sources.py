@@ -176,11 +176,13 @@ def test_raw_8bit_headers_are_read_in_the_body_charset() -> None:
     block = (
         b"From: =?koi8-r?b?98HT0Q==?= <vasya@example.org>\r\nSubject: "
         + subject.encode("cp1251")
-        + b"\r\nContent-Type: text/plain;\r\n charset=\"windows-1251\"\r\n"
+        + b'\r\nContent-Type: text/plain;\r\n charset="windows-1251"\r\n'
     )
     fields = dict(parse_header_block(block))
     assert fields["Subject"] == subject
     latin = dict(parse_header_block(b"Subject: caf\xe9\r\n"))
     assert latin["Subject"] == "café"
-    bogus = dict(parse_header_block(b"Subject: caf\xe9\r\nContent-Type: text/plain; charset=base64\r\n"))
+    bogus = dict(
+        parse_header_block(b"Subject: caf\xe9\r\nContent-Type: text/plain; charset=base64\r\n")
+    )
     assert bogus["Subject"] == "café"
