@@ -73,8 +73,9 @@ class RetryPolicy:
         """Seconds to wait after the `times`-th throttled answer in a row (1-based): what
         the server asked for, else half to all of a doubling ceiling (never near zero, so
         the window can pass)."""
-        ceiling = min(self.max_wait, self.first_wait * 2 ** (times - 1))
-        return max((0.5 + 0.5 * self.rand()) * ceiling, retry_after or 0.0)
+        ceiling: float = min(self.max_wait, self.first_wait * 2 ** (times - 1))
+        share: float = 0.5 + 0.5 * self.rand()
+        return max(share * ceiling, retry_after or 0.0)
 
     def call(
         self,

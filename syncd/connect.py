@@ -227,6 +227,7 @@ class Connectors:
             GoogleCalendarSettings(
                 calendar_id=cal.calendar_id,
                 lookback=parse_duration(s.calendar_lookback),
+                horizon=parse_duration(s.calendar_horizon),
                 items=s.batch_size,
             ),
         )
@@ -325,7 +326,6 @@ class Connectors:
                     client_secret=secret,
                     user=acc.user,
                     ca_file=str(ends.ca_file) if ends.ca_file else None,
-                    quota_per_minute=acc.quota_per_minute,
                     retry=RetryPolicy(
                         attempts=s.retry_attempts,
                         first_wait=s.retry_first_wait,

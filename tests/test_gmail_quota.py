@@ -7,7 +7,6 @@ the fake's limits behave as documented."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
