@@ -2,7 +2,9 @@
 
 One stream, ``all``: the whole mailbox less SPAM and TRASH, read through the metadata scope
 (header fields and labels, never bodies). Its cursor is ``{"v": 1, "history": "<id>"}``,
-Gmail's historyId, with ``"page": "<pageToken>"`` added while a backfill is under way.
+Gmail's historyId, with ``"page"`` (the next listing page) and ``"rest"`` (the ids of the
+current page still to read) added while a backfill is under way
+(`connectors.gmail_parse.GmailCursor`).
 
 - **Backfill** (no cursor, ``full``, or a resync): `users.getProfile` first, whose
   historyId becomes the cursor once the listing is done (so what changes during the

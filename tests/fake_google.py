@@ -52,7 +52,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 import googleapiclient
 import pytest
 
-from tests.fake_google_quota import CONCURRENT_BODY, RATE_BODY
+from tests.fake_google_quota import CONCURRENT_BODY, RATE_BODY, UserQuota
 
 DISCOVERY = os.path.join(os.path.dirname(googleapiclient.__file__), "discovery_cache", "documents")
 BATCH_PATHS = ("/batch/gmail/v1", "/batch", "/batch/calendar/v3")
@@ -354,7 +354,6 @@ class FakeGoogle:
     def __init__(self, *, seed: int = 1, owner: str = "alex@example.com") -> None:
         from tests.fake_gcal import CalendarState
         from tests.fake_gmail import GmailState
-        from tests.fake_google_quota import UserQuota
 
         self.lock = threading.RLock()
         self.owner = owner
@@ -486,8 +485,6 @@ class FakeGoogle:
     def limit(self, *, units: int = 0, window: float = 60.0, concurrent: int = 0) -> None:
         """Gmail's per-user limits: `units` quota units per sliding `window` seconds (past
         them 403 userRateLimitExceeded) and `concurrent` requests at once (past them 429)."""
-        from tests.fake_google_quota import UserQuota
-
         with self.lock:
             self.quota = UserQuota(units=units, window=window, concurrent=concurrent)
 
