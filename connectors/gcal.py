@@ -1,11 +1,16 @@
 """Google Calendar (API v3) as a calendar source and a hold sink.
 
 One stream per configured calendar (``primary`` by default). Its cursor is ``{"v": 1,
-"sync": "<nextSyncToken>"}``.
+"sync": "<nextSyncToken>", "end": "<timeMax of the full sync, UTC>"}``.
 
 - **Full sync** (no cursor, ``full``, or a resync): `events.list` with
-  ``singleEvents=true`` (series arrive as instances) and ``timeMin`` at the look-back
-  window, page after page, until the last page hands out ``nextSyncToken``.
+  ``singleEvents=true`` (series arrive as instances), ``timeMin`` at the look-back window
+  and ``timeMax`` at ``horizon`` after today plus a month of slack (without it an
+  endless series would be expanded without end), page after page, until the last page
+  hands out ``nextSyncToken``. When ``now + horizon`` passes the stored ``end``, the poll
+  first finishes an incremental round on the old token (its changes and removals) and
+  then reads the new window in full: one full read a month. (Google does not say whether
+  a sync token reports changes outside the window of its full sync; either way is fine.)
 - **Incremental**: `events.list` with the same ``singleEvents`` and the ``syncToken``
   (Google forbids ``timeMin`` beside it); one request when nothing changed. Deleted events
   and instances come back as ``status: cancelled`` with their id only and are reported in
@@ -23,7 +28,14 @@ Holds (`calendar.events.owned`): `events.insert` with ``sendUpdates=none``, no a
 ``status: tentative``, the key in ``extendedProperties.private.syncKey`` and an event id
 derived from the key (base32hex). `find_hold` looks the key up with
 ``privateExtendedProperty=syncKey=<key>``; an insert whose answer was lost and that is
-retried gets 409 ``duplicate``, which means "made already". The fingerprint is the
+retried gets 409 ``duplicate``, which means "made already", unless the event with that id
+is cancelled (deleted: Google keeps deleted ids): then it is restored with `events.update`
+(status tentative, the hold as specified now), or, should Google refuse to update it, made
+anew under a second id derived from the key.
+
+Reconciliation (`connectors.base.Reconcilable`): `recent_ids` lists the events from
+``since`` to the window's end (the ids `poll` yields), `fetch` reads each with
+`events.get`, `baseline` is a full read's token. The fingerprint is the
 hold's start, end (UTC) and summary, as for the .ics and CalDAV holds. `busy` asks
 `freebusy.query` (``calendar.freebusy``).
 """
@@ -35,7 +47,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -51,6 +63,7 @@ from connectors.base import (
     ObjectState,
     RawEvent,
     Response,
+    SourceInvalid,
     SourceUnavailable,
     StreamInfo,
 )
@@ -78,6 +91,8 @@ _STATUSES: dict[str, EventStatus] = {
 class GoogleCalendarSettings:
     calendar_id: str = "primary"
     lookback: timedelta = timedelta(days=365)
+    horizon: timedelta = timedelta(days=90)  # how far ahead events are read
+    slack: timedelta = timedelta(days=30)  # how far the window reaches past the horizon
     page_size: int = 2500  # events per page (Google's maximum)
     items: int = 500  # events per yielded Batch
 
@@ -88,18 +103,31 @@ def hold_event_id(key: str) -> str:
     return base64.b32hexencode(digest).decode("ascii").rstrip("=").lower()
 
 
-def load_cursor(cursor: str) -> str:
+@dataclass(frozen=True, slots=True)
+class GcalCursor:
+    sync: str
+    end: datetime | None = None  # the full sync's timeMax (None: a cursor from before it)
+
+    def dump(self) -> str:
+        doc: dict[str, Any] = {"v": CURSOR_VERSION, "sync": self.sync}
+        if self.end is not None:
+            doc["end"] = _rfc3339(self.end)
+        return json.dumps(doc, separators=(",", ":"))
+
+
+def load_cursor(cursor: str) -> GcalCursor:
     try:
         doc = json.loads(cursor)
         if not isinstance(doc, dict) or doc.get("v") != CURSOR_VERSION or not doc.get("sync"):
             raise ValueError("unknown version")
-        return str(doc["sync"])
+        end = _parse_dt(str(doc["end"])) if doc.get("end") else None
+        return GcalCursor(str(doc["sync"]), end)
     except (ValueError, TypeError) as exc:
         raise CursorExpired(f"unreadable Google Calendar cursor: {exc}") from None
 
 
-def dump_cursor(token: str) -> str:
-    return json.dumps({"v": CURSOR_VERSION, "sync": token}, separators=(",", ":"))
+def dump_cursor(token: str, end: datetime | None = None) -> str:
+    return GcalCursor(token, end).dump()
 
 
 class GoogleCalendarSource:
@@ -122,17 +150,49 @@ class GoogleCalendarSource:
         self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
     ) -> Iterator[Batch]:
         self.api.require(CALENDAR_READ, "reading the calendar")
-        params: dict[str, Any] = {
+        if cursor is not None and not full:
+            state = load_cursor(cursor)
+            if state.end is None or now + self.settings.horizon <= state.end:
+                yield from self._round(stream, cursor, state, None, last=True)
+                return
+            # The window must move: the old token's changes first, then the new window.
+            yield from self._round(stream, cursor, state, None, last=False)
+        start, end = self._window(now)
+        yield from self._round(stream, cursor, None, (start, end), last=True)
+
+    def _window(self, now: datetime) -> tuple[datetime, datetime]:
+        s = self.settings
+        day = datetime.combine(now.astimezone(UTC).date(), time(0, 0), UTC)
+        return now - s.lookback, day + s.horizon + s.slack
+
+    def _params(self) -> dict[str, Any]:
+        return {
             "calendarId": self.settings.calendar_id,
             "singleEvents": True,
             "maxResults": self.settings.page_size,
         }
-        incremental = cursor is not None and not full
-        if incremental:
-            assert cursor is not None
-            params["syncToken"] = load_cursor(cursor)
+
+    def _round(
+        self,
+        stream: StreamInfo,
+        cursor: str | None,
+        state: GcalCursor | None,
+        window: tuple[datetime, datetime] | None,
+        *,
+        last: bool,
+    ) -> Iterator[Batch]:
+        """An incremental round on `state`'s token, or a full read of `window`. Batches
+        before the last carry `cursor` (a crash replays the poll); the last one carries
+        the new token when `last`."""
+        params = self._params()
+        incremental = state is not None
+        if state is not None:
+            params["syncToken"] = state.sync
+            end = state.end
         else:
-            params["timeMin"] = _rfc3339(now - self.settings.lookback)
+            assert window is not None
+            params["timeMin"], params["timeMax"] = _rfc3339(window[0]), _rfc3339(window[1])
+            end = window[1]
         items: list[RawEvent] = []
         removed: list[str] = []
         read = 0
@@ -146,9 +206,7 @@ class GoogleCalendarSource:
                     if incremental:
                         removed.append(str(event["id"]))
                     continue
-                if KEY_PROPERTY in event.get("extendedProperties", {}).get("private", {}):
-                    continue  # our own hold, read back: not an interaction
-                parsed = parse_event(event, stream.name, zone)
+                parsed = _yielded(event, stream.name, zone)
                 if parsed is not None:
                     items.append(parsed)
             page = doc.get("nextPageToken")
@@ -156,7 +214,8 @@ class GoogleCalendarSource:
                 token = doc.get("nextSyncToken")
                 if not token:
                     raise SourceUnavailable("Google Calendar: the last page has no nextSyncToken")
-                yield Batch(items, dump_cursor(str(token)), removed, read, done=True)
+                after = dump_cursor(str(token), end) if last else cursor
+                yield Batch(items, after, removed, read, done=last)
                 return
             if len(items) + len(removed) >= self.settings.items:
                 yield Batch(items, cursor, removed, read)
@@ -175,6 +234,61 @@ class GoogleCalendarSource:
                 " a full sync follows"
             ) from None
         return result
+
+    # ------------------------------------------------------------------ Reconcilable
+
+    def recent_ids(
+        self, stream: StreamInfo, since: datetime, *, cursor: str | None = None
+    ) -> set[str]:
+        """The ids `poll` yields of events ending after `since`, up to the window's end."""
+        self.api.require(CALENDAR_READ, "reading the calendar")
+        params = self._params()
+        params["timeMin"] = _rfc3339(since)
+        end = load_cursor(cursor).end if cursor is not None else None
+        if end is not None:
+            params["timeMax"] = _rfc3339(end)
+        ids: set[str] = set()
+        page: str | None = None
+        while True:
+            doc = self._list(params, page, False)
+            zone = _zone(doc.get("timeZone"))
+            for event in doc.get("items", []):
+                if event.get("status") != "cancelled":
+                    parsed = _yielded(event, stream.name, zone)
+                    if parsed is not None:
+                        ids.add(parsed.provider_id)
+            page = doc.get("nextPageToken")
+            if not page:
+                return ids
+
+    def fetch(self, stream: StreamInfo, ids: Collection[str]) -> Iterator[Batch]:
+        self.api.require(CALENDAR_READ, "reading the calendar")
+        items: list[RawEvent] = []
+        for event_id in sorted(ids):
+            try:
+                event: dict[str, Any] = self.api.execute(
+                    lambda eid=event_id: self._events.get(  # type: ignore[misc]
+                        calendarId=self.settings.calendar_id, eventId=eid
+                    ),
+                    "Google Calendar events.get",
+                    handles=(404, 410),
+                )
+            except ApiStatus:
+                continue  # gone meanwhile
+            if event.get("status") != "cancelled":
+                parsed = _yielded(event, stream.name, None)
+                if parsed is not None:
+                    items.append(parsed)
+        yield Batch(items, None, (), len(items), done=True)
+
+    def baseline(self, stream: StreamInfo, *, now: datetime) -> str:
+        """A full read's token: the events of the window are read and dropped (the window
+        is what the reconciliation reads anyway)."""
+        last = None
+        for batch in self.poll(stream, None, now=now, full=True):
+            last = batch.cursor
+        assert last is not None
+        return last
 
     # ------------------------------------------------------------------ HoldSink
 
@@ -204,7 +318,13 @@ class GoogleCalendarSource:
         if existing is not None:
             logger.debug("gcal.hold.exists", extra={"key": spec.key, "ref": existing.ref})
             return existing
-        event_id = hold_event_id(spec.key)
+        made = self._insert(spec, hold_event_id(spec.key), again=True)
+        logger.info("gcal.hold.created", extra={"key": spec.key, "ref": made["id"]})
+        return Created(ref=str(made["id"]), fingerprint=_fingerprint(made))
+
+    def _insert(self, spec: HoldSpec, event_id: str, *, again: bool) -> dict[str, Any]:
+        """events.insert under `event_id`; on 409 the event with that id (restored when
+        deleted; `again`: made under a second id if Google will not restore it)."""
         body = {
             "id": event_id,
             "summary": spec.summary,
@@ -224,13 +344,37 @@ class GoogleCalendarSource:
                 "Google Calendar events.insert",
                 handles=(409,),
             )
-        except ApiStatus:  # made by an attempt whose answer was lost
-            made = self.api.execute(
-                lambda: self._events.get(calendarId=self.settings.calendar_id, eventId=event_id),
-                "Google Calendar events.get",
+        except ApiStatus:  # made by an attempt whose answer was lost, or deleted since
+            made = self._existing(spec, body, again=again)
+        return made
+
+    def _existing(self, spec: HoldSpec, body: dict[str, Any], *, again: bool) -> dict[str, Any]:
+        """The event a 409 names: itself, or restored when it is cancelled (deleted)."""
+        cal = self.settings.calendar_id
+        event_id = str(body["id"])
+        found: dict[str, Any] = self.api.execute(
+            lambda: self._events.get(calendarId=cal, eventId=event_id),
+            "Google Calendar events.get",
+        )
+        if found.get("status") != "cancelled":
+            return found
+        logger.info("gcal.hold.restored", extra={"key": spec.key, "ref": event_id})
+        try:
+            restored: dict[str, Any] = self.api.execute(
+                lambda: self._events.update(
+                    calendarId=cal, eventId=event_id, body=body, sendUpdates="none"
+                ),
+                "Google Calendar events.update (restoring a deleted hold)",
+                handles=(403, 404, 410),
             )
-        logger.info("gcal.hold.created", extra={"key": spec.key, "ref": event_id})
-        return Created(ref=str(made["id"]), fingerprint=_fingerprint(made))
+        except ApiStatus as exc:  # Google would not bring it back: a second id of the key
+            if not again:
+                raise SourceInvalid(
+                    f"Google Calendar: the hold {spec.key!r} was deleted twice and cannot be"
+                    f" restored ({exc})"
+                ) from None
+            return self._insert(spec, hold_event_id(spec.key + "#2"), again=False)
+        return restored
 
     def hold_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self._find(key)
@@ -279,6 +423,14 @@ class GoogleCalendarSource:
 
 
 # ----------------------------------------------------------------------------- parsing
+
+
+def _yielded(event: dict[str, Any], calendar: str, zone: ZoneInfo | None) -> RawEvent | None:
+    """What `poll` yields of a listed, not cancelled event: None for syncd's own holds
+    (they carry its private key) and for events without usable times."""
+    if KEY_PROPERTY in event.get("extendedProperties", {}).get("private", {}):
+        return None
+    return parse_event(event, calendar, zone)
 
 
 def parse_event(
@@ -367,6 +519,7 @@ def _fingerprint(event: dict[str, Any]) -> str:
 
 
 __all__ = [
+    "GcalCursor",
     "GoogleCalendarSettings",
     "GoogleCalendarSource",
     "dump_cursor",

@@ -2,22 +2,34 @@
 
 One stream, ``all``: the whole mailbox less SPAM and TRASH, read through the metadata scope
 (header fields and labels, never bodies). Its cursor is ``{"v": 1, "history": "<id>"}``,
-Gmail's historyId, with ``"page": "<pageToken>"`` added while a backfill is under way.
+Gmail's historyId, with ``"page"`` (the next listing page) and ``"rest"`` (the ids of the
+current page still to read) added while a backfill is under way
+(`connectors.gmail_parse.GmailCursor`).
 
 - **Backfill** (no cursor, ``full``, or a resync): `users.getProfile` first, whose
   historyId becomes the cursor once the listing is done (so what changes during the
   backfill is read again by the next incremental poll, never lost); then `messages.list`
-  (500 ids a page, newest first) and, for each page, `messages.get` with
-  ``format=metadata`` and only the header fields the classifier reads, in batch requests
-  of `GmailSettings.batch_size` calls. Listing stops at the first page that reaches past
-  the look-back window. Each page is one `Batch`, whose cursor names the next page, so a
-  crash resumes the listing where it stopped (an expired page token restarts it).
+  (500 ids a page) and `messages.get` with ``format=metadata`` and only the header fields
+  the classifier reads, in batch requests of `GmailSettings.batch_size` calls (25: Google
+  advises against large batches, which draw "too many concurrent requests"). Each batch
+  request is one `Batch`, whose cursor names the next page and the ids of the current
+  page still to read, so a poll that stops (a crash, a quota that stayed exhausted)
+  resumes where it stopped and reads no message twice (an expired page token restarts the
+  listing). Gmail does not document the listing's order: listing stops after a whole page
+  with nothing inside the look-back window, not at the first old message.
+- **Quota**: every call takes its quota units from the account's bucket first
+  (`connectors.google_quota`); a 429 or 403 rate-limit answer waits for the window.
 - **Incremental**: `history.list` from the stored historyId (one request when nothing
   changed), collecting messages added and messages that gained SENT or INBOX or lost
   DRAFT (a draft the user sent); their metadata is fetched in batches. A historyId Gmail
   no longer knows (404) raises `CursorExpired`: the core reads the window again, and the
   idempotent ingest stores nothing twice.
 - Drafts are never read as mail: a message labelled DRAFT is skipped until it is sent.
+
+Reconciliation (`connectors.base.Reconcilable`): `recent_ids` lists the mailbox and reads
+each listed message's internalDate (5 units a message: a 14-day window of 1,000 messages
+costs about 5,000 units, paced like the rest) until a whole page lies before the window;
+`fetch` reads the ids asked for; `baseline` is getProfile's historyId.
 
 Gmail's threadId is `RawMessage.thread_id`; provider ids are Gmail message ids.
 
@@ -38,12 +50,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
-import json
 import logging
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import (
@@ -51,87 +61,36 @@ from connectors.base import (
     Created,
     CursorExpired,
     DraftSpec,
-    FolderRole,
     ObjectState,
-    RawMessage,
     SourceUnavailable,
     StreamInfo,
 )
+from connectors.gmail_parse import (
+    METADATA_HEADERS,
+    STREAM_NAME,
+    GmailCursor,
+    gmail_thread_id,
+    header_value,
+    load_cursor,
+    parse_message,
+)
 from connectors.google_auth import GMAIL_COMPOSE, GMAIL_METADATA
-from connectors.google_http import ApiStatus, GoogleApi, classify
+from connectors.google_http import ApiStatus, GoogleApi
+from connectors.google_quota import units_of
 from connectors.maildir_drafts import KEY_HEADER, render_draft
 
 logger = logging.getLogger(__name__)
 
-# The header fields the classifier reads (the same as the IMAP connector's FETCH).
-METADATA_HEADERS = (
-    "From",
-    "To",
-    "Cc",
-    "Bcc",
-    "Date",
-    "Subject",
-    "Message-ID",
-    "In-Reply-To",
-    "References",
-    "List-Id",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "List-Post",
-    "Precedence",
-    "Auto-Submitted",
-    "X-Auto-Response-Suppress",
-    "X-Autoreply",
-    "X-Autorespond",
-    "Content-Type",
-    "Return-Path",
-    "Sender",
-    "Reply-To",
-    "X-Failed-Recipients",
-    "X-Spam-Flag",
-    "X-Spam-Status",
-    "Feedback-ID",
-    "X-Mailgun-Sid",
-    "X-SG-EID",
-    "X-Campaign",
-    "X-GitHub-Reason",
-    "Content-Class",
-)
-STREAM = StreamInfo(name="all", kind="mail", role="all")
+STREAM = StreamInfo(name=STREAM_NAME, kind="mail", role="all")
 HISTORY_TYPES = ("messageAdded", "labelAdded", "labelRemoved")
-CURSOR_VERSION = 1
 
 
 @dataclass(frozen=True)
 class GmailSettings:
     lookback: timedelta = timedelta(days=365)
     page_size: int = 500  # ids per messages.list page (Gmail's maximum)
-    batch_size: int = 50  # calls per batch request (Gmail: at most 100, 50 recommended)
+    batch_size: int = 25  # calls per batch request (Gmail: at most 100; large ones throttle)
     items: int = 500  # messages per yielded Batch on incremental polls
-
-
-@dataclass(frozen=True, slots=True)
-class _Cursor:
-    history: str
-    page: str | None = None
-
-    def dump(self) -> str:
-        doc: dict[str, Any] = {"v": CURSOR_VERSION, "history": self.history}
-        if self.page:
-            doc["page"] = self.page
-        return json.dumps(doc, separators=(",", ":"))
-
-
-def load_cursor(cursor: str) -> _Cursor:
-    try:
-        doc = json.loads(cursor)
-        if not isinstance(doc, dict) or doc.get("v") != CURSOR_VERSION:
-            raise ValueError("unknown version")
-        history = str(int(doc["history"]))
-        page = doc.get("page")
-        return _Cursor(history, str(page) if page else None)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise CursorExpired(f"unreadable Gmail cursor: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +148,7 @@ class GmailSource:
             yield from self._backfill(None, now)
             return
         state = load_cursor(cursor)
-        if state.page is not None:
+        if state.backfilling:
             yield from self._backfill(state, now)
         else:
             yield from self._incremental(state)
@@ -197,33 +156,61 @@ class GmailSource:
     def size_hint(self, stream: StreamInfo) -> int | None:
         return None  # messagesTotal counts far more than the look-back window
 
-    def _backfill(self, resume: _Cursor | None, now: datetime) -> Iterator[Batch]:
-        if resume is None:
-            profile = self.api.execute(
-                lambda: self._users.getProfile(userId="me"), "Gmail getProfile"
-            )
-            history, page = str(profile["historyId"]), None
-        else:
-            history, page = resume.history, resume.page
+    def _profile_history(self) -> str:
+        profile = self.api.execute(
+            lambda: self._users.getProfile(userId="me"),
+            "Gmail getProfile",
+            units=units_of("getProfile"),
+        )
+        return str(profile["historyId"])
+
+    def _backfill(self, resume: GmailCursor | None, now: datetime) -> Iterator[Batch]:
+        """One `Batch` per batch request, each with the resume point after it."""
+        state = resume or GmailCursor(self._profile_history())
+        listed = resume is not None and bool(resume.rest)  # the page of `rest` is listed
         cutoff = (now - self.settings.lookback).timestamp() * 1000
+        page, rest, inwin = state.page, list(state.rest), state.inwin
         while True:
-            listing = self._list_page(page, resumed=resume is not None and page == resume.page)
-            ids = [m["id"] for m in listing.get("messages", [])]
-            docs = self._metadata(ids)
-            items = []
-            past_window = False
-            for doc in docs:
-                if int(doc.get("internalDate", 0)) < cutoff:
-                    past_window = True
-                    continue
-                if "DRAFT" not in doc.get("labelIds", ()):
-                    items.append(parse_message(doc))
-            page = listing.get("nextPageToken")
-            done = past_window or not page
-            cursor = _Cursor(history, None if done else page)
-            yield Batch(items=items, cursor=cursor.dump(), read=len(docs), done=done)
+            if not listed:
+                resumed = resume is not None and page == resume.page
+                listing = self._list_page(page, resumed=resumed)
+                rest = [m["id"] for m in listing.get("messages", [])]
+                page, inwin, listed = listing.get("nextPageToken"), False, True
+            chunk, rest = rest[: self.settings.batch_size], rest[self.settings.batch_size :]
+            found: dict[str, Any] = {}
+            try:
+                self._metadata_chunk(chunk, found)
+            except SourceUnavailable:
+                # What did arrive is stored; the resume point names only what did not.
+                missing = tuple(i for i in chunk if i not in found)
+                docs = [found[i] for i in chunk if found.get(i) is not None]
+                after = GmailCursor(state.history, page, missing + tuple(rest), inwin)
+                yield self._window_batch(docs, cutoff, after, done=False)
+                raise
+            docs = [found[i] for i in chunk if found.get(i) is not None]
+            inwin = inwin or any(int(d.get("internalDate", 0)) >= cutoff for d in docs)
+            # A page with nothing inside the window is the page past it: Gmail does not
+            # document the listing's order, so one whole page is read past the first old one.
+            done = not rest and (not page or not inwin)
+            after = (
+                GmailCursor(state.history)
+                if done
+                else GmailCursor(state.history, page, tuple(rest), inwin)
+            )
+            yield self._window_batch(docs, cutoff, after, done=done)
             if done:
                 return
+            listed = bool(rest)
+
+    def _window_batch(
+        self, docs: list[dict[str, Any]], cutoff: float, after: GmailCursor, *, done: bool
+    ) -> Batch:
+        items = [
+            parse_message(d)
+            for d in docs
+            if int(d.get("internalDate", 0)) >= cutoff and "DRAFT" not in d.get("labelIds", ())
+        ]
+        return Batch(items=items, cursor=after.dump(), read=len(docs), done=done)
 
     def _list_page(self, page: str | None, *, resumed: bool) -> dict[str, Any]:
         def make() -> Any:
@@ -233,13 +220,16 @@ class GmailSource:
 
         try:
             result: dict[str, Any] = self.api.execute(
-                make, "Gmail messages.list", handles=(400, 404) if resumed else ()
+                make,
+                "Gmail messages.list",
+                handles=(400, 404) if resumed else (),
+                units=units_of("messages.list"),
             )
         except ApiStatus as exc:  # the page token of an interrupted backfill expired
             raise CursorExpired(f"Gmail refused the saved listing position: {exc}") from None
         return result
 
-    def _incremental(self, state: _Cursor) -> Iterator[Batch]:
+    def _incremental(self, state: GmailCursor) -> Iterator[Batch]:
         wanted: dict[str, None] = {}
         latest, page = state.history, None
         while True:
@@ -263,10 +253,10 @@ class GmailSource:
             docs = self._metadata(ids[start : start + step])
             items = [parse_message(d) for d in docs if "DRAFT" not in d.get("labelIds", ())]
             last = start + step >= len(ids)
-            cursor = _Cursor(latest) if last else state
+            cursor = GmailCursor(latest) if last else state
             yield Batch(items=items, cursor=cursor.dump(), read=len(docs), done=last)
         if not ids:
-            yield Batch(items=(), cursor=_Cursor(latest).dump(), read=0, done=True)
+            yield Batch(items=(), cursor=GmailCursor(latest).dump(), read=0, done=True)
 
     def _history_page(self, start: str, page: str | None) -> dict[str, Any]:
         def make() -> Any:
@@ -279,7 +269,9 @@ class GmailSource:
             )
 
         try:
-            result: dict[str, Any] = self.api.execute(make, "Gmail history.list", handles=(404,))
+            result: dict[str, Any] = self.api.execute(
+                make, "Gmail history.list", handles=(404,), units=units_of("history.list")
+            )
         except ApiStatus as exc:
             raise CursorExpired(
                 f"Gmail no longer knows history id {start} ({exc.message}); a full resync follows"
@@ -288,19 +280,79 @@ class GmailSource:
 
     def _metadata(self, ids: list[str]) -> list[dict[str, Any]]:
         """The metadata of `ids` in batch requests; messages deleted meanwhile drop out."""
+        found: dict[str, Any] = {}
+        for start in range(0, len(ids), self.settings.batch_size):
+            self._metadata_chunk(ids[start : start + self.settings.batch_size], found)
+        return [found[mid] for mid in ids if found.get(mid) is not None]
+
+    def _metadata_chunk(
+        self, ids: list[str], found: dict[str, Any], headers: Collection[str] = METADATA_HEADERS
+    ) -> None:
+        """One batch request of `messages.get` (format=metadata); answers go into `found`
+        as they come (None for a message deleted meanwhile), even if the call then fails."""
 
         def getter(mid: str) -> Callable[[], Any]:
             return lambda: self._messages.get(
-                userId="me", id=mid, format="metadata", metadataHeaders=list(METADATA_HEADERS)
+                userId="me", id=mid, format="metadata", metadataHeaders=list(headers)
             )
 
-        found = self.api.batch(
-            [(mid, getter(mid)) for mid in ids],
+        if not ids:
+            return
+        self.api.batch_chunk(
+            {mid: getter(mid) for mid in ids},
+            found,
             "Gmail messages.get",
             uri=self.api.settings.gmail_batch_uri,
-            size=self.settings.batch_size,
+            units=units_of("messages.get"),
         )
-        return [found[mid] for mid in ids if found.get(mid) is not None]
+
+    # ------------------------------------------------------------------ Reconcilable
+
+    def recent_ids(
+        self, stream: StreamInfo, since: datetime, *, cursor: str | None = None
+    ) -> set[str]:
+        """Ids of the messages dated (internalDate) at or after `since`, drafts left out:
+        `messages.list` page after page, each id's date by `messages.get` (format=minimal
+        would do, but metadata with one header costs the same 5 units), until a whole page
+        lies before `since` (the listing's order is not documented)."""
+        self.api.require(GMAIL_METADATA, "reading mail")
+        if cursor is not None:
+            load_cursor(cursor)  # Gmail ids never change: a readable cursor is enough
+        cutoff = since.timestamp() * 1000
+        ids: set[str] = set()
+        page: str | None = None
+        while True:
+            listing = self._list_page(page, resumed=False)
+            listed = [m["id"] for m in listing.get("messages", [])]
+            found: dict[str, Any] = {}
+            for start in range(0, len(listed), self.settings.batch_size):
+                chunk = listed[start : start + self.settings.batch_size]
+                self._metadata_chunk(chunk, found, headers=("Date",))
+            inside = [
+                d
+                for d in (found.get(i) for i in listed)
+                if d is not None and int(d.get("internalDate", 0)) >= cutoff
+            ]
+            ids.update(str(d["id"]) for d in inside if "DRAFT" not in d.get("labelIds", ()))
+            page = listing.get("nextPageToken")
+            if not page or not inside:
+                return ids
+
+    def fetch(self, stream: StreamInfo, ids: Collection[str]) -> Iterator[Batch]:
+        self.api.require(GMAIL_METADATA, "reading mail")
+        wanted = sorted(ids)
+        step = self.settings.items
+        for start in range(0, len(wanted), step):
+            docs = self._metadata(wanted[start : start + step])
+            items = [parse_message(d) for d in docs if "DRAFT" not in d.get("labelIds", ())]
+            last = start + step >= len(wanted)
+            yield Batch(items=items, cursor=None, read=len(docs), done=last)
+        if not wanted:
+            yield Batch(items=(), cursor=None, read=0, done=True)
+
+    def baseline(self, stream: StreamInfo, *, now: datetime) -> str:
+        self.api.require(GMAIL_METADATA, "reading mail")
+        return GmailCursor(self._profile_history()).dump()
 
     # ------------------------------------------------------------------ DraftSink
 
@@ -330,14 +382,13 @@ class GmailSource:
                 made = self._draft_index().get(spec.key)
                 if made is not None:
                     return {"id": made.draft_id, "message": {"id": made.message_id}}
+            self.api.quota.take(units_of("drafts.create"))
             request = self._draft_calls.create(userId="me", body={"message": message})
             result: dict[str, Any] = request.execute(num_retries=0)
             return result
 
         try:
-            doc = self.api.settings.retry.call(
-                create, classify=classify, what="Gmail drafts.create"
-            )
+            doc = self.api.retry(create, "Gmail drafts.create")
         except Exception as exc:
             if isinstance(exc, SourceUnavailable):
                 raise
@@ -377,6 +428,7 @@ class GmailSource:
                 lambda: self._draft_calls.delete(userId="me", id=draft_id),
                 "Gmail drafts.delete",
                 handles=(404,),
+                units=units_of("drafts.delete"),
             )
         self._drafts = None
         return True
@@ -388,7 +440,9 @@ class GmailSource:
         listed: list[tuple[str, str]] = []
         page: str | None = None
         while True:
-            doc = self.api.execute(self._drafts_page(page), "Gmail drafts.list")
+            doc = self.api.execute(
+                self._drafts_page(page), "Gmail drafts.list", units=units_of("drafts.list")
+            )
             listed.extend((d["id"], d["message"]["id"]) for d in doc.get("drafts", []))
             page = doc.get("nextPageToken")
             if not page:
@@ -400,9 +454,10 @@ class GmailSource:
                 "Gmail draft headers",
                 uri=self.api.settings.gmail_batch_uri,
                 size=self.settings.batch_size,
+                units=units_of("messages.get"),
             )
             for mid in unknown:
-                self._keys[mid] = _header(heads.get(mid), KEY_HEADER)
+                self._keys[mid] = header_value(heads.get(mid), KEY_HEADER)
         self._by_draft = {d: m for d, m in listed}
         index: dict[str, _Draft] = {}
         for draft_id, mid in listed:
@@ -422,65 +477,6 @@ class GmailSource:
 
     def close(self) -> None:
         self.api.close()
-
-
-# ----------------------------------------------------------------------------- parsing
-
-
-def parse_message(doc: dict[str, Any]) -> RawMessage:
-    """A `messages.get` (format=metadata) answer as a RawMessage."""
-    labels = frozenset(str(label) for label in doc.get("labelIds", ()))
-    headers = tuple(
-        (str(h.get("name", "")), " ".join(str(h.get("value", "")).split()))
-        for h in doc.get("payload", {}).get("headers", ())
-    )
-    internal = doc.get("internalDate")
-    size = doc.get("sizeEstimate")
-    return RawMessage(
-        provider_id=str(doc["id"]),
-        folder=STREAM.name,
-        headers=headers,
-        internal_date=(
-            datetime.fromtimestamp(int(internal) / 1000, UTC) if internal is not None else None
-        ),
-        size=int(size) if size is not None else None,
-        thread_id=str(doc["threadId"]) if doc.get("threadId") else None,
-        labels=labels,
-        folder_role=_role(labels),
-    )
-
-
-def _role(labels: frozenset[str]) -> FolderRole:
-    if "SENT" in labels:
-        return "sent"
-    if "SPAM" in labels:
-        return "junk"
-    if "TRASH" in labels:
-        return "trash"
-    if "INBOX" in labels:
-        return "inbox"
-    return "archive"
-
-
-def _header(doc: dict[str, Any] | None, name: str) -> str | None:
-    if not doc:
-        return None
-    for h in doc.get("payload", {}).get("headers", ()):
-        if str(h.get("name", "")).lower() == name.lower():
-            return str(h.get("value", "")).strip() or None
-    return None
-
-
-_HEX = re.compile(r"^[0-9a-f]{1,16}$")
-
-
-def gmail_thread_id(value: str | None) -> str | None:
-    """Gmail's API thread id; IMAP's X-GM-THRID is the same number in decimal."""
-    if not value:
-        return None
-    if value.isdigit() and len(value) > 16:
-        return f"{int(value):x}"
-    return value if _HEX.match(value) else None
 
 
 __all__ = ["METADATA_HEADERS", "GmailSettings", "GmailSource", "load_cursor", "parse_message"]

@@ -9,9 +9,13 @@
   before it expires and once on a 401. Unlike httplib2, requests never sends a request a
   second time on its own: a POST whose answer was lost is not silently replayed, so the
   caller's find-before-create stays the only way a write is repeated.
-- **Retries** go through `connectors.http_retry.RetryPolicy`: connection errors, 429, 5xx
-  and 403 ``rateLimitExceeded``/``userRateLimitExceeded`` are transient, ``Retry-After``
-  is honoured. A batch retries only its failed parts.
+- **Retries** go through `connectors.http_retry.RetryPolicy`: connection errors and 5xx
+  are transient; 429 and 403 ``rateLimitExceeded``/``userRateLimitExceeded`` are
+  *throttled* (wait for the quota window, not a failed attempt). ``Retry-After`` is
+  honoured (seconds or an HTTP date), and so is the time in Google's documented message
+  "User-rate limit exceeded. Retry after <time>". A batch retries only its failed parts.
+- **Quota**: Gmail calls are paced by the account's `connectors.google_quota.QuotaBucket`
+  (``quota_per_minute``); each attempt, retries included, takes its units first.
 - **Errors**: a refresh token Google refuses (``invalid_grant``), a 401 that a refresh
   did not cure, or a token without the scope a feature needs raise `AuthFailed`; other
   4xx raise `SourceInvalid`; what stays transient after the retries `SourceUnavailable`.
@@ -26,8 +30,10 @@ import http.client
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httplib2
@@ -41,6 +47,7 @@ from googleapiclient.http import BatchHttpRequest, HttpRequest
 
 from connectors.base import AuthFailed, SourceInvalid, SourceUnavailable
 from connectors.google_auth import granted_scopes, has_scope, load_credentials
+from connectors.google_quota import DEFAULT_QUOTA_PER_MINUTE, QuotaBucket
 from connectors.http_retry import RetryPolicy, Transient, retry_after_seconds
 
 logger = logging.getLogger(__name__)
@@ -66,6 +73,7 @@ class GoogleSettings:
     ca_file: str | None = None
     timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    quota_per_minute: int = DEFAULT_QUOTA_PER_MINUTE  # Gmail units per user and minute
 
     @property
     def gmail_batch_uri(self) -> str:
@@ -81,9 +89,11 @@ class ApiStatus(Exception):
 
 
 class _PartsFailed(Exception):
-    def __init__(self, count: int, reason: str, retry_after: float | None) -> None:
+    def __init__(
+        self, count: int, reason: str, retry_after: float | None, throttled: bool = False
+    ) -> None:
         super().__init__(f"{count} batch part(s) failed ({reason})")
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.throttled = reason, retry_after, throttled
 
 
 class _Transport:
@@ -176,18 +186,36 @@ def classify(exc: BaseException) -> Transient | None:
     """Whether a failure of a Google call is worth another try."""
     if isinstance(exc, HttpError):
         status = exc.resp.status
-        reason, _message = error_reason(exc)
-        if status == 429 or status >= 500 or (status == 403 and reason in RATE_REASONS):
+        reason, message = error_reason(exc)
+        throttled = status == 429 or (status == 403 and reason in RATE_REASONS)
+        if throttled or status >= 500:
             after = retry_after_seconds(exc.resp.get("retry-after"))
-            return Transient(f"HTTP {status} {reason}".strip(), after)
+            if after is None and throttled:
+                after = _retry_after_in(message)
+            return Transient(f"HTTP {status} {reason}".strip(), after, throttled)
         return None
     if isinstance(exc, _PartsFailed):
-        return Transient(str(exc), exc.retry_after)
+        return Transient(str(exc), exc.retry_after, exc.throttled)
     if isinstance(exc, RefreshError):
         return Transient("token refresh failed") if exc.retryable else None
     if isinstance(exc, (OSError, http.client.HTTPException, TransportError, BatchError)):
         return Transient(type(exc).__name__)
     return None
+
+
+_RETRY_AFTER_TEXT = re.compile(r"Retry after (\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d))")
+
+
+def _retry_after_in(message: str, now: datetime | None = None) -> float | None:
+    """The seconds until the time in "User-rate limit exceeded. Retry after <RFC 3339>"."""
+    m = _RETRY_AFTER_TEXT.search(message)
+    if m is None:
+        return None
+    try:
+        when = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class GoogleApi:
@@ -200,6 +228,7 @@ class GoogleApi:
         )
         self.transport = _Transport(self.credentials, _verify(settings.ca_file), settings.timeout)
         self._services: dict[str, Any] = {}
+        self.quota = QuotaBucket(settings.quota_per_minute, sleep=settings.retry.sleep)
 
     def service(self, name: str) -> Any:
         """The discovery-based client of 'gmail' (v1) or 'calendar' (v3)."""
@@ -229,15 +258,24 @@ class GoogleApi:
             )
 
     def execute(
-        self, make: Callable[[], HttpRequest], what: str, *, handles: Sequence[int] = ()
+        self,
+        make: Callable[[], HttpRequest],
+        what: str,
+        *,
+        handles: Sequence[int] = (),
+        units: int = 0,
     ) -> Any:
-        """Run one request with the retry policy. Statuses in `handles` raise `ApiStatus`."""
+        """Run one request with the retry policy. Statuses in `handles` raise `ApiStatus`.
+
+        `units`: the Gmail quota units of the call, paced by the account's bucket."""
 
         def once() -> Any:
+            if units:
+                self.quota.take(units)
             return make().execute(num_retries=0)
 
         try:
-            return self.settings.retry.call(once, classify=classify, what=what)
+            return self.retry(once, what)
         except HttpError as exc:
             reason, message = error_reason(exc)
             if exc.resp.status in handles:
@@ -245,6 +283,10 @@ class GoogleApi:
             raise self.failure(exc, what) from None
         except RefreshError as exc:
             raise self.failure(exc, what) from None
+
+    def retry(self, fn: Callable[[], Any], what: str) -> Any:
+        """`fn` under the account's retry policy."""
+        return self.settings.retry.call(fn, classify=classify, what=what)
 
     def batch(
         self,
@@ -254,26 +296,31 @@ class GoogleApi:
         uri: str,
         size: int,
         missing_ok: bool = True,
+        units: int = 0,
     ) -> dict[str, Any]:
         """Run `calls` in batches of `size`, retrying failed parts only.
 
         Returns each call's result by its key; a 404 part (the object is gone) gives None
-        when `missing_ok`.
+        when `missing_ok`. `units`: the Gmail quota units of each call.
         """
         results: dict[str, Any] = {}
         for start in range(0, len(calls), size):
             chunk = dict(calls[start : start + size])
-            self._batch_chunk(chunk, results, what, uri, missing_ok)
+            self.batch_chunk(chunk, results, what, uri=uri, missing_ok=missing_ok, units=units)
         return results
 
-    def _batch_chunk(
+    def batch_chunk(
         self,
         chunk: dict[str, Callable[[], HttpRequest]],
         results: dict[str, Any],
         what: str,
+        *,
         uri: str,
-        missing_ok: bool,
+        missing_ok: bool = True,
+        units: int = 0,
     ) -> None:
+        """One batch request of `chunk` (at most 100 calls), its failed parts again until
+        each has an answer; results go into `results` as they come."""
         pending = dict(chunk)
         fatal: list[BaseException] = []
 
@@ -295,6 +342,8 @@ class GoogleApi:
                 else:
                     transient.append(verdict)
 
+            if units:
+                self.quota.take(units * len(pending))
             self._ensure_token(what)
             batch = BatchHttpRequest(callback=done, batch_uri=uri)
             for key, make in pending.items():
@@ -305,10 +354,11 @@ class GoogleApi:
             if pending:
                 waits = [t.retry_after for t in transient if t.retry_after is not None]
                 reason = transient[0].reason if transient else "no answer"
-                raise _PartsFailed(len(pending), reason, max(waits) if waits else None)
+                throttled = any(t.throttled for t in transient)
+                raise _PartsFailed(len(pending), reason, max(waits) if waits else None, throttled)
 
         try:
-            self.settings.retry.call(round_trip, classify=classify, what=what)
+            self.retry(round_trip, what)
         except (HttpError, RefreshError) as exc:
             raise self.failure(exc, what) from None
         if fatal:

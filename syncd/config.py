@@ -452,6 +452,15 @@ class GmailAccount(_Account):
         " only `syncd accounts auth` reads it.",
     )
     lookback: str = Field(default="365d", description="How far back the first sync reads.")
+    quota_per_minute: int = Field(
+        default=6000,
+        ge=1,
+        description="Gmail quota units per minute for this user (6,000 for Cloud projects"
+        " made from May 2026, 15,000 for older ones); syncd paces its calls below it.",
+    )
+    batch_size: int = Field(
+        default=25, ge=1, le=100, description="Gmail calls per batch request (at most 100)."
+    )
     endpoints: GoogleEndpoints = GoogleEndpoints()
 
     @field_validator("credentials", "client_secrets")

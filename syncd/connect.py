@@ -160,7 +160,10 @@ class Connectors:
             from connectors.gmail import GmailSettings, GmailSource
 
             lookback = parse_duration(acc.lookback)
-            return GmailSource(self.google_api(acc), GmailSettings(lookback=lookback, items=batch))
+            return GmailSource(
+                self.google_api(acc),
+                GmailSettings(lookback=lookback, items=batch, batch_size=acc.batch_size),
+            )
         if isinstance(acc, OutlookAccount):
             from connectors.outlook_mail import OutlookMailSettings, OutlookMailSource
 
@@ -224,6 +227,7 @@ class Connectors:
             GoogleCalendarSettings(
                 calendar_id=cal.calendar_id,
                 lookback=parse_duration(s.calendar_lookback),
+                horizon=parse_duration(s.calendar_horizon),
                 items=s.batch_size,
             ),
         )
@@ -252,6 +256,7 @@ class Connectors:
                     calendar_endpoint=ends.calendar,
                     token_uri=ends.token_uri,
                     ca_file=str(ends.ca_file) if ends.ca_file else None,
+                    quota_per_minute=acc.quota_per_minute,
                     retry=RetryPolicy(
                         attempts=s.retry_attempts,
                         first_wait=s.retry_first_wait,

@@ -12,7 +12,11 @@ What it keeps as Google Calendar does (API-NOTES section 2):
   ``privateExtendedProperty`` (``name=value``, all must match), ``iCalUID``;
 - `events.insert` with a client id (base32hex, 5–1024 characters) answers 409 ``duplicate``
   when the id exists, deleted events included; `events.delete` marks an event cancelled
-  (410 ``deleted`` the second time);
+  (410 ``deleted`` the second time); `events.update` replaces an event, and one that was
+  deleted comes back with the status the body gives. (Google's reference does not say
+  whether a deleted event can be updated back: `restore_refused` makes the fake answer
+  410 ``deleted`` instead, the least helpful reading.) `events.get` reads instances of
+  a series by their instance id, as Google's does;
 - `freebusy.query`: opaque, not cancelled events (tentative ones count) merged per calendar.
 """
 
@@ -76,12 +80,14 @@ class CalendarState:
         self.seq = 0
         self.tokens: dict[str, tuple[str, int, bool, bool]] = {}
         self.expired: set[str] = set()
+        self.restore_refused = False
 
     def register(self, fake: FakeGoogle) -> None:
         for method_id, handler in {
             "calendar.events.list": self.list_events,
             "calendar.events.get": self.get_event,
             "calendar.events.insert": self.insert_event,
+            "calendar.events.update": self.update_event_call,
             "calendar.events.delete": self.delete_event,
             "calendar.freebusy.query": self.freebusy,
         }.items():
@@ -330,10 +336,43 @@ class CalendarState:
 
     def get_event(self, call: Call) -> Answer:
         cal = self._cal(call.params["calendarId"])
-        stored = cal.events.get(call.params["eventId"]) or cal.overrides.get(call.params["eventId"])
+        eid = call.params["eventId"]
+        stored = cal.events.get(eid) or cal.overrides.get(eid)
+        if stored is None and "_" in eid:  # an instance of a series
+            series = cal.events.get(eid.rsplit("_", 1)[0])
+            if series is not None:
+                for doc, _seq in self._instances(cal, series, None, None):
+                    if doc["id"] == eid:
+                        return Answer.json(200, doc)
         if stored is None:
             raise ApiError(404, "Not Found", "notFound")
         return Answer.json(200, stored.doc)
+
+    def update_event_call(self, call: Call) -> Answer:
+        cal = self._cal(call.params["calendarId"])
+        eid = call.params["eventId"]
+        stored = cal.events.get(eid)
+        if stored is None:
+            raise ApiError(404, "Not Found", "notFound")
+        if stored.doc.get("status") == "cancelled" and self.restore_refused:
+            raise ApiError(410, "Resource has been deleted", "deleted")
+        body = call.json()
+        for key in ("start", "end"):
+            if key not in body:
+                raise ApiError(400, f"Missing {key} time.", "required")
+        doc = {
+            "kind": "calendar#event",
+            "status": "confirmed",
+            "eventType": "default",
+            **body,
+            "id": eid,
+            "iCalUID": stored.doc.get("iCalUID", f"{eid}@google.com"),
+            "organizer": stored.doc.get("organizer"),
+            "creator": stored.doc.get("creator"),
+            "sequence": stored.doc.get("sequence", 0) + 1,
+        }
+        self._save(cal, eid, doc)
+        return Answer.json(200, doc)
 
     def insert_event(self, call: Call) -> Answer:
         cal = self._cal(call.params["calendarId"])

@@ -17,10 +17,16 @@ It speaks the documented wire format to the unmodified client libraries
   history ids, sync tokens and paging as the API guides describe.
 
 Faults, for tests and the bench: `FakeGoogle.inject` queues a scripted answer (status,
-body, headers, or a dropped connection, before or after the request is carried out) for
-the next requests matching a method id or path; `FakeGoogle.fail_share` makes a share of
-requests (and of batch parts) fail at random with 500, 503, 429 (with Retry-After) or a
-dropped connection, from a seeded generator. `FakeGoogle.log` records every request.
+body, headers, or a dropped connection, before or after the request is carried out; with
+``after=True`` an error answer comes after the request was carried out: the object is
+made, the answer lost) for the next requests matching a method id or path;
+`FakeGoogle.fail_share` makes a share of requests (and of batch parts) fail at random
+with 500, 503, 429 (with Retry-After), a dropped connection, or ``500-after`` /
+``429-after`` (carried out, then an error), from a seeded generator. `FakeGoogle.log`
+records every request with its time.
+
+Limits: `FakeGoogle.limit` turns on Gmail's per-user quota window and concurrency limit
+(tests/fake_google_quota.py), off by default.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import random
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -44,6 +51,8 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import googleapiclient
 import pytest
+
+from tests.fake_google_quota import CONCURRENT_BODY, RATE_BODY, UserQuota
 
 DISCOVERY = os.path.join(os.path.dirname(googleapiclient.__file__), "discovery_cache", "documents")
 BATCH_PATHS = ("/batch/gmail/v1", "/batch", "/batch/calendar/v3")
@@ -167,6 +176,7 @@ class Logged:
     query: dict[str, list[str]]
     status: int  # 0: the connection was dropped
     in_batch: bool = False
+    at: float = 0.0  # time.monotonic() when it was answered
 
 
 @dataclass
@@ -185,6 +195,7 @@ class _Fault:
     answer: Answer | None
     drop: str | None  # "before" | "after"
     times: int
+    after: bool = False  # the error answer comes after the request was carried out
 
 
 def _routes_of(doc_name: str) -> dict[str, tuple[str, str, frozenset[str]]]:
@@ -355,6 +366,7 @@ class FakeGoogle:
         self.share_kinds: tuple[str, ...] = ("500", "503", "429", "drop-before", "drop-after")
         self.retry_after = "1"
         self.faults: list[_Fault] = []
+        self.quota = UserQuota()
         self._routes: list[_Route] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -447,8 +459,10 @@ class FakeGoogle:
         answer: Answer | None = None,
         drop: str | None = None,
         times: int = 1,
+        after: bool = False,
     ) -> None:
-        """The next `times` requests whose method id or path starts with `what` fail."""
+        """The next `times` requests whose method id or path starts with `what` fail;
+        `after`: they are carried out first, and the error is the answer."""
         if answer is None and status is not None:
             answer = error_answer(status, reason, message, **(headers or {}))
 
@@ -456,7 +470,7 @@ class FakeGoogle:
             return method_id.startswith(what) or path.startswith(what)
 
         with self.lock:
-            self.faults.append(_Fault(match, answer, drop, times))
+            self.faults.append(_Fault(match, answer, drop, times, after))
 
     def fail_share(
         self, share: float, *, kinds: tuple[str, ...] | None = None, retry_after: str = "1"
@@ -467,6 +481,12 @@ class FakeGoogle:
             if kinds is not None:
                 self.share_kinds = kinds
             self.retry_after = retry_after
+
+    def limit(self, *, units: int = 0, window: float = 60.0, concurrent: int = 0) -> None:
+        """Gmail's per-user limits: `units` quota units per sliding `window` seconds (past
+        them 403 userRateLimitExceeded) and `concurrent` requests at once (past them 429)."""
+        with self.lock:
+            self.quota = UserQuota(units=units, window=window, concurrent=concurrent)
 
     def clear_log(self) -> None:
         with self.lock:
@@ -483,13 +503,15 @@ class FakeGoogle:
     def _fault_for(
         self, method_id: str, path: str, *, part: bool
     ) -> tuple[Answer | None, str | None]:
+        """(error answer, drop): drop is "before", "after" (the connection), or "made"
+        (carried out, then the error answer)."""
         with self.lock:
             for f in self.faults:
                 if f.times > 0 and f.match(method_id, path):
                     if part and f.drop:
                         continue
                     f.times -= 1
-                    return f.answer, f.drop
+                    return f.answer, "made" if f.after else f.drop
             if self.share and method_id != "oauth.auth" and self.rng.random() < self.share:
                 kinds = [k for k in self.share_kinds if not (part and k.startswith("drop"))]
                 if method_id == "oauth.token":
@@ -499,7 +521,8 @@ class FakeGoogle:
                 kind = self.rng.choice(kinds)
                 if kind.startswith("drop"):
                     return None, kind.split("-")[1]
-                if kind == "429":
+                made = "made" if kind.endswith("-after") else None
+                if kind.startswith("429"):
                     return (
                         error_answer(
                             429,
@@ -507,10 +530,10 @@ class FakeGoogle:
                             "Too many concurrent requests for user.",
                             **{"Retry-After": self.retry_after},
                         ),
-                        None,
+                        made,
                     )
-                code = int(kind)
-                return error_answer(code, "backendError", "Backend Error"), None
+                code = int(kind.removesuffix("-after"))
+                return error_answer(code, "backendError", "Backend Error"), made
         return None, None
 
     # ------------------------------------------------------------------ dispatch
@@ -522,13 +545,19 @@ class FakeGoogle:
         path = split.path
         query = parse_qs(split.query, keep_blank_values=True)
         method_id, route, params = self._resolve(method, path)
+        if not self.quota.charge(method_id):
+            answer = ApiError(403, *reversed(RATE_BODY), domain="usageLimits").answer()
+            self._log(method_id, method, path, query, answer.status, part)
+            return answer
         answer, drop = self._fault_for(method_id, path, part=part)
         if drop == "before":
             self._log(method_id, method, path, query, 0, part)
             raise Drop()
         if answer is None:
             answer = self._carry_out(method_id, route, params, method, path, query, headers, body)
-        elif drop == "after":  # carried out, then the connection dies
+            if method_id == "gmail.users.messages.get" and answer.status == 200:
+                self.quota.gets[params.get("id", "")] += 1
+        elif drop in ("after", "made"):  # carried out, then the answer is lost
             self._carry_out(method_id, route, params, method, path, query, headers, body)
         if drop == "after":
             self._log(method_id, method, path, query, 0, part)
@@ -546,7 +575,7 @@ class FakeGoogle:
         part: bool,
     ) -> None:
         with self.lock:
-            self.log.append(Logged(method_id, method, path, query, status, part))
+            self.log.append(Logged(method_id, method, path, query, status, part, time.monotonic()))
 
     def _resolve(self, method: str, path: str) -> tuple[str, _Route | None, dict[str, str]]:
         if path == "/token":
@@ -681,16 +710,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
+        # A request is in flight from its first line to its answer.
+        limited = not self.path.startswith(("/token", "/o/oauth2/"))
+        crowded = limited and not self.fake.quota.enter()
+        limited = limited and not crowded
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
-            answer = self.fake.handle(self.command, self.path, headers, body)
+            if crowded:
+                answer = ApiError(
+                    429, CONCURRENT_BODY[1], CONCURRENT_BODY[0], "usageLimits"
+                ).answer()
+            else:
+                answer = self.fake.handle(self.command, self.path, headers, body)
         except Drop:
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(2)
             return
+        finally:
+            if limited:
+                self.fake.quota.leave()
         self.send_response(answer.status, STATUS_TEXT.get(answer.status))
         for k, v in answer.headers.items():
             self.send_header(k, v)

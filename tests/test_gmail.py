@@ -47,11 +47,14 @@ def _close_apis() -> Iterator[None]:
         _OPEN.pop().close()
 
 
-def make_api(fake: FakeGoogle, scopes: list[str] = ALL, **retry: object) -> GoogleApi:
-    """A GoogleApi on the fake, closed after the test."""
+def make_api(
+    fake: FakeGoogle, scopes: list[str] = ALL, quota: int = 10**9, **retry: object
+) -> GoogleApi:
+    """A GoogleApi on the fake, closed after the test (no pacing unless `quota` says)."""
     policy = RetryPolicy(**{"first_wait": 0.001, "sleep": Sleeps(), **retry})  # type: ignore[arg-type]
     api = GoogleApi(
         GoogleSettings(
+            quota_per_minute=quota,
             account="work",
             credentials=fake.authorized_user(scopes),
             gmail_endpoint=fake.gmail_endpoint,
@@ -121,11 +124,11 @@ def test_backfill_reads_the_window_in_batches_of_metadata(
     first = items[-1]
     assert "X-Not-Asked-For" not in dict(first.headers)  # type: ignore[attr-defined]
     assert json.loads(cursor) == {"v": 1, "history": str(fake_google.gmail.history_id)}
-    # One token, one profile, one list page, ceil(123 / 50) batch requests; no search.
+    # One token, one profile, one list page, ceil(123 / 25) batch requests; no search.
     top = fake_google.calls(in_batch=False)
     assert [c.method_id for c in top] == ["oauth.token", "gmail.users.getProfile"] + [
         "gmail.users.messages.list"
-    ] + ["batch"] * 3
+    ] + ["batch"] * 5
     gets = fake_google.calls("gmail.users.messages.get", in_batch=True)
     assert len(gets) == 123
     assert set(gets[0].query["metadataHeaders"]) == set(METADATA_HEADERS)

@@ -1,8 +1,10 @@
 """`syncd run --once` end to end with a gmail account and its Google calendar, against the
 fake Google: mail and events are stored, a no_reply draft lands in its Gmail thread and a
 dormant hold in the calendar, a second run creates nothing, and with a tenth of the
-requests failing (5xx, 429, dropped connections, batch parts included) the outcome is
-the same as without faults."""
+requests failing (5xx, 429, dropped connections, batch parts included, answers lost after
+Google made the object: drafts.create and events.insert among them) the outcome is the
+same as without faults. The fake is strict: Gmail's per-user quota window (scaled to
+60,000 units a minute, the account's quota_per_minute) and 10 concurrent requests."""
 
 from __future__ import annotations
 
@@ -92,6 +94,16 @@ def seed(fake: FakeGoogle) -> None:
     )
 
 
+QUOTA_PER_MINUTE = 60_000
+LOST_AFTER_MADE = ("500-after", "429-after", "drop-after")
+
+
+def strict(fake: FakeGoogle) -> FakeGoogle:
+    """Gmail's per-user limits on, scaled: a minute's units per 6 s, 10 requests at once."""
+    fake.limit(units=QUOTA_PER_MINUTE // 10, window=6.0, concurrent=10)
+    return fake
+
+
 def _setup(tmp_path: Path, fake: FakeGoogle) -> tuple[Path, dict[str, str]]:
     state = tmp_path / "state"
     creds = state / "credentials" / "work.json"
@@ -106,6 +118,7 @@ def _setup(tmp_path: Path, fake: FakeGoogle) -> tuple[Path, dict[str, str]]:
         '[[rules]]\nname = "no-reply"\nkind = "no_reply"\n'
         '[[rules]]\nname = "reconnect"\nkind = "dormant"\nafter = "180d"\n'
         '[[accounts]]\nname = "work"\nkind = "gmail"\ncalendar = { kind = "google" }\n'
+        f"quota_per_minute = {QUOTA_PER_MINUTE}\n"
         "[accounts.endpoints]\n"
         f'gmail = "{fake.gmail_endpoint}"\ncalendar = "{fake.calendar_endpoint}"\n'
         f'token_uri = "{fake.token_uri}"\n',
@@ -166,7 +179,7 @@ def _sent_id(fake: FakeGoogle) -> str:
 
 
 def test_run_once_against_google_then_nothing_new(tmp_path: Path, fake_google: FakeGoogle) -> None:
-    seed(fake_google)
+    seed(strict(fake_google))
     cfg, env = _setup(tmp_path, fake_google)
     first = _run(cfg, env)
     assert first["sync"]["errors"] == 0
@@ -216,10 +229,15 @@ def test_a_tenth_of_requests_failing_changes_nothing(
     _run(clean_cfg, clean_env)
     clean = _outcome(fake_google, clean_cfg, clean_env, _run(clean_cfg, clean_env))
 
-    faulty = FakeGoogle(seed=1).start()
+    faulty = strict(FakeGoogle(seed=1).start())
     try:
         seed(faulty)
-        faulty.fail_share(0.1, retry_after="0")
+        kinds = ("500", "503", "429", "drop-before", *LOST_AFTER_MADE)
+        faulty.fail_share(0.1, kinds=kinds, retry_after="0")
+        # The answers to the first drafts.create and events.insert are lost after Google
+        # made the draft and the event, whatever the random share does.
+        faulty.inject("gmail.users.drafts.create", status=500, after=True)
+        faulty.inject("calendar.events.insert", status=429, reason="rateLimitExceeded", after=True)
         cfg, env = _setup(tmp_path / "faulty", faulty)
         _run(cfg, env)
         second = _run(cfg, env)
@@ -229,6 +247,10 @@ def test_a_tenth_of_requests_failing_changes_nothing(
         failures = [c for c in faulty.log if c.status in (0, 429, 500, 503)]
         assert len(failures) >= 5, len(failures)
         assert {c.status for c in failures} >= {0, 429}
+        creates = [c.status for c in faulty.calls("gmail.users.drafts.create")]
+        inserts = [c.status for c in faulty.calls("calendar.events.insert")]
+        assert creates[0] == 500 and inserts[0] == 429  # made, the answer lost
+        assert len(faulty.gmail.drafts) == 1 and len(faulty.calendar.holds()) == 1
     finally:
         faulty.stop()
     assert got == clean
