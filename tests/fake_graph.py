@@ -164,6 +164,21 @@ class GraphState:
         self.expired: dict[str, tuple[int, str]] = {}  # token -> (status, code)
         self.transactions: dict[str, str] = {}  # transactionId -> event id
         self.partial_updates = True
+        # What a repeated transactionId on POST /events gets. Not documented (the event
+        # resource page only says it lets the server avoid redundant POSTs): "first"
+        # returns the event made the first time, "error" refuses the repeat with 400,
+        # "second" makes another event. The connectors must stay exactly once under all.
+        self.transaction_replay = "first"
+        # A 403 on every request that selects internetMessageHeaders (a grant that does
+        # not cover them); the rest of the mailbox stays readable.
+        self.deny_headers = False
+        # The first message delta request refused with 400 when it carries $orderby
+        # (whether $orderby combines with changeType is not documented).
+        self.refuse_delta_orderby = False
+        # Listings that select internetMessageHeaders with more than this many messages a
+        # page answer 504 (large pages with full payloads risk a gateway timeout: an
+        # assumption, not a documented limit).
+        self.header_page_limit = 200
         self._n = 0
 
     # ------------------------------------------------------------------ ids and links
@@ -399,6 +414,7 @@ class GraphState:
         ("GET", r"/calendarView/delta", "graph.calendarView.delta"),
         ("GET", r"/calendarView", "graph.calendarView"),
         ("GET", r"/events", "graph.events.list"),
+        ("GET", r"/events/([^/]+)", "graph.events.get"),
         ("POST", r"/events", "graph.events.create"),
         ("POST", r"/calendar/events", "graph.events.create"),
         ("DELETE", r"/events/([^/]+)", "graph.events.delete"),
@@ -572,6 +588,10 @@ class GraphState:
                 self._check_select(call, (params.get("$select") or "").split(","))
                 msgs = [m for m in self.messages.values() if m.folder == folder.id]
                 if params.get("$orderby"):
+                    if self.refuse_delta_orderby:
+                        raise GraphFail(
+                            400, "ErrorInvalidUrlQuery", "$orderby is not supported with delta."
+                        )
                     if params["$orderby"].replace("+", " ") != "receivedDateTime desc":
                         raise GraphFail(
                             400, "ErrorInvalidUrlQuery", "Only receivedDateTime desc is supported."
@@ -642,8 +662,35 @@ class GraphState:
         if flt:
             msgs = self._filter_messages(call, msgs, flt)
         msgs.sort(key=lambda m: str(m.props["receivedDateTime"]), reverse=True)
+        self._headers_allowed(call, select, page=self._page_size(call))
         link = f"/mailFolders/{quote(call.args[0], safe='')}/messages" if call.args else "/messages"
-        return self._paged(call, [self.message_json(m, select) for m in msgs], link)
+        rows = [self._expanded(call, m, self.message_json(m, select)) for m in msgs]
+        return self._paged(call, rows, link)
+
+    def _headers_allowed(self, call: _Call, select: list[str] | None, *, page: int = 1) -> None:
+        if "internetMessageHeaders" not in (select or []):
+            return
+        if self.deny_headers:
+            raise GraphFail(
+                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+            )
+        if page > self.header_page_limit:
+            raise GraphFail(504, "GatewayTimeout", "The gateway did not receive a response.")
+
+    def _expanded(self, call: _Call, msg: Message, doc: dict[str, Any]) -> dict[str, Any]:
+        """``$expand=singleValueExtendedProperties($filter=id eq '...')``: the property when
+        the message has it, nothing otherwise."""
+        raw = call.q.get("$expand")
+        if not raw:
+            return doc
+        m = re.fullmatch(r"singleValueExtendedProperties\(\$filter=id eq '((?:[^']|'')*)'\)", raw)
+        if m is None:
+            raise GraphFail(400, "BadRequest", f"Unsupported $expand: {raw}")
+        pid = _unq(m.group(1))
+        found = [{"id": k, "value": v} for k, v in msg.ext.items() if k.lower() == pid.lower()]
+        if found:
+            doc["singleValueExtendedProperties"] = found
+        return doc
 
     def _filter_messages(self, call: _Call, msgs: list[Message], flt: str) -> list[Message]:
         m = _ANY.match(flt.strip())
@@ -679,7 +726,8 @@ class GraphState:
         msg = self._message(call.args[0])
         select = self._select(call)
         self._check_select(call, select or ["body"])
-        return Answer.json(200, self.message_json(msg, select))
+        self._headers_allowed(call, select)
+        return Answer.json(200, self._expanded(call, msg, self.message_json(msg, select)))
 
     def _messages_mime(self, call: _Call) -> Answer:
         self._need(call, MAIL_FULL)
@@ -773,7 +821,9 @@ class GraphState:
             body=str(doc.get("comment") or "") + "\n\n> " + original.body,
         )
         msg = self.messages[mid]
-        self._ext(msg.ext, message)
+        # message.singleValueExtendedProperties is ignored: the extended-property pages
+        # ("Create single-value extended property") name POST /messages, POST
+        # /mailFolders/{id}/messages and PATCH, not createReply.
         return Answer.json(201, self.message_json(msg, None))
 
     def _ext(self, store: dict[str, str], doc: dict[str, Any]) -> None:
@@ -900,12 +950,26 @@ class GraphState:
             evs = [e for e in evs if e.ext.get(pid, "").lower() == value.lower()]
         return self._paged(call, [self.event_json(e, self._select(call)) for e in evs], "/events")
 
+    def _events_get(self, call: _Call) -> Answer:
+        self._need(call, CAL_READ)
+        ev = self.events.get(call.args[0])
+        if ev is None or ev.deleted:
+            raise GraphFail(
+                404, "ErrorItemNotFound", "The specified object was not found in the store."
+            )
+        return Answer.json(200, self.event_json(ev, self._select(call)))
+
     def _events_create(self, call: _Call) -> Answer:
         self._need(call, CAL_WRITE)
         doc = call.json()
         tid = doc.get("transactionId")
         if tid and tid in self.transactions:
-            return Answer.json(201, self.event_json(self.events[self.transactions[tid]]))
+            if self.transaction_replay == "first":
+                return Answer.json(201, self.event_json(self.events[self.transactions[tid]]))
+            if self.transaction_replay == "error":
+                raise GraphFail(
+                    400, "ErrorDuplicateTransactionId", "The transactionId was used before."
+                )
         try:
             start, end = _dtz(doc["start"]), _dtz(doc["end"])
         except (KeyError, ValueError) as exc:
