@@ -46,7 +46,8 @@ UID with 409 ``no-uid-conflict``; other servers would store a duplicate). The
 fingerprint is `hold_fingerprint` of the stored VEVENT; `remove_hold` deletes with
 ``If-Match`` on the ETag read with it, so a hold moved meanwhile stays.
 `busy` runs one calendar-query over the range per calendar read and counts every instance
-that is neither transparent nor cancelled (tentative ones count).
+that is neither transparent nor cancelled (tentative ones count). Reconciliation:
+`connectors.caldav_reconcile`.
 
 Errors: 401 raises `AuthFailed`, a 403 that is not about a sync token `SourceInvalid`,
 network errors, timeouts, 429 and 5xx `SourceUnavailable`.
@@ -78,6 +79,7 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
+from connectors.caldav_reconcile import CalDavReconcile
 from connectors.ics import IcsFileError, _require_aware, parse_ics
 from connectors.ics_holds import _matching_fingerprint, hold_uid, merge_intervals, render_hold
 
@@ -149,7 +151,7 @@ class _Object:
 # ----------------------------------------------------------------------------- the source
 
 
-class CalDavSource:
+class CalDavSource(CalDavReconcile):
     """A calendar `Source` and `HoldSink` over one CalDAV account."""
 
     def __init__(
