@@ -19,13 +19,38 @@ What it keeps as Graph does (API-NOTES section 3):
   ``/$value``;
 - drafts: ``POST /messages`` (only ``x-`` names in ``internetMessageHeaders``: else 400
   ``InvalidInternetMessageHeader``), ``createReply`` (threaded: In-Reply-To, References,
-  conversationId; ``comment`` and ``message.body`` together are refused), ``PATCH``,
-  ``DELETE``; `edit_draft` and `send_draft` do what the user does in Outlook;
+  conversationId; ``comment`` and ``message.body`` together are refused; extended
+  properties in ``message`` are ignored, as the docs name only POST and PATCH for
+  setting them), ``PATCH``, ``DELETE``; ``$expand`` of one extended property;
+  `edit_draft` and `send_draft` do what the user does in Outlook;
 - events: ``calendarView/delta`` (``startDateTime`` and ``endDateTime`` required on the
   first request and frozen into the token; ``@removed`` for deleted events and for
   changed ones outside the window), ``calendarView``, ``events`` with the extended
-  property filter, ``POST /events`` (a repeated ``transactionId`` returns the event made
-  the first time), ``DELETE``; ``getSchedule`` (not for personal accounts: 400).
+  property filter, ``GET /events/{id}``, ``POST /events`` (a repeated ``transactionId``
+  gets what `GraphState.transaction_replay` says: the first event, a 400, or a second
+  event; the docs do not say), ``DELETE``; ``getSchedule`` (not for personal accounts:
+  400).
+
+Settings for the least helpful plausible behaviour where the docs are silent:
+`transaction_replay`, `deny_headers` (403 on ``internetMessageHeaders``),
+`refuse_delta_orderby` (400 on a first delta with ``$orderby``), `header_page_limit`
+(504 on header listings of more than 200 a page).
+
+Where this fake is still more lenient than the documentation:
+
+- throttling ("Microsoft Graph throttling guidance", Outlook service limits): the
+  10,000 requests per 10 minutes per app and mailbox and the 150 MB upload per 5
+  minutes are not counted; only the 4 concurrent requests are (see fake_microsoft);
+- delta query overview: tokens never expire by themselves (only through
+  `expire_delta_tokens`), and a round never replays an item already sent;
+- "Get single-value extended property" / ``$filter`` on messages: lookups are
+  immediately consistent with the write that preceded them (no index delay is modelled);
+- permissions reference (``Mail.ReadBasic``): ``internetMessageHeaders`` are returned
+  under ``Mail.ReadBasic`` unless `deny_headers` is set (the page does not say);
+- message resource: ``bodyPreview`` is the body's first 255 characters as stored, where
+  Exchange renders the body (HTML) first;
+- OData query parameters: only the ``$filter`` forms syncd sends are understood; others
+  get a 400 (stricter), but ``$top`` above 1,000 is silently clamped.
 """
 
 from __future__ import annotations
