@@ -15,12 +15,21 @@ from typing import Any
 
 from sqlalchemy import text
 
+from connectors.base import StreamInfo
+from connectors.outlook_calendar import STREAM as CAL_STREAM
+from connectors.outlook_calendar import OutlookCalendarSource
+from connectors.outlook_mail import OutlookMailSource
 from syncd.store.db import Store
 from tests.fake_microsoft import FakeMicrosoft
 from tests.radicale import Radicale, make_calendar, radicale  # noqa: F401  # the fixture
-from tests.test_outlook_e2e import NOW, _setup, seed
+from tests.test_caldav import Calendar, calendar, drain  # noqa: F401  # the fixture
+from tests.test_caldav import vevent as dav_vevent
+from tests.test_outlook import _close, make_api
+from tests.test_outlook_e2e import ME, NOW, _setup, seed
 from tests.test_reconcile import delete_rows, snapshot
 from tests.util import deliver, make_maildir, message, run_cli
+
+__all__ = ["_close"]  # the autouse fixture that closes the Graph clients
 
 
 def cli(cfg: Path, env: dict[str, str], *args: str) -> Any:
@@ -200,3 +209,59 @@ def test_caldav_rows_deleted_behind_the_back_are_repaired(
         assert {v[2] for v in repaired(cfg, env).values()} == {0}
     finally:
         store.dispose()
+
+
+# ------------------------------------------------------------------------- in process
+
+
+def test_caldav_recent_ids_fetch_and_baseline(calendar: Calendar) -> None:  # noqa: F811
+    from tests.test_caldav import NOW as DAV_NOW
+
+    for i, days in enumerate((-20, -5, -1, 3, 8)):
+        calendar.put(f"e{i}", dav_vevent(f"e{i}", DAV_NOW + timedelta(days=days)))
+    source = calendar.source()
+    stream = StreamInfo(name=calendar.name, kind="calendar")
+    polled, _, cursor, _ = drain(source, None)
+    since = DAV_NOW - timedelta(days=14)
+    ids = source.recent_ids(stream, since, cursor=cursor)
+    assert ids == {e.provider_id for e in polled if e.start >= since}
+    assert len(ids) == 4
+    fetched = [e for b in source.fetch(stream, ids) for e in b.items]
+    assert sorted(fetched, key=str) == sorted((e for e in polled if e.provider_id in ids), key=str)
+    # A baseline is a cursor from which a poll reads only what comes after it, and still
+    # reports a removal of an event to come that was there before it.
+    base = source.baseline(stream, now=DAV_NOW)
+    assert drain(source, base)[:2] == ([], [])
+    calendar.put("new", dav_vevent("new", DAV_NOW + timedelta(days=2)))
+    calendar.delete("e4")
+    items, removed, _, _ = drain(source, base)
+    assert [e.uid for e in items] == ["new"]
+    assert removed == [f"{calendar.href('e4')}#e4#"]
+
+
+def test_graph_baselines_read_only_what_comes_after_them(fake_microsoft: FakeMicrosoft) -> None:
+    fake = fake_microsoft
+    seed(fake)
+    api = make_api(fake)
+    mail = OutlookMailSource(api)
+    cal = OutlookCalendarSource(api)
+    inbox = StreamInfo("inbox", "mail", "inbox")
+    base = mail.baseline(inbox, now=NOW)
+    cal_base = cal.baseline(CAL_STREAM, now=NOW)
+    assert [i for b in mail.poll(inbox, base, now=NOW) for i in b.items] == []
+    assert [i for b in cal.poll(CAL_STREAM, cal_base, now=NOW) for i in b.items] == []
+    mid = fake.graph.add_message(sender="zoe@example.net", received=NOW, subject="New")
+    [eid] = fake.graph.add_event("New", NOW + timedelta(days=1), NOW + timedelta(days=1, hours=1))
+    assert [i.provider_id for b in mail.poll(inbox, base, now=NOW) for i in b.items] == [mid]
+    assert [i.provider_id for b in cal.poll(CAL_STREAM, cal_base, now=NOW) for i in b.items] == [
+        eid
+    ]
+    # recent_ids are the ids poll yields for the window, drafts and syncd's holds left out.
+    fake.graph.add_message(sender=ME, received=NOW, draft=True)
+    ids = mail.recent_ids(inbox, NOW - timedelta(days=14), cursor=base)
+    stored = [i for b in mail.poll(inbox, None, now=NOW) for i in b.items]
+    assert ids == {i.provider_id for i in stored if i.internal_date >= NOW - timedelta(days=14)}
+    fetched = [i for b in mail.fetch(inbox, sorted(ids)) for i in b.items]
+    assert sorted(fetched, key=lambda m: m.provider_id) == sorted(
+        (i for i in stored if i.provider_id in ids), key=lambda m: m.provider_id
+    )
