@@ -244,3 +244,16 @@ def test_batch_parts_past_the_mailbox_concurrency_limit_are_throttled(
     assert {a.status for a in answers.values()} == {200}
     assert [c for c in fake.log if c.in_batch and c.status == 429] == []
     assert len(fake.calls("graph.batch")) == 2
+
+
+def test_a_reply_whose_original_went_away_becomes_a_new_draft(
+    fake_microsoft: FakeMicrosoft,
+) -> None:
+    fake = fake_microsoft
+    _sent(fake)
+    source = OutlookMailSource(make_api(fake))
+    fake.inject("graph.messages.createReply", status=404, code="ErrorItemNotFound")
+    made = source.create_draft(_spec(KEY, in_reply_to="c1@contoso.example"))
+    [draft] = fake.graph.drafts()
+    assert made.ref == draft.id and draft.ext == {KEY_PROPERTY: KEY}
+    assert draft.header("X-Syncd-Key") == KEY and draft.header("In-Reply-To") is None
