@@ -46,8 +46,7 @@ UID with 409 ``no-uid-conflict``; other servers would store a duplicate). The
 fingerprint is `hold_fingerprint` of the stored VEVENT; `remove_hold` deletes with
 ``If-Match`` on the ETag read with it, so a hold moved meanwhile stays.
 `busy` runs one calendar-query over the range per calendar read and counts every instance
-that is neither transparent nor cancelled (tentative ones count). Reconciliation:
-`connectors.caldav_reconcile`.
+that is neither transparent nor cancelled (tentative ones count).
 
 Errors: 401 raises `AuthFailed`, a 403 that is not about a sync token `SourceInvalid`,
 network errors, timeouts, 429 and 5xx `SourceUnavailable`.
@@ -79,7 +78,7 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
-from connectors.caldav_reconcile import CalDavReconcile
+from connectors.caldav_reconcile import CalDavReconcile, calendar_of
 from connectors.ics import IcsFileError, _require_aware, parse_ics
 from connectors.ics_holds import _matching_fingerprint, hold_uid, merge_intervals, render_hold
 
@@ -172,9 +171,7 @@ class CalDavSource(CalDavReconcile):
         self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
     ) -> Iterator[Batch]:
         _require_aware(now, "now")
-        calendar = self._read_calendars().get(stream.name)
-        if calendar is None:
-            raise SourceInvalid(f"{self.settings.url}: no calendar {stream.name!r}")
+        calendar = calendar_of(self, stream)
         run = _PollRun(self, calendar, stream.name, cursor, now=now)
         if cursor is None or full:
             yield from run.initial()

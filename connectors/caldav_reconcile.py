@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from connectors.caldav import CalDavSource, _Calendar
 
 
-def _calendar(source: CalDavSource, stream: StreamInfo) -> _Calendar:
+def calendar_of(source: CalDavSource, stream: StreamInfo) -> _Calendar:
+    """The calendar a stream reads."""
     calendar = source._read_calendars().get(stream.name)
     if calendar is None:
         raise SourceInvalid(f"{source.settings.url}: no calendar {stream.name!r}")
@@ -49,7 +50,7 @@ class CalDavReconcile:
             end = caldav._load_cursor(cursor).window_end
         if end <= since:
             return set()
-        calendar = _calendar(source, stream)
+        calendar = calendar_of(source, stream)
         found: set[str] = set()
         for obj in source._query(calendar.url, since, end):
             if obj.data is not None:
@@ -60,7 +61,7 @@ class CalDavReconcile:
         from connectors import caldav
 
         source = cast("CalDavSource", self)
-        calendar = _calendar(source, stream)
+        calendar = calendar_of(source, stream)
         wanted = set(ids)
         hrefs = sorted({i.partition("#")[0] for i in wanted})
         now = source.clock()
@@ -81,7 +82,7 @@ class CalDavReconcile:
         from connectors import caldav
 
         source = cast("CalDavSource", self)
-        calendar = _calendar(source, stream)
+        calendar = calendar_of(source, stream)
         run = caldav._PollRun(source, calendar, stream.name, None, now=now)
         state = caldav._Cursor(token=source._sync_token(calendar.url), window_end=run.window_end)
         objects = source._query(calendar.url, now, run.window_end)
@@ -90,4 +91,4 @@ class CalDavReconcile:
         return state.dump()
 
 
-__all__ = ["CalDavReconcile"]
+__all__ = ["CalDavReconcile", "calendar_of"]

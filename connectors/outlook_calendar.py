@@ -132,6 +132,7 @@ class OutlookCalendarSource(GraphCalendarReconcile):
         self.api = api
         self.settings = settings or OutlookCalendarSettings()
         self._no_schedule = False
+        self._baseline_window: tuple[datetime, datetime] | None = None
 
     @property
     def _base(self) -> str:
@@ -231,6 +232,8 @@ class OutlookCalendarSource(GraphCalendarReconcile):
         if cursor is not None:
             state = load_cursor(cursor)
             return state.start, state.end
+        if self._baseline_window is not None:  # a resync: the window its baseline took
+            return self._baseline_window
         return self._window(datetime.now(UTC))
 
     def _event(self, doc: dict[str, Any], calendar: str) -> RawEvent | None:
@@ -241,7 +244,7 @@ class OutlookCalendarSource(GraphCalendarReconcile):
 
     def _fresh_round(self, now: datetime) -> str:
         """A delta cursor valid now over the window for `now` (a whole round read)."""
-        start, end = self._window(now)
+        start, end = self._baseline_window = self._window(now)
         link = f"{self._base}/calendarView/delta"
         params: dict[str, str] | None = {"startDateTime": _iso(start), "endDateTime": _iso(end)}
         while True:
