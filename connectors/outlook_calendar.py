@@ -381,7 +381,7 @@ class OutlookCalendarSource(GraphCalendarReconcile):
                 "Graph getSchedule",
                 body=body,
                 headers=self._prefer(paged=False),
-                handles=(400, 404, 405, 501),
+                handles=(400, 403, 404, 405, 501),  # 403: that feature only, not the grant
             )
         except GraphError as exc:
             logger.info("outlook.busy.no_schedule", extra={"code": exc.code, "status": exc.status})

@@ -257,3 +257,16 @@ def test_a_reply_whose_original_went_away_becomes_a_new_draft(
     [draft] = fake.graph.drafts()
     assert made.ref == draft.id and draft.ext == {KEY_PROPERTY: KEY}
     assert draft.header("X-Syncd-Key") == KEY and draft.header("In-Reply-To") is None
+
+
+def test_a_403_on_get_schedule_falls_back_to_the_calendar_view(
+    fake_microsoft: FakeMicrosoft,
+) -> None:
+    fake = fake_microsoft
+    fake.graph.add_event("Busy", NOW + timedelta(hours=2), NOW + timedelta(hours=3))
+    source = OutlookCalendarSource(make_api(fake))
+    fake.inject("graph.getSchedule", status=403, code="ErrorAccessDenied")
+    busy = source.busy(NOW, NOW + timedelta(days=1))
+    assert busy == [(NOW + timedelta(hours=2), NOW + timedelta(hours=3))]
+    assert [c.status for c in fake.calls("graph.getSchedule")] == [403]
+    assert len(fake.calls("graph.calendarView")) == 1
