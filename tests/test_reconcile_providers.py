@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from connectors.base import StreamInfo
@@ -155,6 +156,7 @@ def _vevent(uid: str, start: Any) -> str:
     )
 
 
+@pytest.mark.integration
 def test_caldav_rows_deleted_behind_the_back_are_repaired(
     tmp_path: Path,
     radicale: Radicale,  # noqa: F811  # the fixture
@@ -214,6 +216,7 @@ def test_caldav_rows_deleted_behind_the_back_are_repaired(
 # ------------------------------------------------------------------------- in process
 
 
+@pytest.mark.integration
 def test_caldav_recent_ids_fetch_and_baseline(calendar: Calendar) -> None:  # noqa: F811
     from tests.test_caldav import NOW as DAV_NOW
 
