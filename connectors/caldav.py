@@ -78,6 +78,7 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
+from connectors.caldav_reconcile import CalDavReconcile, calendar_of
 from connectors.ics import IcsFileError, _require_aware, parse_ics
 from connectors.ics_holds import _matching_fingerprint, hold_uid, merge_intervals, render_hold
 
@@ -149,7 +150,7 @@ class _Object:
 # ----------------------------------------------------------------------------- the source
 
 
-class CalDavSource:
+class CalDavSource(CalDavReconcile):
     """A calendar `Source` and `HoldSink` over one CalDAV account."""
 
     def __init__(
@@ -170,9 +171,7 @@ class CalDavSource:
         self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
     ) -> Iterator[Batch]:
         _require_aware(now, "now")
-        calendar = self._read_calendars().get(stream.name)
-        if calendar is None:
-            raise SourceInvalid(f"{self.settings.url}: no calendar {stream.name!r}")
+        calendar = calendar_of(self, stream)
         run = _PollRun(self, calendar, stream.name, cursor, now=now)
         if cursor is None or full:
             yield from run.initial()

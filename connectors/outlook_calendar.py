@@ -20,9 +20,10 @@ carry its ``transactionId`` prefix).
 
 Holds (``Calendars.ReadWrite``): ``POST {mailbox}/events`` with no attendees (no
 invitation goes out), ``showAs: tentative``, no reminder, a ``transactionId`` derived
-from the action key (Graph answers a repeated create with the event it made, so a retry
-after a lost answer makes nothing twice) and the key in a single-value extended
-property, which `find_hold` looks up with ``$filter=singleValueExtendedProperties/Any``.
+from the action key and the key in a single-value extended property, which `find_hold`
+looks up with ``$filter=singleValueExtendedProperties/Any``. The key is looked up before
+every attempt, the first and each retry: what Graph answers to a repeated
+``transactionId`` is not documented, so exactly once never rests on it.
 The fingerprint is the hold's start, end (UTC) and subject, as for the other hold sinks.
 `busy` asks ``getSchedule`` (work and school accounts), or reads the calendar view
 (personal Outlook.com accounts, where getSchedule is not offered, and wherever
@@ -55,8 +56,10 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
+from connectors.graph_drafts import KEY_PROPERTY, key_filter
+from connectors.graph_reconcile import GraphCalendarReconcile
 from connectors.outlook_http import GraphApi, GraphError
-from connectors.outlook_mail import KEY_PROPERTY, key_filter, sync_state_lost
+from connectors.outlook_mail import sync_state_lost
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +125,14 @@ def transaction_id(key: str) -> str:
     return TRANSACTION_PREFIX + str(uuid.uuid5(_NAMESPACE, key))
 
 
-class OutlookCalendarSource:
+class OutlookCalendarSource(GraphCalendarReconcile):
     """A calendar `Source` and `HoldSink` over the default calendar of one mailbox."""
 
     def __init__(self, api: GraphApi, settings: OutlookCalendarSettings | None = None) -> None:
         self.api = api
         self.settings = settings or OutlookCalendarSettings()
         self._no_schedule = False
+        self._baseline_window: tuple[datetime, datetime] | None = None
 
     @property
     def _base(self) -> str:
@@ -221,6 +225,40 @@ class OutlookCalendarSource:
             raise self.api.failure(exc, what) from None
         return doc if isinstance(doc, dict) else {}
 
+    # ------------------------------------------------------------------ reconcile hooks
+
+    def _window_for(self, cursor: str | None) -> tuple[datetime, datetime]:
+        """The window `poll` reads: the cursor's, or the one a fresh round reads now."""
+        if cursor is not None:
+            state = load_cursor(cursor)
+            return state.start, state.end
+        if self._baseline_window is not None:  # a resync: the window its baseline took
+            return self._baseline_window
+        return self._window(datetime.now(UTC))
+
+    def _event(self, doc: dict[str, Any], calendar: str) -> RawEvent | None:
+        """A row as `poll` yields it; None for the holds syncd made and unusable rows."""
+        if str(doc.get("transactionId") or "").startswith(TRANSACTION_PREFIX):
+            return None
+        return parse_event(doc, calendar, self._owners())
+
+    def _fresh_round(self, now: datetime) -> str:
+        """A delta cursor valid now over the window for `now` (a whole round read)."""
+        start, end = self._baseline_window = self._window(now)
+        link = f"{self._base}/calendarView/delta"
+        params: dict[str, str] | None = {"startDateTime": _iso(start), "endDateTime": _iso(end)}
+        while True:
+            page = self._page(link, params, resumed=False)
+            params = None
+            nxt, delta = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
+            if delta:
+                return _Cursor(str(delta), start, end).dump()
+            if not nxt:
+                raise SourceUnavailable(
+                    "Graph: a calendar delta page without nextLink or deltaLink"
+                )
+            link = str(nxt)
+
     def _owners(self) -> frozenset[str]:
         owners = {a.lower() for a in self.settings.owner_addresses}
         mailbox = self.api.username()
@@ -234,14 +272,16 @@ class OutlookCalendarSource:
         found = self._find(key)
         return None if found is None else Created(str(found["id"]), _fingerprint(found))
 
-    def _find(self, key: str) -> dict[str, Any] | None:
-        doc = self.api.call(
-            "GET",
-            f"{self._base}/events",
-            "Graph events (hold lookup)",
-            params={"$filter": key_filter(key), "$select": EVENT_FIELDS, "$top": "10"},
-            headers=self._prefer(paged=False),
-        )
+    def _find(self, key: str, *, retry: bool = True) -> dict[str, Any] | None:
+        path = f"{self._base}/events"
+        params = {"$filter": key_filter(key), "$select": EVENT_FIELDS, "$top": "10"}
+        headers = self._prefer(paged=False)
+        if retry:
+            doc = self.api.call(
+                "GET", path, "Graph events (hold lookup)", params=params, headers=headers
+            )
+        else:
+            doc = self.api.once("GET", path, params=params, headers=headers)
         for event in (doc or {}).get("value", []):
             if not event.get("isCancelled"):
                 found: dict[str, Any] = event
@@ -264,18 +304,33 @@ class OutlookCalendarSource:
             "transactionId": transaction_id(spec.key),
             "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": spec.key}],
         }
-        # Safe to repeat: Graph answers a known transactionId with the event it made.
-        made = self.api.call(
-            "POST",
-            f"{self._base}/events",
-            "Graph create event",
-            body=body,
-            headers=self._prefer(paged=False),
-        )
+        made = self.api.run(lambda: self._attempt(spec.key, body), "Graph create event")
         if not isinstance(made, dict) or "id" not in made:
             raise SourceUnavailable("Graph create event: the answer carries no event id")
         logger.info("outlook.hold.created", extra={"key": spec.key, "ref": made["id"]})
         return Created(str(made["id"]), _fingerprint(made))
+
+    def _attempt(self, key: str, body: dict[str, Any]) -> Any:
+        """One attempt, the first or a retry: the key is looked up before every POST.
+
+        What Graph answers to a repeated ``transactionId`` is not documented (the event
+        made the first time, an error, or a second event), so a retry after a lost answer
+        never relies on it: the lookup finds the event the lost attempt made. A 4xx on the
+        POST is looked up once more (a repeat refused as a duplicate) before it counts.
+        """
+        found = self._find(key, retry=False)
+        if found is not None:
+            return found
+        try:
+            return self.api.once(
+                "POST", f"{self._base}/events", body=body, headers=self._prefer(paged=False)
+            )
+        except GraphError as exc:
+            if exc.status in (400, 409):
+                found = self._find(key, retry=False)
+                if found is not None:
+                    return found
+            raise
 
     def hold_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self._find(key)
@@ -326,7 +381,7 @@ class OutlookCalendarSource:
                 "Graph getSchedule",
                 body=body,
                 headers=self._prefer(paged=False),
-                handles=(400, 404, 405, 501),
+                handles=(400, 403, 404, 405, 501),  # 403: that feature only, not the grant
             )
         except GraphError as exc:
             logger.info("outlook.busy.no_schedule", extra={"code": exc.code, "status": exc.status})

@@ -10,8 +10,10 @@ retries, JSON batches, errors.
   (it wins over REQUESTS_CA_BUNDLE). requests never replays a request on its own.
 - **Retries** go through `connectors.http_retry.RetryPolicy`: connection errors, 429,
   500/502/503/504 are transient, ``Retry-After`` is honoured. A JSON batch
-  (``POST /$batch``, at most 20 requests) retries only the requests that failed
-  transiently (throttling arrives per request inside a batch).
+  (``POST /$batch``) carries at most 4 requests, not Graph's 20: its parts run in
+  parallel against the mailbox's limit of 4 concurrent requests, and the 5th and later
+  would answer 429 ``ApplicationThrottled`` (MailboxConcurrency). It retries only the
+  requests that failed transiently (throttling arrives per request inside a batch).
 - **Errors**: a token the identity server refuses (``invalid_grant``: consent revoked,
   password changed, refresh token expired; ``interaction_required``, ...) or a 401 that
   a refresh did not cure raise `AuthFailed`, and so does a 403 (the authorisation lacks
@@ -53,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 BATCH_LIMIT = 20  # requests per JSON batch (Graph's limit)
+# Outlook allows 4 concurrent requests per app and mailbox, and the parts of a JSON batch
+# run in parallel against it (the 5th and later answer 429 MailboxConcurrency), so a
+# batch carries at most this many parts.
+MAILBOX_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -357,10 +363,11 @@ class GraphApi:
         )
 
     def batch(
-        self, calls: Sequence[BatchRequest], what: str, *, size: int = BATCH_LIMIT
+        self, calls: Sequence[BatchRequest], what: str, *, size: int = MAILBOX_CONCURRENCY
     ) -> dict[str, Answer]:
-        """Run `calls` as JSON batches of `size` (at most 20), retrying only the requests
-        that failed transiently. Every other answer (2xx, 404, ...) is returned by key."""
+        """Run `calls` as JSON batches of `size` (4 by default, at most 20), retrying only
+        the requests that failed transiently. Every other answer (2xx, 403, 404, ...) is
+        returned by key."""
         size = max(1, min(size, BATCH_LIMIT))
         results: dict[str, Answer] = {}
         for start in range(0, len(calls), size):
@@ -458,6 +465,7 @@ def host_of(url: str) -> str:
 
 __all__ = [
     "BATCH_LIMIT",
+    "MAILBOX_CONCURRENCY",
     "Answer",
     "BatchRequest",
     "GraphApi",

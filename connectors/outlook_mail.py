@@ -25,29 +25,25 @@ delta query; the cursor is ``{"v": 1, "link": <@odata.nextLink or @odata.deltaLi
   messages that need them: received mail, not meeting messages (``eventMessage``,
   calendar machinery whatever their headers say) and not Sent Items (Exchange keeps no
   transport headers on those copies; the message's own properties say all). On a first
-  read, one listing of the folder over the page's time range returns them for up to
-  1,000 messages a request; otherwise (incremental polls, stragglers) JSON batches of 20
+  read, one listing of the folder over the page's time range returns them, 200 messages
+  a page (larger pages with full payloads risk a 504); otherwise (incremental polls,
+  stragglers) JSON batches of 4 (the mailbox's concurrency limit) of
   ``GET {mailbox}/messages/{id}?$select=internetMessageHeaders``. A delta row with only
-  some properties (an update despite ``changeType``) is read in full the same way.
+  some properties (an update despite ``changeType``) is read in full the same way. A 403
+  on the header fields degrades that feature only (logged once as
+  ``outlook.headers.denied``; the messages are classified without them), never the
+  account. If the first delta request is refused with 400, it is sent again without
+  ``$orderby`` (whether it combines with ``changeType`` is not documented).
 - ``conversationId`` is `RawMessage.thread_id`; provider ids are Graph message ids.
   Drafts (``isDraft``) are never read as mail.
 
-Drafts (``Mail.ReadWrite``): the key is stored in a single-value extended property of
-the message (``String {guid} Name SyncKey``) and, for a new message, also in the header
-``X-Syncd-Key``. `find_draft` looks the key up in the Drafts folder with
-``$filter=singleValueExtendedProperties/Any(...)``. A reply (a draft whose spec names
-the message it answers, as ``no_reply`` drafts do) is made with ``createReply`` on that
-message, found by its Internet Message-ID, so Exchange threads it (In-Reply-To,
-References, conversationId); the key travels in the same request, so no draft without
-a key can exist. Otherwise a new draft is made with ``POST {mailbox}/messages``. A create
-whose answer was lost is retried only after the lookup shows it did not happen. The
-fingerprint is ``<id>/<changeKey>``: an edit by the user changes the changeKey, sending
-or deleting the draft takes it out of Drafts.
+Drafts (``Mail.ReadWrite``): `connectors.graph_drafts` (createReply, then PATCH of the
+key property; the key looked up before every attempt; a keyless reply draft of ours is
+adopted rather than made again).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
@@ -59,24 +55,27 @@ from urllib.parse import quote
 
 from connectors.base import (
     Batch,
-    Created,
     CursorExpired,
-    DraftSpec,
     FolderRole,
-    ObjectState,
     RawMessage,
     SourceInvalid,
     SourceUnavailable,
     StreamInfo,
 )
-from connectors.outlook_http import BATCH_LIMIT, BatchRequest, GraphApi, GraphError, odata_quote
+from connectors.graph_drafts import KEY_PROPERTY, GraphDraftSink, key_filter
+from connectors.graph_reconcile import GraphMailReconcile
+from connectors.outlook_http import (
+    BATCH_LIMIT,
+    Answer,
+    BatchRequest,
+    GraphApi,
+    GraphError,
+    odata_quote,
+)
 
 logger = logging.getLogger(__name__)
 
 CURSOR_VERSION = 1
-KEY_HEADER = "X-Syncd-Key"
-# The extended property that carries an action key on drafts and holds (a syncd GUID).
-KEY_PROPERTY = "String {5b2f8c1e-6d0a-4c1f-9a53-3f0d8e7b6a41} Name SyncKey"
 MESSAGE_SELECT = (
     "id",
     "internetMessageId",
@@ -156,6 +155,7 @@ class OutlookMailSettings:
     page_size: int = 1000  # Prefer: odata.maxpagesize
     items: int = 500  # messages per yielded Batch
     list_threshold: int = 2 * BATCH_LIMIT  # more header fetches than this: list by range
+    header_page: int = 200  # messages a header listing page (larger ones risk a 504)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,17 +186,14 @@ def sync_state_lost(exc: GraphError) -> bool:
     return exc.status == 410 or (400 <= exc.status < 500 and any(c in code for c in _SYNC_CODES))
 
 
-class OutlookMailSource:
-    """A `Source` and `DraftSink` over one Outlook / Microsoft 365 mailbox."""
+class OutlookMailSource(GraphDraftSink, GraphMailReconcile):
+    """A `Source` and `DraftSink` (`connectors.graph_drafts`) over one Outlook mailbox."""
 
     def __init__(self, api: GraphApi, settings: OutlookMailSettings | None = None) -> None:
         self.api = api
         self.settings = settings or OutlookMailSettings()
         self._folder_ids: dict[str, str] = {}
-
-    @property
-    def _base(self) -> str:
-        return self.api.settings.base
+        self._headers_denied = False  # a 403 on internetMessageHeaders: read without them
 
     def _prefer(self) -> dict[str, str]:
         return {"Prefer": f"odata.maxpagesize={self.settings.page_size}"}
@@ -217,11 +214,7 @@ class OutlookMailSource:
         folder = self._folder_id(stream.name)
         if cursor is None or full:
             state = _Cursor(self._initial_link(folder), full=True)
-            params: dict[str, str] | None = {
-                "$select": ",".join(MESSAGE_SELECT),
-                "changeType": "created",
-                "$orderby": "receivedDateTime desc",
-            }
+            params: dict[str, str] | None = initial_params()
             previous: str | None = None
         else:
             state = load_cursor(cursor)
@@ -282,8 +275,54 @@ class OutlookMailSource:
                     f"Graph no longer knows the delta token ({exc.status} {exc.code});"
                     " the folder is read again"
                 ) from None
+            if exc.status == 400 and params and "$orderby" in params:
+                # Whether $orderby combines with changeType is not documented.
+                logger.info("outlook.delta.no_orderby", extra={"code": exc.code})
+                rest = {k: v for k, v in params.items() if k != "$orderby"}
+                return self._page(link, rest, resumed=resumed)
             raise self.api.failure(exc, what) from None
         return doc if isinstance(doc, dict) else {}
+
+    # ------------------------------------------------------------------ reconcile hooks
+
+    def _raw(self, doc: dict[str, Any], stream: StreamInfo) -> RawMessage | None:
+        """A message read by id (`_read_full`) as `poll` would yield it."""
+        if doc.get("isDraft"):
+            return None
+        headers = doc.get("internetMessageHeaders")
+        kept = kept_headers(headers) if isinstance(headers, list) else None
+        return parse_message(doc, stream, kept if needs_headers(doc, stream.role) else None)
+
+    def _fresh_round(self, folder: str) -> str:
+        """A delta cursor valid now: a whole round read to its deltaLink, ids only kept."""
+        link = self._initial_link(folder)
+        params: dict[str, str] | None = initial_params()
+        while True:
+            page = self._page(link, params, resumed=False)
+            params = None
+            nxt, delta = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
+            if delta:
+                return _Cursor(str(delta)).dump()
+            if not nxt:
+                raise SourceUnavailable("Graph: a delta page without nextLink or deltaLink")
+            link = str(nxt)
+
+    def _check_cursor(self, cursor: str) -> None:
+        load_cursor(cursor)
+
+    def _deny_headers(self, status: int, code: str = "") -> None:
+        """A 403 on header fields degrades that feature only: never the whole account."""
+        if not self._headers_denied:
+            logger.warning(
+                "outlook.headers.denied",
+                extra={
+                    "account": self.api.settings.account,
+                    "status": status,
+                    "code": code,
+                    "effect": "messages are classified without their header fields",
+                },
+            )
+        self._headers_denied = True
 
     def _folder_id(self, name: str) -> str:
         """A well-known name as is; a display name (``Parent/Child``) looked up once."""
@@ -321,16 +360,7 @@ class OutlookMailSource:
         partial = [r for r in rows if not any(k in r for k in _CORE)]
         if not partial:
             return rows
-        select = ",".join(
-            (*MESSAGE_SELECT, *(() if stream.role == "sent" else ("internetMessageHeaders",)))
-        )
-        answers = self.api.batch(
-            [
-                BatchRequest(str(r["id"]), "GET", self._message_url(str(r["id"]), select))
-                for r in partial
-            ],
-            "Graph messages (full read)",
-        )
+        answers = self._read_full([str(r["id"]) for r in partial], stream)
         partial_ids = {str(r["id"]) for r in partial}
         out: list[dict[str, Any]] = []
         for r in rows:
@@ -342,6 +372,25 @@ class OutlookMailSource:
             else:
                 out.append(r)
         return out
+
+    def _read_full(self, ids: list[str], stream: StreamInfo) -> dict[str, Answer]:
+        """Messages by id with every property `parse_message` reads (JSON batches); the
+        header fields too unless they are refused (then without them)."""
+        with_headers = stream.role != "sent" and not self._headers_denied
+        select = ",".join((*MESSAGE_SELECT, *(("internetMessageHeaders",) if with_headers else ())))
+        what = "Graph messages (full read)"
+        answers = self.api.batch(
+            [BatchRequest(i, "GET", self._message_url(i, select)) for i in ids], what
+        )
+        refused = [i for i in ids if answers.get(i) is not None and answers[i].status == 403]
+        if refused and with_headers:
+            self._deny_headers(403, _code(answers[refused[0]].body))
+            plain = ",".join(MESSAGE_SELECT)
+            again = self.api.batch(
+                [BatchRequest(i, "GET", self._message_url(i, plain)) for i in refused], what
+            )
+            answers.update(again)
+        return answers
 
     def _message_url(self, mid: str, select: str) -> str:
         return f"{self._base}/messages/{quote(mid, safe='')}?$select={select}"
@@ -357,7 +406,7 @@ class OutlookMailSource:
             for d in docs
             if isinstance(d.get("internetMessageHeaders"), list)
         }
-        if not need:
+        if not need or self._headers_denied:
             return found
         if first_read and len(need) > self.settings.list_threshold:
             found.update(self._list_headers(folder, need))
@@ -376,14 +425,16 @@ class OutlookMailSource:
             )
             for d in rest:
                 a = answers.get(str(d["id"]))
-                if a is not None and a.status == 200 and isinstance(a.body, dict):
+                if a is not None and a.status == 403:
+                    self._deny_headers(403, _code(a.body))
+                elif a is not None and a.status == 200 and isinstance(a.body, dict):
                     found[str(d["id"])] = kept_headers(a.body.get("internetMessageHeaders") or [])
         return found
 
     def _list_headers(
         self, folder: str, need: list[dict[str, Any]]
     ) -> dict[str, list[tuple[str, str]]]:
-        """The header fields of a time range of the folder, 1,000 messages a request.
+        """The header fields of a time range of the folder, `header_page` messages a request.
 
         Bounded: it stops when every message needed was seen, or after as many pages as
         the messages needed fill plus one (the rest go to JSON batches).
@@ -393,21 +444,27 @@ class OutlookMailSource:
             return {}
         wanted = {str(d["id"]) for d in need}
         found: dict[str, list[tuple[str, str]]] = {}
+        size = max(1, min(self.settings.header_page, self.settings.page_size))
         link = f"{self._base}/mailFolders/{quote(folder, safe='')}/messages"
         params: dict[str, str] | None = {
             "$filter": f"receivedDateTime ge {stamps[0]} and receivedDateTime le {stamps[-1]}",
             "$select": "internetMessageHeaders",
-            "$top": str(self.settings.page_size),
+            "$top": str(size),
         }
-        pages = len(need) // self.settings.page_size + 2
+        pages = len(need) // size + 2
         while pages > 0 and wanted - found.keys():
-            doc = self.api.call(
-                "GET",
-                link,
-                "Graph message headers (by range)",
-                params=params,
-                headers=self._prefer(),
-            )
+            try:
+                doc = self.api.call(
+                    "GET",
+                    link,
+                    "Graph message headers (by range)",
+                    params=params,
+                    headers={"Prefer": f"odata.maxpagesize={size}"},
+                    handles=(403,),
+                )
+            except GraphError as exc:
+                self._deny_headers(exc.status, exc.code)
+                return found
             params = None
             pages -= 1
             for m in (doc or {}).get("value", []):
@@ -420,120 +477,20 @@ class OutlookMailSource:
             link = str(nxt)
         return found
 
-    # ------------------------------------------------------------------ DraftSink
-
-    def find_draft(self, key: str) -> Created | None:
-        found = self._find(key)
-        return _created(found) if found else None
-
-    def _find(self, key: str) -> dict[str, Any] | None:
-        doc = self.api.call(
-            "GET",
-            f"{self._base}/mailFolders/drafts/messages",
-            "Graph drafts (lookup by key)",
-            params={
-                "$filter": key_filter(key),
-                "$select": "id,changeKey,isDraft",
-                "$top": "10",
-            },
-        )
-        for m in (doc or {}).get("value", []):
-            if m.get("isDraft", True):
-                found: dict[str, Any] = m
-                return found
-        return None
-
-    def create_draft(self, spec: DraftSpec) -> Created:
-        existing = self._find(spec.key)
-        if existing is not None:
-            logger.debug("outlook.draft.exists", extra={"key": spec.key, "ref": existing["id"]})
-            return _created(existing)
-        original = self._original(spec) if spec.in_reply_to else None
-        recipient = {"emailAddress": _address(spec.to_name, spec.to_address)}
-        prop = [{"id": KEY_PROPERTY, "value": spec.key}]
-        if original is not None:
-            path = f"{self._base}/messages/{quote(original, safe='')}/createReply"
-            body: dict[str, Any] = {
-                "comment": spec.body,
-                "message": {"toRecipients": [recipient], "singleValueExtendedProperties": prop},
-            }
-        else:
-            path = f"{self._base}/messages"
-            body = {
-                "subject": spec.subject,
-                "body": {"contentType": "text", "content": spec.body},
-                "toRecipients": [recipient],
-                "internetMessageHeaders": [{"name": KEY_HEADER, "value": spec.key}],
-                "singleValueExtendedProperties": prop,
-            }
-        attempts = 0
-
-        def create() -> Any:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1:  # the last answer may have been lost after Exchange made it
-                made = self._find(spec.key)
-                if made is not None:
-                    return made
-            return self.api.once("POST", path, body=body)
-
-        what = "Graph createReply" if original else "Graph create draft"
-        try:
-            doc = self.api.run(create, what, handles=(404,))
-        except GraphError:  # the original went away meanwhile: a new draft instead
-            logger.info("outlook.draft.original_gone", extra={"key": spec.key})
-            from dataclasses import replace
-
-            return self.create_draft(replace(spec, in_reply_to=None, thread_id=None))
-        if not isinstance(doc, dict) or "id" not in doc:
-            raise SourceUnavailable(f"{what}: the answer carries no message id")
-        logger.info("outlook.draft.created", extra={"key": spec.key, "ref": doc["id"]})
-        return _created(doc)
-
-    def _original(self, spec: DraftSpec) -> str | None:
-        """The Graph id of the message a reply answers, found by its Internet Message-ID."""
-        mid = f"<{spec.in_reply_to}>"
-        doc = self.api.call(
-            "GET",
-            f"{self._base}/messages",
-            "Graph message (lookup by Message-ID)",
-            params={
-                "$filter": f"internetMessageId eq {odata_quote(mid)}",
-                "$select": "id,conversationId,isDraft",
-                "$top": "10",
-            },
-        )
-        found = [m for m in (doc or {}).get("value", []) if not m.get("isDraft")]
-        if spec.thread_id:
-            same = [m for m in found if m.get("conversationId") == spec.thread_id]
-            found = same or found
-        return str(found[0]["id"]) if found else None
-
-    def draft_state(self, key: str, fingerprint: str) -> ObjectState:
-        found = self._find(key)
-        if found is None:
-            return "gone"
-        return "untouched" if _created(found).fingerprint == fingerprint else "changed"
-
-    def remove_draft(self, key: str, fingerprint: str) -> bool:
-        found = self._find(key)
-        if found is None or _created(found).fingerprint != fingerprint:
-            return False
-        # A 404: gone already (an earlier attempt whose answer was lost removed it).
-        with contextlib.suppress(GraphError):
-            self.api.call(
-                "DELETE",
-                f"{self._base}/messages/{quote(str(found['id']), safe='')}",
-                "Graph delete draft",
-                handles=(404,),
-            )
-        return True
-
     def close(self) -> None:
         self.api.close()
 
 
 # ----------------------------------------------------------------------------- parsing
+
+
+def initial_params() -> dict[str, str]:
+    """The first delta request's query (Graph bakes it into every link that follows)."""
+    return {
+        "$select": ",".join(MESSAGE_SELECT),
+        "changeType": "created",
+        "$orderby": "receivedDateTime desc",
+    }
 
 
 def needs_headers(doc: dict[str, Any], role: FolderRole) -> bool:
@@ -608,13 +565,6 @@ def _addresses(recipients: Sequence[Any]) -> str:
     return ", ".join(out)
 
 
-def _address(name: str | None, address: str) -> dict[str, str]:
-    doc = {"address": address}
-    if name:
-        doc["name"] = name
-    return doc
-
-
 def _parse_time(value: Any) -> datetime | None:
     if not value:
         return None
@@ -625,20 +575,14 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _code(body: Any) -> str:
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code") or "") if isinstance(error, dict) else ""
+
+
 def _in_window(doc: dict[str, Any], cutoff: datetime) -> bool:
     received = _parse_time(doc.get("receivedDateTime"))
     return received is None or received >= cutoff
-
-
-def key_filter(key: str) -> str:
-    return (
-        f"singleValueExtendedProperties/Any(ep: ep/id eq {odata_quote(KEY_PROPERTY)}"
-        f" and ep/value eq {odata_quote(key)})"
-    )
-
-
-def _created(doc: dict[str, Any]) -> Created:
-    return Created(ref=str(doc["id"]), fingerprint=f"{doc['id']}/{doc.get('changeKey') or ''}")
 
 
 __all__ = [
@@ -646,6 +590,7 @@ __all__ = [
     "MESSAGE_SELECT",
     "OutlookMailSettings",
     "OutlookMailSource",
+    "initial_params",
     "kept_headers",
     "key_filter",
     "load_cursor",

@@ -19,13 +19,38 @@ What it keeps as Graph does (API-NOTES section 3):
   ``/$value``;
 - drafts: ``POST /messages`` (only ``x-`` names in ``internetMessageHeaders``: else 400
   ``InvalidInternetMessageHeader``), ``createReply`` (threaded: In-Reply-To, References,
-  conversationId; ``comment`` and ``message.body`` together are refused), ``PATCH``,
-  ``DELETE``; `edit_draft` and `send_draft` do what the user does in Outlook;
+  conversationId; ``comment`` and ``message.body`` together are refused; extended
+  properties in ``message`` are ignored, as the docs name only POST and PATCH for
+  setting them), ``PATCH``, ``DELETE``; ``$expand`` of one extended property;
+  `edit_draft` and `send_draft` do what the user does in Outlook;
 - events: ``calendarView/delta`` (``startDateTime`` and ``endDateTime`` required on the
   first request and frozen into the token; ``@removed`` for deleted events and for
   changed ones outside the window), ``calendarView``, ``events`` with the extended
-  property filter, ``POST /events`` (a repeated ``transactionId`` returns the event made
-  the first time), ``DELETE``; ``getSchedule`` (not for personal accounts: 400).
+  property filter, ``GET /events/{id}``, ``POST /events`` (a repeated ``transactionId``
+  gets what `GraphState.transaction_replay` says: the first event, a 400, or a second
+  event; the docs do not say), ``DELETE``; ``getSchedule`` (not for personal accounts:
+  400).
+
+Settings for the least helpful plausible behaviour where the docs are silent:
+`transaction_replay`, `deny_headers` (403 on ``internetMessageHeaders``),
+`refuse_delta_orderby` (400 on a first delta with ``$orderby``), `header_page_limit`
+(504 on header listings of more than 200 a page).
+
+Where this fake is still more lenient than the documentation:
+
+- throttling ("Microsoft Graph throttling guidance", Outlook service limits): the
+  10,000 requests per 10 minutes per app and mailbox and the 150 MB upload per 5
+  minutes are not counted; only the 4 concurrent requests are (see fake_microsoft);
+- delta query overview: tokens never expire by themselves (only through
+  `expire_delta_tokens`), and a round never replays an item already sent;
+- "Get single-value extended property" / ``$filter`` on messages: lookups are
+  immediately consistent with the write that preceded them (no index delay is modelled);
+- permissions reference (``Mail.ReadBasic``): ``internetMessageHeaders`` are returned
+  under ``Mail.ReadBasic`` unless `deny_headers` is set (the page does not say);
+- message resource: ``bodyPreview`` is the body's first 255 characters as stored, where
+  Exchange renders the body (HTML) first;
+- OData query parameters: only the ``$filter`` forms syncd sends are understood; others
+  get a 400 (stricter), but ``$top`` above 1,000 is silently clamped.
 """
 
 from __future__ import annotations
@@ -164,6 +189,21 @@ class GraphState:
         self.expired: dict[str, tuple[int, str]] = {}  # token -> (status, code)
         self.transactions: dict[str, str] = {}  # transactionId -> event id
         self.partial_updates = True
+        # What a repeated transactionId on POST /events gets. Not documented (the event
+        # resource page only says it lets the server avoid redundant POSTs): "first"
+        # returns the event made the first time, "error" refuses the repeat with 400,
+        # "second" makes another event. The connectors must stay exactly once under all.
+        self.transaction_replay = "first"
+        # A 403 on every request that selects internetMessageHeaders (a grant that does
+        # not cover them); the rest of the mailbox stays readable.
+        self.deny_headers = False
+        # The first message delta request refused with 400 when it carries $orderby
+        # (whether $orderby combines with changeType is not documented).
+        self.refuse_delta_orderby = False
+        # Listings that select internetMessageHeaders with more than this many messages a
+        # page answer 504 (large pages with full payloads risk a gateway timeout: an
+        # assumption, not a documented limit).
+        self.header_page_limit = 200
         self._n = 0
 
     # ------------------------------------------------------------------ ids and links
@@ -399,6 +439,7 @@ class GraphState:
         ("GET", r"/calendarView/delta", "graph.calendarView.delta"),
         ("GET", r"/calendarView", "graph.calendarView"),
         ("GET", r"/events", "graph.events.list"),
+        ("GET", r"/events/([^/]+)", "graph.events.get"),
         ("POST", r"/events", "graph.events.create"),
         ("POST", r"/calendar/events", "graph.events.create"),
         ("DELETE", r"/events/([^/]+)", "graph.events.delete"),
@@ -572,6 +613,10 @@ class GraphState:
                 self._check_select(call, (params.get("$select") or "").split(","))
                 msgs = [m for m in self.messages.values() if m.folder == folder.id]
                 if params.get("$orderby"):
+                    if self.refuse_delta_orderby:
+                        raise GraphFail(
+                            400, "ErrorInvalidUrlQuery", "$orderby is not supported with delta."
+                        )
                     if params["$orderby"].replace("+", " ") != "receivedDateTime desc":
                         raise GraphFail(
                             400, "ErrorInvalidUrlQuery", "Only receivedDateTime desc is supported."
@@ -642,8 +687,35 @@ class GraphState:
         if flt:
             msgs = self._filter_messages(call, msgs, flt)
         msgs.sort(key=lambda m: str(m.props["receivedDateTime"]), reverse=True)
+        self._headers_allowed(call, select, page=self._page_size(call))
         link = f"/mailFolders/{quote(call.args[0], safe='')}/messages" if call.args else "/messages"
-        return self._paged(call, [self.message_json(m, select) for m in msgs], link)
+        rows = [self._expanded(call, m, self.message_json(m, select)) for m in msgs]
+        return self._paged(call, rows, link)
+
+    def _headers_allowed(self, call: _Call, select: list[str] | None, *, page: int = 1) -> None:
+        if "internetMessageHeaders" not in (select or []):
+            return
+        if self.deny_headers:
+            raise GraphFail(
+                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+            )
+        if page > self.header_page_limit:
+            raise GraphFail(504, "GatewayTimeout", "The gateway did not receive a response.")
+
+    def _expanded(self, call: _Call, msg: Message, doc: dict[str, Any]) -> dict[str, Any]:
+        """``$expand=singleValueExtendedProperties($filter=id eq '...')``: the property when
+        the message has it, nothing otherwise."""
+        raw = call.q.get("$expand")
+        if not raw:
+            return doc
+        m = re.fullmatch(r"singleValueExtendedProperties\(\$filter=id eq '((?:[^']|'')*)'\)", raw)
+        if m is None:
+            raise GraphFail(400, "BadRequest", f"Unsupported $expand: {raw}")
+        pid = _unq(m.group(1))
+        found = [{"id": k, "value": v} for k, v in msg.ext.items() if k.lower() == pid.lower()]
+        if found:
+            doc["singleValueExtendedProperties"] = found
+        return doc
 
     def _filter_messages(self, call: _Call, msgs: list[Message], flt: str) -> list[Message]:
         m = _ANY.match(flt.strip())
@@ -679,7 +751,8 @@ class GraphState:
         msg = self._message(call.args[0])
         select = self._select(call)
         self._check_select(call, select or ["body"])
-        return Answer.json(200, self.message_json(msg, select))
+        self._headers_allowed(call, select)
+        return Answer.json(200, self._expanded(call, msg, self.message_json(msg, select)))
 
     def _messages_mime(self, call: _Call) -> Answer:
         self._need(call, MAIL_FULL)
@@ -773,7 +846,9 @@ class GraphState:
             body=str(doc.get("comment") or "") + "\n\n> " + original.body,
         )
         msg = self.messages[mid]
-        self._ext(msg.ext, message)
+        # message.singleValueExtendedProperties is ignored: the extended-property pages
+        # ("Create single-value extended property") name POST /messages, POST
+        # /mailFolders/{id}/messages and PATCH, not createReply.
         return Answer.json(201, self.message_json(msg, None))
 
     def _ext(self, store: dict[str, str], doc: dict[str, Any]) -> None:
@@ -900,12 +975,26 @@ class GraphState:
             evs = [e for e in evs if e.ext.get(pid, "").lower() == value.lower()]
         return self._paged(call, [self.event_json(e, self._select(call)) for e in evs], "/events")
 
+    def _events_get(self, call: _Call) -> Answer:
+        self._need(call, CAL_READ)
+        ev = self.events.get(call.args[0])
+        if ev is None or ev.deleted:
+            raise GraphFail(
+                404, "ErrorItemNotFound", "The specified object was not found in the store."
+            )
+        return Answer.json(200, self.event_json(ev, self._select(call)))
+
     def _events_create(self, call: _Call) -> Answer:
         self._need(call, CAL_WRITE)
         doc = call.json()
         tid = doc.get("transactionId")
         if tid and tid in self.transactions:
-            return Answer.json(201, self.event_json(self.events[self.transactions[tid]]))
+            if self.transaction_replay == "first":
+                return Answer.json(201, self.event_json(self.events[self.transactions[tid]]))
+            if self.transaction_replay == "error":
+                raise GraphFail(
+                    400, "ErrorDuplicateTransactionId", "The transactionId was used before."
+                )
         try:
             start, end = _dtz(doc["start"]), _dtz(doc["end"])
         except (KeyError, ValueError) as exc:

@@ -24,8 +24,16 @@ Faults, for tests and the bench: `FakeMicrosoft.inject` queues answers (status a
 OData code, headers such as Retry-After, or a dropped connection before or after the
 request is carried out) for the next requests whose route or path matches;
 `FakeMicrosoft.fail_share` makes a share of all requests (batch parts included) fail at
-random with 500, 503, 504, 429 with Retry-After, or a dropped connection, from a seeded
-generator. `FakeMicrosoft.log` records every request.
+random with 500, 503, 504, 429 with Retry-After, a dropped connection, or an answer lost
+after the request was carried out (the object made, then the connection dropped, or a
+429 answered), from a seeded generator.
+
+JSON ``$batch`` parts run in parallel against the mailbox's concurrency limit, as the
+throttling page ("Outlook service limits") says: parts without ``dependsOn`` (and each
+further step of ``dependsOn`` chains) are one wave, and the parts of a wave past
+`FakeMicrosoft.concurrency` (4) answer 429 ``ApplicationThrottled`` ("Application is over
+its MailboxConcurrency limit."). More lenient than the service: requests outside a batch
+are counted only while the fake handles them (real Exchange counts its own work too). `FakeMicrosoft.log` records every request.
 """
 
 from __future__ import annotations
@@ -572,6 +580,7 @@ class FakeMicrosoft:
             "429",
             "drop-before",
             "drop-after",
+            "429-after",
         )
         self.retry_after = "1"
         self.faults: list[_Fault] = []
@@ -717,6 +726,10 @@ class FakeMicrosoft:
                 if kind.startswith("drop"):
                     return None, kind.split("-")[1]
                 after = {"Retry-After": self.retry_after}
+                if kind == "429-after":  # carried out, but the answer says throttled
+                    return odata_error(429, "TooManyRequests", "Too many requests.", **after), (
+                        "lost"
+                    )
                 if kind == "429":
                     return (
                         odata_error(429, "TooManyRequests", "Too many requests.", **after),
@@ -749,7 +762,7 @@ class FakeMicrosoft:
             raise Drop()
         if answer is None:
             answer = self._carry_out(route, method, path, query, headers, body, part)
-        elif drop == "after":
+        elif drop in ("after", "lost"):
             self._carry_out(route, method, path, query, headers, body, part)
         if drop == "after":
             self._log(route, method, path, query, 0, part, grant)
@@ -877,6 +890,8 @@ class FakeMicrosoft:
         if len(set(ids)) != len(ids):
             return odata_error(400, "BadRequest", "Batch request ids must be unique.")
         done: dict[str, int] = {}
+        wave: dict[str, int] = {}  # part id -> the wave it runs in (0: no dependsOn)
+        width: dict[int, int] = {}  # wave -> parts started in it
         out = []
         for r in reqs:
             rid = str(r.get("id"))
@@ -886,8 +901,22 @@ class FakeMicrosoft:
                 return odata_error(
                     400, "BadRequest", f"Request {rid} depends on a later or unknown request."
                 )
+            wave[rid] = 1 + max((wave[d] for d in depends), default=-1)
+            width[wave[rid]] = width.get(wave[rid], 0) + 1
             if any(done[d] >= 400 for d in depends):
                 answer = odata_error(424, "FailedDependency", "A request it depends on failed.")
+            elif width[wave[rid]] > self.concurrency:
+                answer = odata_error(
+                    429,
+                    "ApplicationThrottled",
+                    "Application is over its MailboxConcurrency limit.",
+                    **{"Retry-After": "1"},
+                )
+                url = str(r.get("url") or "")
+                split = urlsplit("/v1.0" + (url if url.startswith("/") else "/" + url))
+                method = str(r.get("method", "GET")).upper()
+                route = self._route_name(method, split.path)
+                self._log(route, method, split.path, parse_qs(split.query), 429, True)
             else:
                 url = str(r.get("url") or "")
                 target = "/v1.0" + (url if url.startswith("/") else "/" + url)
