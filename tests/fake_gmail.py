@@ -14,6 +14,13 @@ What it keeps as Gmail does (API-NOTES section 1):
 - drafts: create (a draft joins the thread given by ``threadId`` only when In-Reply-To or
   References name a message of that thread and the subject matches, as Gmail does), list,
   get, delete; `send_draft` and `edit_draft` do what the user does in Gmail's UI.
+
+Where it is more helpful than Google promises (the Gmail API reference pages of
+`users.messages.list`, `users.drafts.list` and the "Synchronize clients" guide are silent
+on these): `messages.list` is strictly newest first by internalDate and a page token is an
+offset that stays valid; `drafts.list` shows a draft as soon as `drafts.create` made it;
+history ids never expire unless `expire_history` says so. Per-user quota and concurrency
+limits are in tests/fake_google_quota.py.
 """
 
 from __future__ import annotations
