@@ -14,6 +14,13 @@ What it keeps as Gmail does (API-NOTES section 1):
 - drafts: create (a draft joins the thread given by ``threadId`` only when In-Reply-To or
   References name a message of that thread and the subject matches, as Gmail does), list,
   get, delete; `send_draft` and `edit_draft` do what the user does in Gmail's UI.
+
+Where it is more helpful than Google promises (the Gmail API reference pages of
+`users.messages.list`, `users.drafts.list` and the "Synchronize clients" guide are silent
+on these): `messages.list` is newest first by internalDate (`GmailState.order` =
+"arrival" lists by arrival instead) and a page token is an offset that stays valid; `drafts.list` shows a draft as soon as `drafts.create` made it;
+history ids never expire unless `expire_history` says so. Per-user quota and concurrency
+limits are in tests/fake_google_quota.py.
 """
 
 from __future__ import annotations
@@ -83,6 +90,10 @@ class GmailState:
         self.history: list[Record] = []
         self.history_id = 1000
         self.oldest_history = 0  # start ids below this are too old: 404
+        # messages.list order: "date" (newest internalDate first) or "arrival" (newest
+        # id first: mail imported with old dates sits among new mail). Google documents
+        # neither.
+        self.order = "date"
         self._rng = random.Random(seed)
         self._next_id = 0x18C0000000000000
 
@@ -202,7 +213,10 @@ class GmailState:
             for m in self.messages.values()
             if wanted <= m.labels and (spam_trash or not (m.labels & HIDDEN)) and _matches_q(m, q)
         ]
-        found.sort(key=lambda m: (m.internal_ms, m.id), reverse=True)
+        if self.order == "date":
+            found.sort(key=lambda m: (m.internal_ms, m.id), reverse=True)
+        else:
+            found.sort(key=lambda m: m.id, reverse=True)
         page, nxt = _page(found, call, 100, 500)
         doc: dict[str, Any] = {"resultSizeEstimate": len(found)}
         if page:

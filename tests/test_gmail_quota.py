@@ -21,7 +21,7 @@ from connectors.google_http import _retry_after_in
 from connectors.google_quota import BURST, PACE, QuotaBucket
 from connectors.http_retry import retry_after_seconds
 from tests.fake_google import FakeGoogle
-from tests.fake_google_quota import UNITS
+from tests.fake_google_quota import CONCURRENT_BODY, UNITS
 from tests.test_gmail import NOW, Sleeps, add_mail, make_api, poll_all
 from tests.util import run_cli
 
@@ -256,3 +256,37 @@ def test_a_3000_message_backfill_under_a_scaled_quota_completes_once_within_1_3x
         assert span <= 1.3 * allowed, (span, allowed)
     finally:
         fake.stop()
+
+
+def test_a_batch_refused_for_concurrency_is_waited_out_not_failed(fake_google: FakeGoogle) -> None:
+    sleeps = Sleeps()
+    add_mail(fake_google, 30)
+    source = GmailSource(make_api(fake_google, attempts=2, sleep=sleeps))
+    fake_google.inject(
+        "batch", status=429, reason="rateLimitExceeded", message=CONCURRENT_BODY[1], times=6
+    )
+    items, _ = poll_all(source, None)
+    assert len(items) == 30 and len(sleeps) == 6
+    assert [c.status for c in fake_google.calls("batch")] == [429] * 6 + [200, 200]
+    assert sorted(fake_google.quota.gets.values()) == [1] * 30
+
+
+def test_the_backfill_reads_past_the_first_old_message_when_the_order_is_not_by_date(
+    fake_google: FakeGoogle,
+) -> None:
+    fake_google.gmail.order = "arrival"  # imported old mail sits among new mail
+    recent = add_mail(fake_google, 12)
+    old = [
+        fake_google.gmail.add_message(
+            {"From": f"old{i}@acme.example", "Subject": "old"},
+            internal_ms=int((NOW - timedelta(days=400 + i)).timestamp() * 1000),
+        )
+        for i in range(10)
+    ]
+    recent += add_mail(fake_google, 3, start=100)
+    source = GmailSource(make_api(fake_google), GmailSettings(page_size=10, batch_size=5))
+    items, _ = poll_all(source, None)
+    # Page 1 holds 3 new and 7 old messages; stopping there would lose the other 12.
+    assert sorted(i.provider_id for i in items) == sorted(recent)  # type: ignore[attr-defined]
+    assert not set(old) & {i.provider_id for i in items}  # type: ignore[attr-defined]
+    assert len(fake_google.calls("gmail.users.messages.list")) == 3

@@ -89,3 +89,15 @@ def test_gmail_and_google_calendar_rows_deleted_behind_the_back_are_repaired(
 
     _, checks, _ = cli.run("accounts", "reconcile")
     assert [c["status"] for c in checks] == ["ok", "ok"]
+
+    # `accounts resync` re-baselines both streams; the next sync finds nothing new.
+    _, checks, _ = cli.run("accounts", "resync", "work", "--since", "2026-11-01")
+    assert {c["stream"]: (c["status"], c["rebaselined"]) for c in checks} == {
+        "mail:all": ("ok", True),
+        "calendar:primary": ("ok", True),
+    }
+    _, synced, _ = cli.run("sync")
+    assert synced["new_interactions"] == 0, synced
+    store = cli.store()
+    assert snapshot(store) == before
+    store.dispose()
