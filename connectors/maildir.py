@@ -10,7 +10,8 @@ files whose ctime is at or after the watermark are read: delivery and the rename
 client does (``new/`` to ``cur/``, flag changes) all set ctime, and re-reading a file is
 harmless because ingest is an idempotent upsert. The watermark is the scan's start time
 less a safety margin, so a file created while the scan runs is read by the next poll.
-Batches before the last carry the old cursor: a crash mid-folder re-reads, never skips.
+Batches before the last carry the old cursor: a crash mid-folder re-reads, never skips. A
+cursor that cannot be read raises `CursorExpired`.
 
 Reconciliation (`connectors.base.Reconcilable`): `recent_ids` lists the folder and keeps the
 files whose delivery time (the leading seconds of the name, else the mtime) is in the
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from connectors.base import (
     Batch,
+    CursorExpired,
     FolderRole,
     RawMessage,
     SourceInvalid,
@@ -179,7 +181,7 @@ class MaildirSource:
         path = self._folders().get(stream.name)
         if path is None:
             raise SourceInvalid(f"{self.root}: folder {stream.name!r} is gone")
-        old = _load_cursor(cursor)
+        old = None if full else _load_cursor(cursor)
         dirs = {sub: path / sub for sub in ("new", "cur")}
         try:
             mtimes = {sub: os.stat(p).st_mtime_ns for sub, p in dirs.items()}
@@ -315,12 +317,14 @@ def _name_time(unique: str) -> int | None:
 
 
 def _load_cursor(cursor: str | None) -> dict[str, int] | None:
+    """The stored folder state, or None for a first read; an unreadable cursor raises
+    `CursorExpired`, so the core resyncs the folder (and drops what is gone from it)."""
     if not cursor:
         return None
     try:
         data = json.loads(cursor)
-    except ValueError:
-        return None
+    except ValueError as exc:
+        raise CursorExpired(f"unreadable Maildir cursor: {exc}") from None
     if not isinstance(data, dict) or data.get("v") != 1:
-        return None
+        raise CursorExpired("unreadable Maildir cursor: not a version 1 cursor")
     return {k: int(v) for k, v in data.items() if isinstance(v, int)}
