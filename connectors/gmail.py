@@ -399,8 +399,9 @@ class GmailSource:
             raise self.api.failure(exc, "Gmail drafts.create") from None
         draft = _Draft(str(doc["id"]), str(doc["message"]["id"]))
         self._keys[draft.message_id] = spec.key
-        if self._drafts is not None:
+        if self._drafts is not None:  # this pass's listing now holds it, for its state too
             self._drafts[spec.key] = draft
+            self._by_draft[draft.draft_id] = draft.message_id
         logger.info("gmail.draft.created", extra={"key": spec.key, "ref": draft.draft_id})
         return draft.created
 

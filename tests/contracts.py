@@ -232,6 +232,10 @@ class DraftSinkContract:
     def lose_next_answer(self, sink: DraftSink) -> None:
         raise NotImplementedError
 
+    def answer_was_lost(self, sink: DraftSink) -> bool:
+        """Whether the fault `lose_next_answer` set up fired (else the case proves nothing)."""
+        raise NotImplementedError
+
     def test_is_a_draft_sink(self, sink: DraftSink) -> None:
         assert isinstance(sink, DraftSink)
 
@@ -287,6 +291,7 @@ class DraftSinkContract:
             pytest.skip(self.no_lost_answer)
         self.lose_next_answer(sink)
         created = once_more_if_unavailable(lambda: sink.create_draft(draft_spec()))
+        assert self.answer_was_lost(sink), "the answer was not lost: the case proved nothing"
         assert self.count(sink) == 1
         assert sink.find_draft(draft_spec().key) == created
         assert sink.draft_state(draft_spec().key, created.fingerprint) == "untouched"
@@ -319,6 +324,10 @@ class HoldSinkContract:
     no_lost_answer: str | None = None  # as in `DraftSinkContract`
 
     def lose_next_answer(self, sink: HoldSink) -> None:
+        raise NotImplementedError
+
+    def answer_was_lost(self, sink: HoldSink) -> bool:
+        """Whether the fault `lose_next_answer` set up fired (else the case proves nothing)."""
         raise NotImplementedError
 
     def test_is_a_hold_sink(self, sink: HoldSink) -> None:
@@ -379,6 +388,7 @@ class HoldSinkContract:
             pytest.skip(self.no_lost_answer)
         self.lose_next_answer(sink)
         created = once_more_if_unavailable(lambda: sink.create_hold(hold_spec()))
+        assert self.answer_was_lost(sink), "the answer was not lost: the case proved nothing"
         assert self.count(sink) == 1
         assert sink.find_hold(hold_spec().key) == created
         assert sink.hold_state(hold_spec().key, created.fingerprint) == "untouched"

@@ -421,7 +421,9 @@ def account_toml(
 
 class CutProxy:
     """A TCP relay on 127.0.0.1 to `target`; `cut_after(n)` closes the next connection that
-    has carried `n` bytes from the server, once (connections after it are relayed whole).
+    has carried `n` bytes from the server, once (connections after it are relayed whole);
+    `cut_at(marker)` closes the connection, once, instead of relaying the first data from
+    the server that holds `marker` (an answer the server sent, lost on the way).
 
     `downstream` counts the bytes relayed from the server since the last `reset()`.
     """
@@ -433,6 +435,7 @@ class CutProxy:
         self.downstream = 0
         self.cuts = 0
         self._limit: int | None = None
+        self._marker: bytes | None = None
         self._lock = threading.Lock()
         self._closing = False
         self._sockets: list[socket.socket] = []
@@ -442,6 +445,10 @@ class CutProxy:
         with self._lock:
             self._limit = n
             self.downstream = 0
+
+    def cut_at(self, marker: bytes) -> None:
+        with self._lock:
+            self._marker = marker
 
     def reset(self) -> None:
         with self._lock:
@@ -462,7 +469,7 @@ class CutProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, from_server: bool) -> None:
         try:
             while data := src.recv(65536):
-                if from_server and self._over(len(data)):
+                if from_server and self._over(data):
                     for sock in (src, dst):
                         sock.shutdown(socket.SHUT_RDWR)
                     return
@@ -471,11 +478,15 @@ class CutProxy:
         except OSError:
             pass
 
-    def _over(self, n: int) -> bool:
+    def _over(self, data: bytes) -> bool:
         with self._lock:
-            self.downstream += n
+            self.downstream += len(data)
             if self._limit is not None and self.downstream >= self._limit:
                 self._limit = None
+                self.cuts += 1
+                return True
+            if self._marker is not None and self._marker in data:
+                self._marker = None
                 self.cuts += 1
                 return True
             return False
