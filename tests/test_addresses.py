@@ -493,3 +493,24 @@ def test_parse_date_offsets(raw: str, expected: datetime) -> None:
     result = parse_date(raw)
     assert result == expected
     assert result is not None and result.tzinfo is UTC
+
+
+def test_message_ids_at_the_edges() -> None:
+    # The longest id allowed is kept; one more character and it is not an id.
+    longest = "x" * 986 + "@example.org"
+    assert len(longest) == 998
+    assert normalize_message_id(f"<{longest}>") == longest
+    assert normalize_message_id(f"<{longest}x>") is None
+    # A broken header that lost its opening bracket; an id that starts with X.
+    assert normalize_message_id("X123.456@mail.example.com>") == "x123.456@mail.example.com"
+    # References written without brackets (some list servers), or with only the closing ones.
+    assert parse_references("X1@example.com Y2@example.com") == ("x1@example.com", "y2@example.com")
+    assert parse_references("a@x> b@y>") == ("a@x", "b@y")
+
+
+def test_owner_domains_from_config_are_normalised() -> None:
+    owner = OwnerIdentity.from_config(
+        "Alex", ["alex@xerox.com"], [], domains=["XEROX.COM", "@Xanadu.example.", "googlemail.com"]
+    )
+    assert owner.domains == {"xerox.com", "xanadu.example", "gmail.com"}
+    assert is_public_mail_domain("gmail.com.") and is_public_mail_domain("GMX.DE")
