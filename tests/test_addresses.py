@@ -514,3 +514,30 @@ def test_owner_domains_from_config_are_normalised() -> None:
     )
     assert owner.domains == {"xerox.com", "xanadu.example", "gmail.com"}
     assert is_public_mail_domain("gmail.com.") and is_public_mail_domain("GMX.DE")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Fields one past their range are not dates (and never an exception).
+        ("2024-13-05T10:15:00Z", None),
+        ("2024-03-05T24:00:00Z", None),
+        ("2024-03-05T10:60:00Z", None),
+        ("2024-03-05T10:15:61Z", None),
+        ("2024-03-05T10:15:60Z", datetime(2024, 3, 5, 10, 15, 59, tzinfo=UTC)),  # leap second
+        # An offset of a whole day is a broken clock setting: the time is kept, as UTC.
+        ("2024-03-05T10:15:00+24:00", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("2024-03-05T10:15:00-24:00", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 +2400", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 -2400", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 +2359", datetime(2024, 3, 4, 10, 16, tzinfo=UTC)),
+        # Comments where a parser does not expect them are dropped, then it is read again.
+        ("Tue, 5 Mar 2024 (the day) 10:15:00 +0100", datetime(2024, 3, 5, 9, 15, tzinfo=UTC)),
+        (
+            "(sent from my phone) Tue, 5 Mar 2024 10:15:00 +0100",
+            datetime(2024, 3, 5, 9, 15, tzinfo=UTC),
+        ),
+    ],
+)
+def test_parse_date_at_the_edges(raw: str, expected: datetime | None) -> None:
+    assert parse_date(raw) == expected
