@@ -541,3 +541,11 @@ def test_owner_domains_from_config_are_normalised() -> None:
 )
 def test_parse_date_at_the_edges(raw: str, expected: datetime | None) -> None:
     assert parse_date(raw) == expected
+
+
+def test_normalize_address_length_limit_and_names_starting_with_x() -> None:
+    # Up to 4 × 320 characters are looked at (folding white space included), not more.
+    padded = " " * (1280 - len("a@example.com")) + "a@example.com"
+    assert len(padded) == 1280 and normalize_address(padded) == "a@example.com"
+    assert normalize_address(" " + padded) is None
+    assert normalize_address("<Xavier@Example.COM>") == "xavier@example.com"
