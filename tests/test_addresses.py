@@ -549,3 +549,19 @@ def test_normalize_address_length_limit_and_names_starting_with_x() -> None:
     assert len(padded) == 1280 and normalize_address(padded) == "a@example.com"
     assert normalize_address(" " + padded) is None
     assert normalize_address("<Xavier@Example.COM>") == "xavier@example.com"
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        # Non-ASCII inside a B word (a mangling gateway) is dropped, not fatal.
+        ("=?utf-8?B?w6nDqQ==é?=", "éé"),
+        # The email package keeps undecodable header bytes as lone surrogates.
+        ("=?utf-8?Q?caf\udce9?=", "caf?"),
+        ("=?utf-8?B?w6k\udce9=?=", "é"),
+        # Base64 one character too long: the stray last character goes, nothing more.
+        ("=?utf-8?B?SGVsbG8hX?=", "Hello!"),
+    ],
+)
+def test_decode_words_mangled_payloads(raw: str, decoded: str) -> None:
+    assert decode_words(raw) == decoded
