@@ -565,3 +565,14 @@ def test_normalize_address_length_limit_and_names_starting_with_x() -> None:
 )
 def test_decode_words_mangled_payloads(raw: str, decoded: str) -> None:
     assert decode_words(raw) == decoded
+
+
+def test_decode_words_unknown_charset_that_already_carries_a_replacement_character() -> None:
+    # The text was decoded with replacement once already upstream: it is UTF-8, keep it so
+    # (reading it as Latin-1 would turn U+FFFD into "ï¿½").
+    assert decode_words("=?x-unknown?Q?=EF=BF=BD_caf=E9?=") == "\ufffd caf\ufffd"
+
+
+def test_control_characters_become_one_space() -> None:
+    assert decode_words("=?utf-8?Q?Ring=07Ring?=") == "Ring Ring"
+    assert decode_words("Bell\x07here") == "Bell here"
