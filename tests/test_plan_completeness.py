@@ -39,7 +39,7 @@ RULES = (
     RuleSpec("no-reply", "no_reply", "draft", business_days=2),
     RuleSpec("thanks", "after_meeting", "draft"),
     RuleSpec("wake-up", "dormant", "hold", after_days=30),
-    RuleSpec("dates", "date", "draft", after_days=3),
+    RuleSpec("dates", "date", "draft", after_days=3, date_kinds=frozenset({"birthday", "custom"})),
 )
 OPEN = {"planned", "executing", "failed", "created"}
 CLOSED = {"dismissed", "skipped"}
@@ -84,11 +84,14 @@ def _deadline(mail: SentMail, s: Snapshot, business_days: int) -> datetime:
     return _instant(day, sent_local.time(), zone)
 
 
-def _occurrence(cd: ContactDate, today: date) -> date:
+def _occurrence(cd: ContactDate, today: date) -> date | None:
+    """The next occurrence on or after `today`; None for a date no year has (31 April)."""
     for year in (today.year, today.year + 1):
         day = cd.day
         if (cd.month, cd.day) == (2, 29) and not calendar.isleap(year):
             day = 28
+        if day > calendar.monthrange(year, cd.month)[1]:
+            return None
         on = date(year, cd.month, day)
         if on >= today:
             return on
@@ -133,6 +136,8 @@ def oracle_due(s: Snapshot, now: datetime, rule: RuleSpec, c: ContactSnap) -> li
         today = now.astimezone(zone).date()
         for cd in c.dates:
             on = _occurrence(cd, today)
+            if cd.kind not in rule.date_kinds or on is None:
+                continue
             if on - timedelta(days=rule.after_days) <= today:  # the nearest date wins
                 key = f"{name}:{c.id}:{cd.kind}:{on.isoformat()}"
                 out.append(Due(key, (float(on.toordinal()), key)))
@@ -240,8 +245,10 @@ def cases(draw: st.DrawFn) -> tuple[Snapshot, datetime, Limits]:
                     lambda kind, ahead: ContactDate(kind, (now + ahead).month, (now + ahead).day),
                     st.sampled_from(["birthday", "anniversary"]),
                     st.integers(-2, 6).map(lambda d: timedelta(days=d)),
-                ),
-                max_size=2,
+                )
+                # a typo no year has, kept in the record
+                | st.just(ContactDate("birthday", 4, 31)),
+                max_size=3,
             )
         )
         contacts.append(
