@@ -576,3 +576,14 @@ def test_decode_words_unknown_charset_that_already_carries_a_replacement_charact
 def test_control_characters_become_one_space() -> None:
     assert decode_words("=?utf-8?Q?Ring=07Ring?=") == "Ring Ring"
     assert decode_words("Bell\x07here") == "Bell here"
+
+
+def test_parse_addresses_names_outlook_writes() -> None:
+    # Outlook writes an empty quoted name; a name may start with X.
+    assert parse_addresses(['"" <a@example.com>', "Xavier Dupont <x@example.com>"]) == [
+        ("", "a@example.com"),
+        ("Xavier Dupont", "x@example.com"),
+    ]
+    longest = "a" * (320 - len("@example.com")) + "@example.com"
+    assert normalize_address(longest) == longest  # 320 characters is the limit
+    assert normalize_address("a" + longest) is None
