@@ -42,6 +42,17 @@ RULES = (
     RuleSpec("dates", "date", "draft", after_days=3, date_kinds=frozenset({"birthday", "custom"})),
 )
 OPEN = {"planned", "executing", "failed", "created"}
+# existing actions' states, weighted to those planned again with their due time kept
+STATES = (
+    "planned",
+    "executing",
+    "created",
+    "executing",
+    "created",
+    "failed",
+    "dismissed",
+    "skipped",
+)
 CLOSED = {"dismissed", "skipped"}
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"]
 
@@ -303,6 +314,12 @@ def cases(draw: st.DrawFn) -> tuple[Snapshot, datetime, Limits]:
     # Existing actions under keys the triggers produce, so they block, are planned again,
     # keep their due time, or are withdrawn.
     keys = [f"keep-in-touch:{c.id}:new" for c in contacts]
+    zone = ZoneInfo(work.timezone)
+    keys += [
+        f"keep-in-touch:{c.id}:{(c.last_interaction_at.astimezone(zone).date() + timedelta(days=c.cadence_days)).isoformat()}"
+        for c in contacts
+        if c.last_interaction_at is not None and c.cadence_days is not None
+    ]
     keys += [f"no-reply:{m.contact_id}:{m.message_key}" for m in mails]
     keys += [f"thanks:{m.contact_id}:{m.meeting_key}" for m in meetings]
     keys += [f"wake-up:{c.id}:old" for c in contacts] + ["gone-rule:1:x", "no-reply:1:mid:gone"]
@@ -315,11 +332,7 @@ def cases(draw: st.DrawFn) -> tuple[Snapshot, datetime, Limits]:
             rule,
             "draft",
             int(cid),
-            draw(
-                st.sampled_from(
-                    ["planned", "executing", "created", "failed", "dismissed", "skipped"]
-                )
-            ),
+            draw(st.sampled_from(STATES)),
             now + timedelta(hours=draw(st.integers(-30, 200))),
             now - timedelta(days=draw(st.integers(0, 50))),
         )
