@@ -12,6 +12,7 @@ tie-breaks and the placing order under the caps, each on a small realistic case.
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -373,6 +374,18 @@ def test_everything_due_is_planned_or_deferred(case: tuple[Snapshot, datetime, L
     missing = {slot: key for slot, key in expected.items() if slot not in got}
     assert not missing, f"due but neither planned nor deferred: {missing}"
     assert got == expected
+    # and what was placed fits the daily cap, counting the actions already there
+    zone = _owner_zone(s)
+    dues = {
+        a.key: a.due_at
+        for a in s.actions
+        if a.state in ("planned", "executing", "created") and a.key not in withdrawn
+    }
+    dues.update({a.key: a.due_at for a in p.actions})
+    per_day = Counter(due.astimezone(zone).date() for due in dues.values())
+    kept = {a.key for a in s.actions if a.state in ("executing", "created")}
+    for a in p.actions:
+        assert a.key in kept or per_day[a.due_at.astimezone(zone).date()] <= limits.per_day
 
 
 # -- choosing: tie-breaks that fail when the rank flips ----------------------------------
