@@ -3,6 +3,8 @@
 #
 #   bench/mutation.sh                 # every module in the table below
 #   bench/mutation.sh slots addresses # some of them (names from the first column of MODULES)
+#   bench/mutation.sh --survivors slots  # after adding tests: re-run only the last run's
+#                                        # survivors against the current tests, keep the rest
 #
 # Run it before changing a core; it is not part of CI (it takes minutes per module and
 # keeps both CPUs busy). mutmut 3 reads its settings from pyproject.toml in the directory
@@ -80,6 +82,38 @@ run_one() {
   (cd "$work" && mutmut results --all true >"$work/results.txt")
   echo "${tests[*]}" >"$work/tests.txt"
 }
+
+# Re-run only the survivors of the last run, against the tests as they are now. Valid when
+# the module is unchanged and tests were only added (a killed mutant stays killed); after a
+# change to the module, run it in full.
+rerun_survivors() {
+  local name="$1" work="$ROOT/mutants/$name"
+  if [ ! -f "$work/results.txt" ]; then
+    echo "$name: no previous run in $work" >&2
+    return 1
+  fi
+  local tests
+  read -r -a tests <"$work/tests.txt"
+  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}")
+  # shellcheck disable=SC2207
+  local survivors=($(awk -F': ' '$2 == "survived" || $2 == "no tests" {gsub(/ /, "", $1); print $1}' "$work/results.txt"))
+  echo "== $name: ${#survivors[@]} survivors again" >&2
+  if [ ${#survivors[@]} -gt 0 ]; then
+    (cd "$work" && mutmut run --max-children "${MUTATION_CHILDREN:-2}" "${survivors[@]}" >"$work/rerun.log" 2>&1) || {
+      tail -30 "$work/rerun.log" >&2
+      return 1
+    }
+    (cd "$work" && mutmut results --all true >"$work/rerun.txt")
+    python "$ROOT/bench/mutation_table.py" --merge "$work/results.txt" "$work/rerun.txt"
+  fi
+}
+
+if [ "${1:-}" = "--survivors" ]; then
+  shift
+  for name in "$@"; do rerun_survivors "$name"; done
+  python "$ROOT/bench/mutation_table.py" "$ROOT/mutants"
+  exit 0
+fi
 
 selected=("$@")
 for entry in "${MODULES[@]}"; do

@@ -28,10 +28,7 @@ def main(root: Path) -> int:
         tests_file = results.parent / "tests.txt"
         tests = tests_file.read_text().split() if tests_file.exists() else []
         by_module: dict[str, Counter[str]] = {}
-        for line in results.read_text().splitlines():
-            name, sep, status = line.strip().rpartition(": ")
-            if not sep:
-                continue
+        for name, status in _parse(results):
             by_module.setdefault(module_of(name), Counter())[status] += 1
         for module, counts in sorted(by_module.items()):
             checked = sum(n for s, n in counts.items() if s != "not checked")
@@ -57,5 +54,24 @@ def main(root: Path) -> int:
     return 0
 
 
+def merge(results: Path, rerun: Path) -> None:
+    """Write into `results` the statuses `rerun` has for the mutants it checked again."""
+    statuses = dict(_parse(results))
+    statuses.update((n, s) for n, s in _parse(rerun) if s != "not checked" and n in statuses)
+    results.write_text("".join(f"    {n}: {s}\n" for n, s in statuses.items()))
+
+
+def _parse(path: Path) -> list[tuple[str, str]]:
+    out = []
+    for line in path.read_text().splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep:
+            out.append((name, status))
+    return out
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--merge":
+        merge(Path(sys.argv[2]), Path(sys.argv[3]))
+        sys.exit(0)
     sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("mutants")))

@@ -493,3 +493,97 @@ def test_parse_date_offsets(raw: str, expected: datetime) -> None:
     result = parse_date(raw)
     assert result == expected
     assert result is not None and result.tzinfo is UTC
+
+
+def test_message_ids_at_the_edges() -> None:
+    # The longest id allowed is kept; one more character and it is not an id.
+    longest = "x" * 986 + "@example.org"
+    assert len(longest) == 998
+    assert normalize_message_id(f"<{longest}>") == longest
+    assert normalize_message_id(f"<{longest}x>") is None
+    # A broken header that lost its opening bracket; an id that starts with X.
+    assert normalize_message_id("X123.456@mail.example.com>") == "x123.456@mail.example.com"
+    # References written without brackets (some list servers), or with only the closing ones.
+    assert parse_references("X1@example.com Y2@example.com") == ("x1@example.com", "y2@example.com")
+    assert parse_references("a@x> b@y>") == ("a@x", "b@y")
+
+
+def test_owner_domains_from_config_are_normalised() -> None:
+    owner = OwnerIdentity.from_config(
+        "Alex", ["alex@xerox.com"], [], domains=["XEROX.COM", "@Xanadu.example.", "googlemail.com"]
+    )
+    assert owner.domains == {"xerox.com", "xanadu.example", "gmail.com"}
+    assert is_public_mail_domain("gmail.com.") and is_public_mail_domain("GMX.DE")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Fields one past their range are not dates (and never an exception).
+        ("2024-13-05T10:15:00Z", None),
+        ("2024-03-05T24:00:00Z", None),
+        ("2024-03-05T10:60:00Z", None),
+        ("2024-03-05T10:15:61Z", None),
+        ("2024-03-05T10:15:60Z", datetime(2024, 3, 5, 10, 15, 59, tzinfo=UTC)),  # leap second
+        # An offset of a whole day is a broken clock setting: the time is kept, as UTC.
+        ("2024-03-05T10:15:00+24:00", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("2024-03-05T10:15:00-24:00", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 +2400", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 -2400", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:15:00 +2359", datetime(2024, 3, 4, 10, 16, tzinfo=UTC)),
+        # Comments where a parser does not expect them are dropped, then it is read again.
+        ("Tue, 5 Mar 2024 (the day) 10:15:00 +0100", datetime(2024, 3, 5, 9, 15, tzinfo=UTC)),
+        (
+            "(sent from my phone) Tue, 5 Mar 2024 10:15:00 +0100",
+            datetime(2024, 3, 5, 9, 15, tzinfo=UTC),
+        ),
+    ],
+)
+def test_parse_date_at_the_edges(raw: str, expected: datetime | None) -> None:
+    assert parse_date(raw) == expected
+
+
+def test_normalize_address_length_limit_and_names_starting_with_x() -> None:
+    # Up to 4 × 320 characters are looked at (folding white space included), not more.
+    padded = " " * (1280 - len("a@example.com")) + "a@example.com"
+    assert len(padded) == 1280 and normalize_address(padded) == "a@example.com"
+    assert normalize_address(" " + padded) is None
+    assert normalize_address("<Xavier@Example.COM>") == "xavier@example.com"
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        # Non-ASCII inside a B word (a mangling gateway) is dropped, not fatal.
+        ("=?utf-8?B?w6nDqQ==é?=", "éé"),
+        # The email package keeps undecodable header bytes as lone surrogates.
+        ("=?utf-8?Q?caf\udce9?=", "caf?"),
+        ("=?utf-8?B?w6k\udce9=?=", "é"),
+        # Base64 one character too long: the stray last character goes, nothing more.
+        ("=?utf-8?B?SGVsbG8hX?=", "Hello!"),
+    ],
+)
+def test_decode_words_mangled_payloads(raw: str, decoded: str) -> None:
+    assert decode_words(raw) == decoded
+
+
+def test_decode_words_unknown_charset_that_already_carries_a_replacement_character() -> None:
+    # The text was decoded with replacement once already upstream: it is UTF-8, keep it so
+    # (reading it as Latin-1 would turn U+FFFD into "ï¿½").
+    assert decode_words("=?x-unknown?Q?=EF=BF=BD_caf=E9?=") == "\ufffd caf\ufffd"
+
+
+def test_control_characters_become_one_space() -> None:
+    assert decode_words("=?utf-8?Q?Ring=07Ring?=") == "Ring Ring"
+    assert decode_words("Bell\x07here") == "Bell here"
+
+
+def test_parse_addresses_names_outlook_writes() -> None:
+    # Outlook writes an empty quoted name; a name may start with X.
+    assert parse_addresses(['"" <a@example.com>', "Xavier Dupont <x@example.com>"]) == [
+        ("", "a@example.com"),
+        ("Xavier Dupont", "x@example.com"),
+    ]
+    longest = "a" * (320 - len("@example.com")) + "@example.com"
+    assert normalize_address(longest) == longest  # 320 characters is the limit
+    assert normalize_address("a" + longest) is None

@@ -88,7 +88,7 @@ def test_the_overlap_on_the_contacts_earlier_local_date() -> None:
         datetime(2026, 12, 1, 9, tzinfo=TOKYO),
         datetime(2026, 12, 1, 10, tzinfo=TOKYO),
     )
-    assert window is not None and window[0].tzinfo == TOKYO
+    assert window is not None and window[0].tzinfo == window[1].tzinfo == TOKYO  # a's zone
 
 
 # -- dates -----------------------------------------------------------------------------------
