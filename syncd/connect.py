@@ -100,21 +100,27 @@ def secret_files(config: Config) -> list[SecretFile]:
     return out
 
 
-def outlook_features(config: Config, acc: OutlookAccount) -> list[str]:
-    """What syncd will do with an outlook account, so what it must be allowed to do."""
+def account_features(config: Config, acc: GmailAccount | OutlookAccount) -> list[str]:
+    """What syncd will do with a gmail or outlook account, so what it must be allowed to
+    do (the scopes `syncd accounts auth` asks for)."""
 
     def aimed_here(account: str | None) -> bool:
         return account is None or account == acc.name
 
+    own_calendar = GoogleCalendar if isinstance(acc, GmailAccount) else OutlookCalendar
     rules = config.settings.rules
     features = ["mail"]
     if any(r.action_kind == "draft" and aimed_here(r.account) for r in rules):
         features.append("drafts")
-    if isinstance(acc.calendar, OutlookCalendar):
+    if isinstance(acc.calendar, own_calendar):
         features.append("calendar")
         if any(r.action_kind == "hold" and aimed_here(r.account) for r in rules):
             features.append("holds")
     return features
+
+
+google_features = account_features
+outlook_features = account_features
 
 
 class Connectors:

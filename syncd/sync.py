@@ -376,7 +376,7 @@ class Syncer:
                 raise _Stopped  # the expired cursor stays: the next pass resyncs again, whole
         with self.store.session() as s, s.begin():
             self._before_write(s, report.account)
-            dropped = _drop_replaced_sources(s, ctx.stream_id, seen)
+            dropped = drop_replaced_sources(s, ctx.stream_id, seen)
             self._store_cursor(s, ctx.stream_id, final, now, 0)
         log.info("sync.resync.done", extra={"stream": info.name, "replaced_sources": dropped})
 
@@ -514,7 +514,7 @@ def _error_kind(exc: Exception) -> str:
     return "connector" if isinstance(exc, ConnectorError) else "setup"
 
 
-def _drop_replaced_sources(s: Session, stream_id: int, seen: set[str]) -> int:
+def drop_replaced_sources(s: Session, stream_id: int, seen: set[str]) -> int:
     """Delete the stream's sources not in `seen` whose interaction has one that is."""
     rows = s.execute(
         select(
