@@ -263,6 +263,13 @@ class Created:
     fingerprint: str
 
 
+def object_state(current: str | None, fingerprint: str) -> ObjectState:
+    """A created object's state from its current fingerprint (None: it is gone)."""
+    if current is None:
+        return "gone"
+    return "untouched" if current == fingerprint else "changed"
+
+
 @runtime_checkable
 class DraftSink(Protocol):
     def find_draft(self, key: str) -> Created | None: ...

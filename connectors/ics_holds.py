@@ -31,7 +31,7 @@ from pathlib import Path
 
 import icalendar
 
-from connectors.base import Created, HoldSpec, ObjectState, SourceInvalid
+from connectors.base import Created, HoldSpec, ObjectState, SourceInvalid, object_state
 from connectors.ics import IcsFileError, _require_aware, _to_utc, parse_ics
 
 logger = logging.getLogger(__name__)
@@ -95,9 +95,7 @@ class IcsHolds:
 
     def hold_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self._locate(key)
-        if found is None:
-            return "gone"
-        return "untouched" if found[1] == fingerprint else "changed"
+        return object_state(found[1] if found is not None else None, fingerprint)
 
     def remove_hold(self, key: str, fingerprint: str) -> bool:
         found = self._locate(key)

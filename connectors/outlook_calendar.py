@@ -55,6 +55,7 @@ from connectors.base import (
     Response,
     SourceUnavailable,
     StreamInfo,
+    object_state,
 )
 from connectors.graph_delta import delta_page, following_link, read_to_delta_link
 from connectors.graph_drafts import KEY_PROPERTY, key_filter
@@ -322,9 +323,7 @@ class OutlookCalendarSource(GraphCalendarReconcile):
 
     def hold_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self._find(key)
-        if found is None:
-            return "gone"
-        return "untouched" if _fingerprint(found) == fingerprint else "changed"
+        return object_state(_fingerprint(found) if found is not None else None, fingerprint)
 
     def remove_hold(self, key: str, fingerprint: str) -> bool:
         found = self._find(key)
