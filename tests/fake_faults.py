@@ -7,7 +7,8 @@ batch part), then lets `apply_fault` carry the request out or not:
 - **named faults** (`add_fault`, behind each fake's ``inject``): the next `times`
   requests whose name or path starts with a prefix get an error answer, a dropped
   connection (``drop="before"``: nothing done; ``"after"``: done, then dropped), or
-  are carried out and answered with the error (``"made"``: the answer was lost);
+  are carried out and answered with the error (``after=True``, or ``drop="lost"``:
+  the answer was lost);
 - **random faults** (`fail_share`): a share of all requests fail, drawn from the fake's
   seeded random generator, with one of `share_kinds` (``"drop-before"``,
   ``"drop-after"``, or a kind the fake turns into an answer in `_random_fault`).
@@ -22,7 +23,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 
@@ -34,7 +35,9 @@ class Drop(Exception):
 class Fault:
     match: Callable[[str, str], bool]  # (request name, path) -> bool
     answer: Any  # the fake's Answer, or None
-    drop: str | None  # "before" | "after" (the connection is dropped)
+    # "before" | "after": the connection is dropped; "lost" (fake_microsoft's inject):
+    # carried out, then the error answer. Batch parts pass a fault with a drop by.
+    drop: str | None
     times: int
     after: bool = False  # carried out, then the error is the answer
 
@@ -104,6 +107,29 @@ class FaultInjector:
         raise NotImplementedError
 
 
+class ServedFake:
+    """A fake's HTTP server on 127.0.0.1, served by a daemon thread until `stop`."""
+
+    _server: ThreadingHTTPServer | None = None
+
+    def serve(self, server: ThreadingHTTPServer) -> None:
+        self._server = server
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
+
+
 def apply_fault(
     answer: Any,
     drop: str | None,
@@ -118,7 +144,7 @@ def apply_fault(
         raise Drop()
     if answer is None:
         answer = carry_out(True)
-    elif drop in ("after", "made"):  # carried out, then the answer is lost
+    elif drop in ("after", "made", "lost"):  # carried out, then the answer is lost
         carry_out(False)
     if drop == "after":
         log(0)
@@ -153,4 +179,4 @@ class FaultHandler(BaseHTTPRequestHandler):
             self.wfile.write(answer.body)
 
 
-__all__ = ["Drop", "Fault", "FaultHandler", "FaultInjector", "apply_fault"]
+__all__ = ["Drop", "Fault", "FaultHandler", "FaultInjector", "ServedFake", "apply_fault"]

@@ -37,7 +37,6 @@ import json
 import os
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 import googleapiclient
 import pytest
 
-from tests.fake_faults import FaultHandler, FaultInjector, apply_fault
+from tests.fake_faults import FaultHandler, FaultInjector, ServedFake, apply_fault
 from tests.fake_google_quota import CONCURRENT_BODY, RATE_BODY, UserQuota
 
 DISCOVERY = os.path.join(os.path.dirname(googleapiclient.__file__), "discovery_cache", "documents")
@@ -334,7 +333,7 @@ class OAuth:
         }
 
 
-class FakeGoogle(FaultInjector):
+class FakeGoogle(FaultInjector, ServedFake):
     """The whole fake: start() it, point the clients at `url`, stop() it."""
 
     def __init__(self, *, seed: int = 1, owner: str = "alex@example.com") -> None:
@@ -349,8 +348,6 @@ class FakeGoogle(FaultInjector):
         self.log: list[Logged] = []
         self.quota = UserQuota()
         self._routes: list[_Route] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.gmail.register(self)
         self.calendar.register(self)
 
@@ -368,24 +365,10 @@ class FakeGoogle(FaultInjector):
             pass
 
         Handler.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self.serve(server)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:

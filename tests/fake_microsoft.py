@@ -47,7 +47,6 @@ import random
 import secrets
 import ssl
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,7 +58,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from tests.fake_faults import FaultHandler, FaultInjector, apply_fault
+from tests.fake_faults import FaultHandler, FaultInjector, ServedFake, apply_fault
 
 STATUS_TEXT = {
     200: "OK",
@@ -539,7 +538,7 @@ class Identity:
 # ----------------------------------------------------------------------------- the fake
 
 
-class FakeMicrosoft(FaultInjector):
+class FakeMicrosoft(FaultInjector, ServedFake):
     """The whole fake: start() it, point msal at `authority` and Graph at `graph`."""
 
     def __init__(
@@ -565,7 +564,6 @@ class FakeMicrosoft(FaultInjector):
         self.log: list[Logged] = []
         self.in_flight = 0
         self.concurrency = 4  # Outlook's MailboxConcurrency limit
-        self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> FakeMicrosoft:
         fake = self
@@ -579,22 +577,8 @@ class FakeMicrosoft(FaultInjector):
         server.socket = self.ca.server_context().wrap_socket(
             server.socket, server_side=True, do_handshake_on_connect=False
         )
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self.serve(server)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
