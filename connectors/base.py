@@ -18,6 +18,7 @@ Exceptions raised by connectors::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -262,6 +263,13 @@ class Created:
     fingerprint: str
 
 
+def object_state(current: str | None, fingerprint: str) -> ObjectState:
+    """A created object's state from its current fingerprint (None: it is gone)."""
+    if current is None:
+        return "gone"
+    return "untouched" if current == fingerprint else "changed"
+
+
 @runtime_checkable
 class DraftSink(Protocol):
     def find_draft(self, key: str) -> Created | None: ...
@@ -288,3 +296,53 @@ class HoldSink(Protocol):
     def busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """Busy intervals (aware, UTC) overlapping [start, end) in the owner's calendar."""
         ...
+
+
+# --- optional abilities: the core asks with isinstance ---------------------------------------
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """Holds connections or threads to let go of when the core is done with it."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SizeHinted(Protocol):
+    """A `Source` that can say cheaply how many items a full read of a stream will yield
+    (for the progress bar); None when it cannot tell."""
+
+    def size_hint(self, stream: StreamInfo) -> int | None: ...
+
+
+@runtime_checkable
+class Waitable(Protocol):
+    """A mail `Source` that can wait for new mail (IMAP IDLE) between polls."""
+
+    def can_wait(self) -> bool:
+        """Whether `wait_for_change` works now (may connect to find out)."""
+        ...
+
+    def wait_for_change(self, timeout: float, cancel: threading.Event | None = None) -> bool:
+        """True as soon as something changed (or the wait ended early), False on timeout or
+        once `cancel` is set."""
+        ...
+
+
+@runtime_checkable
+class RetryAfter(Protocol):
+    """An error that carries the server's wish of when to try again (seconds, or None)."""
+
+    retry_after: float | None
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The seconds `exc` says to wait before the next try, if it says any."""
+    return exc.retry_after if isinstance(exc, RetryAfter) else None
+
+
+def close_if_closable(obj: object) -> None:
+    """Close `obj` if it holds anything that needs closing."""
+    if isinstance(obj, Closable):
+        obj.close()

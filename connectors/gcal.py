@@ -66,6 +66,7 @@ from connectors.base import (
     SourceInvalid,
     SourceUnavailable,
     StreamInfo,
+    object_state,
 )
 from connectors.google_auth import CALENDAR_FREEBUSY, CALENDAR_OWNED, CALENDAR_READ
 from connectors.google_http import ApiStatus, GoogleApi
@@ -378,9 +379,7 @@ class GoogleCalendarSource:
 
     def hold_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self._find(key)
-        if found is None:
-            return "gone"
-        return "untouched" if _fingerprint(found) == fingerprint else "changed"
+        return object_state(_fingerprint(found) if found is not None else None, fingerprint)
 
     def remove_hold(self, key: str, fingerprint: str) -> bool:
         found = self._find(key)

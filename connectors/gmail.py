@@ -64,6 +64,7 @@ from connectors.base import (
     ObjectState,
     SourceUnavailable,
     StreamInfo,
+    object_state,
 )
 from connectors.gmail_parse import (
     METADATA_HEADERS,
@@ -414,10 +415,7 @@ class GmailSource:
         self.api.require(GMAIL_COMPOSE, "drafts")
         draft_id, _, message_id = fingerprint.partition("/")
         self._draft_index()
-        current = self._by_draft.get(draft_id)
-        if current is None:
-            return "gone"
-        return "untouched" if current == message_id else "changed"
+        return object_state(self._by_draft.get(draft_id), message_id)
 
     def remove_draft(self, key: str, fingerprint: str) -> bool:
         if self.draft_state(key, fingerprint) != "untouched":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -121,16 +122,24 @@ def parse_message(doc: dict[str, Any]) -> RawMessage:
     )
 
 
+# Which system label makes a message's role, first match wins; none of them: archived.
+_ROLE_LABELS: tuple[tuple[str, FolderRole], ...] = (
+    ("SENT", "sent"),
+    ("SPAM", "junk"),
+    ("TRASH", "trash"),
+    ("INBOX", "inbox"),
+)
+
+
+def label_role(
+    labels: frozenset[str], order: Sequence[tuple[str, FolderRole]], default: FolderRole
+) -> FolderRole:
+    """The role of the first label in `order` that `labels` carries, else `default`."""
+    return next((role for label, role in order if label in labels), default)
+
+
 def _role(labels: frozenset[str]) -> FolderRole:
-    if "SENT" in labels:
-        return "sent"
-    if "SPAM" in labels:
-        return "junk"
-    if "TRASH" in labels:
-        return "trash"
-    if "INBOX" in labels:
-        return "inbox"
-    return "archive"
+    return label_role(labels, _ROLE_LABELS, "archive")
 
 
 def header_value(doc: dict[str, Any] | None, name: str) -> str | None:
@@ -159,6 +168,7 @@ __all__ = [
     "GmailCursor",
     "gmail_thread_id",
     "header_value",
+    "label_role",
     "load_cursor",
     "parse_message",
 ]

@@ -29,7 +29,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httplib2
-import requests
 from google.auth.exceptions import RefreshError, TransportError
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2.credentials import Credentials
@@ -48,7 +46,14 @@ from googleapiclient.http import BatchHttpRequest, HttpRequest
 from connectors.base import AuthFailed, SourceInvalid, SourceUnavailable
 from connectors.google_auth import granted_scopes, has_scope, load_credentials
 from connectors.google_quota import DEFAULT_QUOTA_PER_MINUTE, QuotaBucket
-from connectors.http_retry import RetryPolicy, Transient, retry_after_seconds
+from connectors.http_retry import (
+    PartsFailed,
+    RetryPolicy,
+    Transient,
+    parts_failed,
+    retry_after_seconds,
+)
+from connectors.http_session import PinnedSession, ca_verify
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +93,6 @@ class ApiStatus(Exception):
         self.status, self.reason, self.message = status, reason, message
 
 
-class _PartsFailed(Exception):
-    def __init__(
-        self, count: int, reason: str, retry_after: float | None, throttled: bool = False
-    ) -> None:
-        super().__init__(f"{count} batch part(s) failed ({reason})")
-        self.reason, self.retry_after, self.throttled = reason, retry_after, throttled
-
-
 class _Transport:
     """What googleapiclient asks of an ``httplib2.Http``, over an `AuthorizedSession`."""
 
@@ -103,7 +100,7 @@ class _Transport:
         self.credentials = credentials  # read by the library to sign batch parts
         self.verify = verify
         self.timeout = timeout
-        self.auth_session = _Session(verify)
+        self.auth_session = PinnedSession(verify)
         self.auth_request = Request(self.auth_session)
         self.session = AuthorizedSession(credentials, auth_request=self.auth_request)  # type: ignore[no-untyped-call]
         self.session.verify = verify
@@ -141,30 +138,6 @@ class _Transport:
         self.auth_request.session = None  # type: ignore[assignment]
 
 
-class _Session(requests.Session):
-    """A session whose `verify` wins over REQUESTS_CA_BUNDLE when a CA file is configured.
-
-    (requests lets the environment override a session's `verify`.)
-    """
-
-    def __init__(self, verify: str | bool) -> None:
-        super().__init__()
-        self.verify = verify
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if isinstance(self.verify, str):
-            settings["verify"] = self.verify
-        return settings
-
-
-def _verify(ca_file: str | None) -> str | bool:
-    env = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
-    return ca_file or env or True
-
-
 def _slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
@@ -194,8 +167,8 @@ def classify(exc: BaseException) -> Transient | None:
                 after = _retry_after_in(message)
             return Transient(f"HTTP {status} {reason}".strip(), after, throttled)
         return None
-    if isinstance(exc, _PartsFailed):
-        return Transient(str(exc), exc.retry_after, exc.throttled)
+    if isinstance(exc, PartsFailed):
+        return exc.transient()
     if isinstance(exc, RefreshError):
         return Transient("token refresh failed") if exc.retryable else None
     if isinstance(exc, (OSError, http.client.HTTPException, TransportError, BatchError)):
@@ -226,7 +199,7 @@ class GoogleApi:
         self.credentials = load_credentials(
             settings.credentials, token_uri=settings.token_uri, account=settings.account
         )
-        self.transport = _Transport(self.credentials, _verify(settings.ca_file), settings.timeout)
+        self.transport = _Transport(self.credentials, ca_verify(settings.ca_file), settings.timeout)
         self._services: dict[str, Any] = {}
         self.quota = QuotaBucket(settings.quota_per_minute, sleep=settings.retry.sleep)
 
@@ -352,10 +325,7 @@ class GoogleApi:
             if fatal:
                 return
             if pending:
-                waits = [t.retry_after for t in transient if t.retry_after is not None]
-                reason = transient[0].reason if transient else "no answer"
-                throttled = any(t.throttled for t in transient)
-                raise _PartsFailed(len(pending), reason, max(waits) if waits else None, throttled)
+                raise parts_failed(len(pending), transient, "part(s)")
 
         try:
             self.retry(round_trip, what)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import Created, DraftSpec, ObjectState, SourceUnavailable
+from connectors.base import Created, DraftSpec, ObjectState, SourceUnavailable, object_state
 from connectors.outlook_http import GraphApi, GraphError, odata_quote
 
 logger = logging.getLogger(__name__)
@@ -223,9 +223,8 @@ class GraphDraftSink:
 
     def draft_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self._find(key)
-        if found is None:
-            return "gone"
-        return "untouched" if created_of(found).fingerprint == fingerprint else "changed"
+        current = created_of(found).fingerprint if found is not None else None
+        return object_state(current, fingerprint)
 
     def remove_draft(self, key: str, fingerprint: str) -> bool:
         found = self._find(key)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -153,6 +153,35 @@ class RetryPolicy:
             ) from exc
 
 
+class PartsFailed(Exception):
+    """Parts of a batch request still without a final answer: the round trip is worth
+    another try (for those parts only), as long as the policy allows."""
+
+    def __init__(
+        self, message: str, reason: str, retry_after: float | None, throttled: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.reason, self.retry_after, self.throttled = reason, retry_after, throttled
+
+    def transient(self) -> Transient:
+        return Transient(str(self), self.retry_after, self.throttled)
+
+
+def parts_failed(pending: int, transient: Sequence[Transient], noun: str) -> PartsFailed:
+    """The failure of a batch round trip that left `pending` parts (`noun`: "part(s)",
+    "request(s)") without an answer: the first part's reason, the longest wait any part
+    asked for, throttled when any part was."""
+    waits = [t.retry_after for t in transient if t.retry_after is not None]
+    reason = transient[0].reason if transient else "no answer"
+    throttled = any(t.throttled for t in transient)
+    return PartsFailed(
+        f"{pending} batch {noun} failed ({reason})",
+        reason,
+        max(waits) if waits else None,
+        throttled,
+    )
+
+
 @dataclass
 class _Tally:
     failures: int = 0  # failed attempts (throttled answers are not counted)
@@ -183,4 +212,4 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-__all__ = ["RetryPolicy", "Transient", "retry_after_seconds"]
+__all__ = ["PartsFailed", "RetryPolicy", "Transient", "parts_failed", "retry_after_seconds"]

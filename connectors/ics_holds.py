@@ -31,7 +31,7 @@ from pathlib import Path
 
 import icalendar
 
-from connectors.base import Created, HoldSpec, ObjectState, SourceInvalid
+from connectors.base import Created, HoldSpec, ObjectState, SourceInvalid, object_state
 from connectors.ics import IcsFileError, _require_aware, _to_utc, parse_ics
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class IcsHolds:
             logger.debug("ics.hold.exists", extra={"key": spec.key, "ref": existing.ref})
             return existing
         data = render_hold(spec, stamp=self.clock())
-        fingerprint = _matching_fingerprint(data, spec.key, hold_uid(spec.key))
+        fingerprint = matching_fingerprint(data, spec.key, hold_uid(spec.key))
         if fingerprint is None:  # pragma: no cover - render_hold writes both identifiers
             raise AssertionError(f"hold {spec.key!r} does not read back")
         self.holds_dir.mkdir(parents=True, exist_ok=True)
@@ -95,9 +95,7 @@ class IcsHolds:
 
     def hold_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self._locate(key)
-        if found is None:
-            return "gone"
-        return "untouched" if found[1] == fingerprint else "changed"
+        return object_state(found[1] if found is not None else None, fingerprint)
 
     def remove_hold(self, key: str, fingerprint: str) -> bool:
         found = self._locate(key)
@@ -145,7 +143,7 @@ class IcsHolds:
         except (FileNotFoundError, NotADirectoryError):
             pass
         else:
-            fingerprint = _matching_fingerprint(data, key, uid)
+            fingerprint = matching_fingerprint(data, key, uid)
             # A file under our name that no longer parses is still ours: report it as
             # changed (its digest differs from any fingerprint), never as gone.
             return named, fingerprint or hashlib.sha256(data).hexdigest()
@@ -160,7 +158,7 @@ class IcsHolds:
             unfolded = _FOLD.sub(b"", data)
             if not any(marker in unfolded for marker in markers):
                 continue
-            fingerprint = _matching_fingerprint(data, key, uid)
+            fingerprint = matching_fingerprint(data, key, uid)
             if fingerprint is not None:
                 return path, fingerprint
         return None
@@ -237,7 +235,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 # ------------------------------------------------------------------------- reading
 
 
-def _matching_fingerprint(data: bytes, key: str, uid: str) -> str | None:
+def matching_fingerprint(data: bytes, key: str, uid: str) -> str | None:
     """The fingerprint of the VEVENT in `data` that carries `uid` or `key`, if any."""
     try:
         calendars = icalendar.Calendar.from_ical(data, multiple=True)
@@ -248,6 +246,10 @@ def _matching_fingerprint(data: bytes, key: str, uid: str) -> str | None:
             if str(event.get("UID", "")) == uid or _sync_key(event) == key:
                 return hold_fingerprint(event)
     return None
+
+
+# The name connectors/caldav.py imports (kept until that module moves to the public one).
+_matching_fingerprint = matching_fingerprint
 
 
 def _sync_key(event: icalendar.cal.component.Component) -> str | None:

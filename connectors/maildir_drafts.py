@@ -35,7 +35,7 @@ from email.policy import EmailPolicy, default
 from email.utils import format_datetime
 from pathlib import Path
 
-from connectors.base import Created, DraftSpec, ObjectState, SourceInvalid
+from connectors.base import Created, DraftSpec, ObjectState, SourceInvalid, object_state
 from connectors.maildir import MaildirSource, folder_role
 from connectors.mailparse import parse_header_block, read_header_section
 
@@ -118,9 +118,7 @@ class MaildirDrafts:
 
     def draft_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self.find_draft(key)
-        if found is None:
-            return "gone"
-        return "untouched" if found.fingerprint == fingerprint else "changed"
+        return object_state(found.fingerprint if found is not None else None, fingerprint)
 
     def remove_draft(self, key: str, fingerprint: str) -> bool:
         found = self.find_draft(key)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from connectors.base import Batch, FolderRole, RawMessage, SourceInvalid, StreamInfo
+from connectors.gmail_parse import label_role
 from connectors.mailparse import MAX_HEADER_BYTES, parse_header_block
 
 _TAKEOUT_LABELS = {
@@ -51,16 +52,17 @@ def takeout_labels(value: str | None) -> frozenset[str]:
     return frozenset(out)
 
 
+# A Takeout message's role by its labels, first match wins; none of them: All Mail.
+_ROLE_LABELS: tuple[tuple[str, FolderRole], ...] = (
+    ("DRAFT", "drafts"),
+    ("SPAM", "junk"),
+    ("SENT", "sent"),
+    ("INBOX", "inbox"),
+)
+
+
 def _role(labels: frozenset[str]) -> FolderRole:
-    if "DRAFT" in labels:
-        return "drafts"
-    if "SPAM" in labels:
-        return "junk"
-    if "SENT" in labels:
-        return "sent"
-    if "INBOX" in labels:
-        return "inbox"
-    return "all"
+    return label_role(labels, _ROLE_LABELS, "all")
 
 
 class MboxFile:

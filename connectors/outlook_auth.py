@@ -36,7 +36,6 @@ account's ``ca_file`` names. Both msal and the Graph client verify against it.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +44,7 @@ import msal
 import requests
 
 from connectors.http_retry import RetryPolicy, Transient, retry_after_seconds
+from connectors.http_session import PinnedSession, ca_verify
 
 logger = logging.getLogger(__name__)
 
@@ -115,30 +115,6 @@ def default_authority(tenant: str) -> str:
     return f"{AUTHORITY_HOST}/{tenant}"
 
 
-def ca_verify(ca_file: str | None) -> str | bool:
-    """What requests should verify against: the configured CA, the environment's, or
-    the bundled one."""
-    env = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
-    return ca_file or env or True
-
-
-class Session(requests.Session):
-    """A session whose configured CA file wins over REQUESTS_CA_BUNDLE (requests lets the
-    environment override a session's `verify`; proxies from the environment still apply)."""
-
-    def __init__(self, verify: str | bool) -> None:
-        super().__init__()
-        self.verify = verify
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if isinstance(self.verify, str):
-            settings["verify"] = self.verify
-        return settings
-
-
 class _TokenStatus(Exception):
     def __init__(self, status: int, retry_after: float | None) -> None:
         super().__init__(f"HTTP {status}")
@@ -165,7 +141,7 @@ class IdentityHttp:
     """
 
     def __init__(self, verify: str | bool, retry: RetryPolicy, timeout: float = 60.0) -> None:
-        self.session = Session(verify)
+        self.session = PinnedSession(verify)
         self.retry = retry
         self.timeout = timeout
 
@@ -275,8 +251,7 @@ __all__ = [
     "MAIL_READ",
     "MAIL_WRITE",
     "IdentityHttp",
-    "Session",
-    "ca_verify",
+    "ca_verify",  # re-exported: its home is connectors.http_session
     "default_authority",
     "device_flow",
     "load_cache",

@@ -55,11 +55,12 @@ from connectors.base import (
     Response,
     SourceUnavailable,
     StreamInfo,
+    object_state,
 )
+from connectors.graph_delta import delta_page, following_link, read_to_delta_link
 from connectors.graph_drafts import KEY_PROPERTY, key_filter
 from connectors.graph_reconcile import GraphCalendarReconcile
 from connectors.outlook_http import GraphApi, GraphError
-from connectors.outlook_mail import sync_state_lost
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ _RESPONSES: dict[str, Response] = {
 }
 BUSY_STATES = frozenset({"busy", "tentative", "oof"})
 EVENT_FIELDS = "id,subject,start,end,isCancelled,showAs"
+_NO_LINK = "Graph: a calendar delta page without nextLink or deltaLink"
 
 
 @dataclass(frozen=True)
@@ -196,34 +198,27 @@ class OutlookCalendarSource(GraphCalendarReconcile):
                 if event is None or event.end < state.start or event.start > state.end:
                     continue
                 items.append(event)
-            nxt, delta = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
-            if not nxt and not delta:
-                raise SourceUnavailable(
-                    "Graph: a calendar delta page without nextLink or deltaLink"
-                )
-            after = _Cursor(str(nxt or delta), state.start, state.end).dump()
+            nxt, following = following_link(page, _NO_LINK)
+            after = _Cursor(following, state.start, state.end).dump()
             if not nxt:
                 yield Batch(items, after, removed, read, done=last)
                 return
             if len(items) + len(removed) >= self.settings.items:
                 yield Batch(items, after, removed, read)
                 items, removed, read = [], [], 0
-            link = str(nxt)
+            link = nxt
 
     def _page(self, link: str, params: dict[str, str] | None, *, resumed: bool) -> dict[str, Any]:
-        what = "Graph calendarView delta"
-        try:
-            doc = self.api.call(
-                "GET", link, what, params=params, headers=self._prefer(), handles=range(400, 500)
-            )
-        except GraphError as exc:
-            if sync_state_lost(exc) and resumed:
-                raise CursorExpired(
-                    f"Graph no longer knows the calendar delta token ({exc.status} {exc.code});"
-                    " the window is read again"
-                ) from None
-            raise self.api.failure(exc, what) from None
-        return doc if isinstance(doc, dict) else {}
+        return delta_page(
+            self.api,
+            link,
+            params,
+            what="Graph calendarView delta",
+            headers=self._prefer(),
+            resumed=resumed,
+            token="calendar delta token",
+            again="the window is read again",
+        )
 
     # ------------------------------------------------------------------ reconcile hooks
 
@@ -245,19 +240,13 @@ class OutlookCalendarSource(GraphCalendarReconcile):
     def _fresh_round(self, now: datetime) -> str:
         """A delta cursor valid now over the window for `now` (a whole round read)."""
         start, end = self._baseline_window = self._window(now)
-        link = f"{self._base}/calendarView/delta"
-        params: dict[str, str] | None = {"startDateTime": _iso(start), "endDateTime": _iso(end)}
-        while True:
-            page = self._page(link, params, resumed=False)
-            params = None
-            nxt, delta = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
-            if delta:
-                return _Cursor(str(delta), start, end).dump()
-            if not nxt:
-                raise SourceUnavailable(
-                    "Graph: a calendar delta page without nextLink or deltaLink"
-                )
-            link = str(nxt)
+        delta = read_to_delta_link(
+            lambda link, params: self._page(link, params, resumed=False),
+            f"{self._base}/calendarView/delta",
+            {"startDateTime": _iso(start), "endDateTime": _iso(end)},
+            _NO_LINK,
+        )
+        return _Cursor(delta, start, end).dump()
 
     def _owners(self) -> frozenset[str]:
         owners = {a.lower() for a in self.settings.owner_addresses}
@@ -334,9 +323,7 @@ class OutlookCalendarSource(GraphCalendarReconcile):
 
     def hold_state(self, key: str, fingerprint: str) -> ObjectState:
         found = self._find(key)
-        if found is None:
-            return "gone"
-        return "untouched" if _fingerprint(found) == fingerprint else "changed"
+        return object_state(_fingerprint(found) if found is not None else None, fingerprint)
 
     def remove_hold(self, key: str, fingerprint: str) -> bool:
         found = self._find(key)

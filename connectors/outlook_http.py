@@ -37,13 +37,18 @@ import msal
 import requests
 
 from connectors.base import AuthFailed, SourceInvalid, SourceUnavailable
-from connectors.http_retry import RetryPolicy, Transient, retry_after_seconds
+from connectors.http_retry import (
+    PartsFailed,
+    RetryPolicy,
+    Transient,
+    parts_failed,
+    retry_after_seconds,
+)
+from connectors.http_session import PinnedSession, ca_verify
 from connectors.outlook_auth import (
     CONSUMER_TENANT,
     GRAPH_ENDPOINT,
     IdentityHttp,
-    Session,
-    ca_verify,
     load_cache,
     make_app,
     qualified,
@@ -92,12 +97,6 @@ class GraphError(Exception):
         self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
-class _PartsFailed(Exception):
-    def __init__(self, count: int, reason: str, retry_after: float | None) -> None:
-        super().__init__(f"{count} batch request(s) failed ({reason})")
-        self.reason, self.retry_after = reason, retry_after
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     """One request's answer inside a JSON batch."""
@@ -122,8 +121,8 @@ def classify(exc: BaseException) -> Transient | None:
         if exc.status in TRANSIENT_STATUSES:
             return Transient(f"HTTP {exc.status} {exc.code}".strip(), exc.retry_after)
         return None
-    if isinstance(exc, _PartsFailed):
-        return Transient(str(exc), exc.retry_after)
+    if isinstance(exc, PartsFailed):
+        return exc.transient()
     if isinstance(exc, requests.exceptions.SSLError):
         return None
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
@@ -162,7 +161,7 @@ class GraphApi:
     def __init__(self, settings: GraphSettings) -> None:
         self.settings = settings
         verify = ca_verify(settings.ca_file)
-        self.session = Session(verify)
+        self.session = PinnedSession(verify)
         self.identity = IdentityHttp(verify, settings.retry, settings.timeout)
         self.resource = scope_resource(settings.graph)
         self._endpoint = settings.graph.rstrip("/")
@@ -415,9 +414,7 @@ class GraphApi:
                 results[key] = Answer(st, body, {str(k): str(v) for k, v in h.items()})
                 pending.pop(key)
             if pending:
-                waits = [t.retry_after for t in transient if t.retry_after is not None]
-                reason = transient[0].reason if transient else "no answer"
-                raise _PartsFailed(len(pending), reason, max(waits) if waits else None)
+                raise parts_failed(len(pending), transient, "request(s)")
 
         try:
             self.settings.retry.call(round_trip, classify=classify, what=what)

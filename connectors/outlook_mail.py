@@ -59,9 +59,10 @@ from connectors.base import (
     FolderRole,
     RawMessage,
     SourceInvalid,
-    SourceUnavailable,
     StreamInfo,
 )
+from connectors.graph_delta import delta_page, following_link, read_to_delta_link
+from connectors.graph_delta import sync_state_lost as sync_state_lost
 from connectors.graph_drafts import KEY_PROPERTY, GraphDraftSink, key_filter
 from connectors.graph_reconcile import GraphMailReconcile
 from connectors.outlook_http import (
@@ -145,7 +146,6 @@ WELL_KNOWN: dict[str, FolderRole] = {
     "junkemail": "junk",
     "deleteditems": "trash",
 }
-_SYNC_CODES = ("syncstate", "resync")
 
 
 @dataclass(frozen=True)
@@ -178,12 +178,6 @@ def load_cursor(cursor: str) -> _Cursor:
         return _Cursor(str(doc["link"]), bool(doc.get("full")))
     except (ValueError, TypeError) as exc:
         raise CursorExpired(f"unreadable Outlook mail cursor: {exc}") from None
-
-
-def sync_state_lost(exc: GraphError) -> bool:
-    """Graph no longer knows the delta token: 410, or a 4xx naming the sync state."""
-    code = exc.code.lower()
-    return exc.status == 410 or (400 <= exc.status < 500 and any(c in code for c in _SYNC_CODES))
 
 
 class OutlookMailSource(GraphDraftSink, GraphMailReconcile):
@@ -229,15 +223,10 @@ class OutlookMailSource(GraphDraftSink, GraphMailReconcile):
             docs = [d for d in docs if not d.get("isDraft") and _in_window(d, cutoff)]
             headers = self._header_fields(folder, stream, docs, first_read=state.full)
             items = [parse_message(d, stream, headers.get(str(d["id"]))) for d in docs]
-            nxt, delta = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
-            if nxt:
-                after = _Cursor(str(nxt), state.full)
-            elif delta:
-                after = _Cursor(str(delta))
-            else:
-                raise SourceUnavailable(
-                    f"Graph: a delta page of {stream.name} without nextLink or deltaLink"
-                )
+            nxt, following = following_link(
+                page, f"Graph: a delta page of {stream.name} without nextLink or deltaLink"
+            )
+            after = _Cursor(following, state.full and nxt is not None)
             yield from self._chunks(items, previous, after.dump(), read=len(rows), done=not nxt)
             if not nxt:
                 return
@@ -264,24 +253,25 @@ class OutlookMailSource(GraphDraftSink, GraphMailReconcile):
         return f"{self._base}/mailFolders/{quote(folder, safe='')}/messages/delta"
 
     def _page(self, link: str, params: dict[str, str] | None, *, resumed: bool) -> dict[str, Any]:
-        what = "Graph messages delta"
-        try:
-            doc = self.api.call(
-                "GET", link, what, params=params, headers=self._prefer(), handles=range(400, 500)
-            )
-        except GraphError as exc:
-            if sync_state_lost(exc) and resumed:
-                raise CursorExpired(
-                    f"Graph no longer knows the delta token ({exc.status} {exc.code});"
-                    " the folder is read again"
-                ) from None
+        def refused(exc: GraphError) -> dict[str, Any] | None:
             if exc.status == 400 and params and "$orderby" in params:
                 # Whether $orderby combines with changeType is not documented.
                 logger.info("outlook.delta.no_orderby", extra={"code": exc.code})
                 rest = {k: v for k, v in params.items() if k != "$orderby"}
                 return self._page(link, rest, resumed=resumed)
-            raise self.api.failure(exc, what) from None
-        return doc if isinstance(doc, dict) else {}
+            return None
+
+        return delta_page(
+            self.api,
+            link,
+            params,
+            what="Graph messages delta",
+            headers=self._prefer(),
+            resumed=resumed,
+            token="delta token",
+            again="the folder is read again",
+            refused=refused,
+        )
 
     # ------------------------------------------------------------------ reconcile hooks
 
@@ -295,17 +285,13 @@ class OutlookMailSource(GraphDraftSink, GraphMailReconcile):
 
     def _fresh_round(self, folder: str) -> str:
         """A delta cursor valid now: a whole round read to its deltaLink, ids only kept."""
-        link = self._initial_link(folder)
-        params: dict[str, str] | None = initial_params()
-        while True:
-            page = self._page(link, params, resumed=False)
-            params = None
-            nxt, delta = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
-            if delta:
-                return _Cursor(str(delta)).dump()
-            if not nxt:
-                raise SourceUnavailable("Graph: a delta page without nextLink or deltaLink")
-            link = str(nxt)
+        delta = read_to_delta_link(
+            lambda link, params: self._page(link, params, resumed=False),
+            self._initial_link(folder),
+            initial_params(),
+            "Graph: a delta page without nextLink or deltaLink",
+        )
+        return _Cursor(delta).dump()
 
     def _check_cursor(self, cursor: str) -> None:
         load_cursor(cursor)

@@ -32,30 +32,13 @@ from connectors.google_auth import (
     scopes_for,
 )
 from syncd.cli_app import App, pass_app
-from syncd.config import Config, GmailAccount, GoogleCalendar, OutlookAccount
-from syncd.connect import google_credentials_path, token_key
+from syncd.config import GmailAccount, OutlookAccount
+from syncd.connect import google_credentials_path, google_features, token_key
 from syncd.errors import ConfigError, InputError, SyncdError
 from syncd.secrets import write_token_file
 from syncd.store.models import Account
 
 DEFAULT_REDIRECT_PORT = 8765
-
-
-def google_features(config: Config, acc: GmailAccount) -> list[str]:
-    """What syncd will do with the account, so what it must be allowed to do."""
-
-    def aimed_here(account: str | None) -> bool:
-        return account is None or account == acc.name
-
-    rules = config.settings.rules
-    features = ["mail"]
-    if any(r.action_kind == "draft" and aimed_here(r.account) for r in rules):
-        features.append("drafts")
-    if isinstance(acc.calendar, GoogleCalendar):
-        features.append("calendar")
-        if any(r.action_kind == "hold" and aimed_here(r.account) for r in rules):
-            features.append("holds")
-    return features
 
 
 @click.command("auth")

@@ -11,11 +11,12 @@ a missing or world-readable secret fails that account with a clear message, not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.base import AuthFailed, DraftSink, HoldSink, Source
+from connectors.base import AuthFailed, DraftSink, HoldSink, Source, close_if_closable
 from connectors.ics import IcsFolderSource
 from connectors.ics_holds import IcsHolds
 from connectors.maildir import MaildirSource
@@ -27,6 +28,7 @@ from syncd.config import (
     GmailAccount,
     GoogleCalendar,
     IcsCalendar,
+    ImapAccount,
     MaildirAccount,
     OutlookAccount,
     OutlookCalendar,
@@ -71,6 +73,44 @@ class SecretFile:
     required: bool  # False: it appears once the account is authorised (accounts auth)
 
 
+def _gmail_secrets(config: Config, acc: GmailAccount, what: str) -> list[SecretFile]:
+    out = [SecretFile(f"{what} credentials", google_credentials_path(config, acc), False)]
+    if acc.client_secrets is not None:
+        out.append(SecretFile(f"{what} OAuth client", acc.client_secrets, False))
+    return out
+
+
+def _outlook_secrets(config: Config, acc: OutlookAccount, what: str) -> list[SecretFile]:
+    if acc.auth != "client_credentials":
+        return [SecretFile(f"{what} token cache", outlook_token_cache_path(config, acc), False)]
+    if acc.client_secret_file is not None:
+        return [SecretFile(f"{what} client secret", acc.client_secret_file, True)]
+    return []
+
+
+def _password_secret(config: Config, acc: ImapAccount, what: str) -> list[SecretFile]:
+    if acc.password_file is None:
+        return []
+    return [SecretFile(f"{what} password", acc.password_file, True)]
+
+
+def _caldav_secret(cal: CalDavCalendar, what: str) -> list[SecretFile]:
+    if cal.password_file is None:
+        return []
+    return [SecretFile(f"{what} calendar password", cal.password_file, True)]
+
+
+# The secret files an account (by its kind) and its calendar (by its kind) name or imply.
+ACCOUNT_SECRETS: dict[str, Callable[[Config, Any, str], list[SecretFile]]] = {
+    "gmail": _gmail_secrets,
+    "outlook": _outlook_secrets,
+    "imap": _password_secret,
+}
+CALENDAR_SECRETS: dict[str, Callable[[Any, str], list[SecretFile]]] = {
+    "caldav": _caldav_secret,
+}
+
+
 def secret_files(config: Config) -> list[SecretFile]:
     """Every secret file the config names (or implies), for the checks at start and doctor."""
     out: list[SecretFile] = []
@@ -79,29 +119,23 @@ def secret_files(config: Config) -> list[SecretFile]:
         out.append(SecretFile("the token encryption key ([secrets] key_file)", key, True))
     for acc in config.settings.accounts:
         what = f"account {acc.name}"
-        if isinstance(acc, GmailAccount):
-            out.append(
-                SecretFile(f"{what} credentials", google_credentials_path(config, acc), False)
-            )
-            if acc.client_secrets is not None:
-                out.append(SecretFile(f"{what} OAuth client", acc.client_secrets, False))
-        elif isinstance(acc, OutlookAccount):
-            if acc.auth == "client_credentials":
-                if acc.client_secret_file is not None:
-                    out.append(SecretFile(f"{what} client secret", acc.client_secret_file, True))
-            else:
-                path = outlook_token_cache_path(config, acc)
-                out.append(SecretFile(f"{what} token cache", path, False))
-        elif not isinstance(acc, MaildirAccount) and acc.password_file is not None:
-            out.append(SecretFile(f"{what} password", acc.password_file, True))
+        account_secrets = ACCOUNT_SECRETS.get(acc.kind)
+        if account_secrets is not None:
+            out.extend(account_secrets(config, acc, what))
         cal = acc.calendar
-        if isinstance(cal, CalDavCalendar) and cal.password_file is not None:
-            out.append(SecretFile(f"{what} calendar password", cal.password_file, True))
+        calendar_secrets = CALENDAR_SECRETS.get(cal.kind) if cal is not None else None
+        if calendar_secrets is not None:
+            out.extend(calendar_secrets(cal, what))
     return out
 
 
-def outlook_features(config: Config, acc: OutlookAccount) -> list[str]:
-    """What syncd will do with an outlook account, so what it must be allowed to do."""
+# The calendar kind served by the same authorisation as a gmail or outlook account's mail.
+_OWN_CALENDAR = {"gmail": "google", "outlook": "outlook"}
+
+
+def account_features(config: Config, acc: GmailAccount | OutlookAccount) -> list[str]:
+    """What syncd will do with a gmail or outlook account, so what it must be allowed to
+    do (the scopes `syncd accounts auth` asks for)."""
 
     def aimed_here(account: str | None) -> bool:
         return account is None or account == acc.name
@@ -110,11 +144,15 @@ def outlook_features(config: Config, acc: OutlookAccount) -> list[str]:
     features = ["mail"]
     if any(r.action_kind == "draft" and aimed_here(r.account) for r in rules):
         features.append("drafts")
-    if isinstance(acc.calendar, OutlookCalendar):
+    if acc.calendar is not None and acc.calendar.kind == _OWN_CALENDAR[acc.kind]:
         features.append("calendar")
         if any(r.action_kind == "hold" and aimed_here(r.account) for r in rules):
             features.append("holds")
     return features
+
+
+google_features = account_features
+outlook_features = account_features
 
 
 class Connectors:
@@ -129,7 +167,7 @@ class Connectors:
 
     def mail(self, acc: AnyAccount) -> Source:
         if acc.name not in self._mail:
-            self._mail[acc.name] = self._build_mail(acc)
+            self._mail[acc.name] = MAIL_SOURCES[acc.kind](self, acc)
         source: Source = self._mail[acc.name]
         return source
 
@@ -137,100 +175,10 @@ class Connectors:
         if acc.calendar is None:
             return None
         if acc.name not in self._calendar:
-            if isinstance(acc.calendar, GoogleCalendar):
-                self._calendar[acc.name] = self._build_google_calendar(acc, acc.calendar)
-            elif isinstance(acc.calendar, OutlookCalendar):
-                self._calendar[acc.name] = self._build_outlook_calendar(acc)
-            else:
-                self._calendar[acc.name] = self._build_calendar(acc.name, acc.calendar)
+            make = CALENDAR_SOURCES[acc.calendar.kind]
+            self._calendar[acc.name] = make(self, acc, acc.calendar)
         source: Source = self._calendar[acc.name]
         return source
-
-    def _build_mail(self, acc: AnyAccount) -> Any:
-        batch = self.config.settings.sync.batch_size
-        if isinstance(acc, MaildirAccount):
-            return MaildirSource(
-                acc.path,
-                folders=acc.folders,
-                exclude=[*acc.exclude_folders, *([acc.drafts_folder] if acc.drafts_folder else [])],
-                sent_folders=acc.sent_folders,
-                batch_size=batch,
-            )
-        if isinstance(acc, GmailAccount):
-            from connectors.gmail import GmailSettings, GmailSource
-
-            lookback = parse_duration(acc.lookback)
-            return GmailSource(
-                self.google_api(acc),
-                GmailSettings(lookback=lookback, items=batch, batch_size=acc.batch_size),
-            )
-        if isinstance(acc, OutlookAccount):
-            from connectors.outlook_mail import OutlookMailSettings, OutlookMailSource
-
-            return OutlookMailSource(
-                self.graph_api(acc),
-                OutlookMailSettings(
-                    folders=tuple(acc.folders), lookback=parse_duration(acc.lookback), items=batch
-                ),
-            )
-        from connectors.imap import ImapSettings, ImapSource
-
-        password = read_secret(acc.password_file, acc.password_env, what=f"account {acc.name}")
-        return ImapSource(
-            ImapSettings(
-                host=acc.host,
-                port=acc.effective_port,
-                username=acc.username,
-                password=password,
-                security=acc.security,
-                ca_file=str(acc.ca_file) if acc.ca_file else None,
-                folders=tuple(acc.folders),
-                use_all_mail=acc.use_all_mail,
-                batch_size=batch,
-                idle=acc.idle,
-                max_connections=acc.max_connections,
-            )
-        )
-
-    def _build_calendar(self, account: str, cal: IcsCalendar | CalDavCalendar) -> Any:
-        s = self.config.settings.sync
-        lookback, horizon = parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon)
-        if isinstance(cal, IcsCalendar):
-            return IcsFolderSource(
-                cal.path, lookback=lookback, horizon=horizon, batch_size=s.batch_size
-            )
-        from connectors.caldav import CalDavSettings, CalDavSource
-
-        password = read_secret(
-            cal.password_file, cal.password_env, what=f"account {account} calendar"
-        )
-        return CalDavSource(
-            CalDavSettings(
-                url=cal.url,
-                username=cal.username,
-                password=password,
-                calendar=cal.calendar,
-                ca_file=str(cal.ca_file) if cal.ca_file else None,
-                lookback=lookback,
-                horizon=horizon,
-                batch_size=s.batch_size,
-            )
-        )
-
-    def _build_google_calendar(self, acc: AnyAccount, cal: GoogleCalendar) -> Any:
-        from connectors.gcal import GoogleCalendarSettings, GoogleCalendarSource
-
-        assert isinstance(acc, GmailAccount)  # the config allows google calendars nowhere else
-        s = self.config.settings.sync
-        return GoogleCalendarSource(
-            self.google_api(acc),
-            GoogleCalendarSettings(
-                calendar_id=cal.calendar_id,
-                lookback=parse_duration(s.calendar_lookback),
-                horizon=parse_duration(s.calendar_horizon),
-                items=s.batch_size,
-            ),
-        )
 
     def google_api(self, acc: GmailAccount) -> Any:
         """One authorised transport per gmail account, shared by its mail and calendar."""
@@ -265,22 +213,6 @@ class Connectors:
                 )
             )
         return self._google[acc.name]
-
-    def _build_outlook_calendar(self, acc: AnyAccount) -> Any:
-        from connectors.outlook_calendar import OutlookCalendarSettings, OutlookCalendarSource
-
-        assert isinstance(acc, OutlookAccount)  # the config allows outlook calendars nowhere else
-        s = self.config.settings.sync
-        owner = self.config.owner
-        return OutlookCalendarSource(
-            self.graph_api(acc),
-            OutlookCalendarSettings(
-                lookback=parse_duration(s.calendar_lookback),
-                horizon=parse_duration(s.calendar_horizon),
-                items=s.batch_size,
-                owner_addresses=tuple(owner.addresses) + tuple(owner.aliases),
-            ),
-        )
 
     def graph_api(self, acc: OutlookAccount) -> Any:
         """One msal application and Graph client per outlook account, shared by its mail
@@ -338,8 +270,9 @@ class Connectors:
     # --- writing ---------------------------------------------------------------------------
 
     def draft_sink(self, acc: AnyAccount) -> DraftSink:
-        if isinstance(acc, MaildirAccount):
-            return MaildirDrafts(acc.path, drafts_folder=acc.drafts_folder)
+        make = DRAFT_SINKS.get(acc.kind)
+        if make is not None:
+            return make(self, acc)
         sink: DraftSink = self.mail(acc)  # type: ignore[assignment]
         return sink
 
@@ -347,9 +280,9 @@ class Connectors:
         cal = acc.calendar
         if cal is None:
             return None
-        if isinstance(cal, IcsCalendar):
-            holds = cal.holds or self.config.state_dir / "holds" / acc.name
-            return IcsHolds(holds, calendars=[cal.path])
+        make = HOLD_SINKS.get(cal.kind)
+        if make is not None:
+            return make(self, acc, cal)
         sink: HoldSink = self.calendar(acc)  # type: ignore[assignment]
         return sink
 
@@ -360,10 +293,151 @@ class Connectors:
             *self._google.values(),
             *self._graph.values(),
         ]:
-            close = getattr(obj, "close", None)
-            if close is not None:
-                close()
+            close_if_closable(obj)
         self._mail.clear()
         self._calendar.clear()
         self._google.clear()
         self._graph.clear()
+
+
+# --- the factories, by kind ---------------------------------------------------------------
+
+
+def _maildir_source(c: Connectors, acc: MaildirAccount) -> Any:
+    return MaildirSource(
+        acc.path,
+        folders=acc.folders,
+        exclude=[*acc.exclude_folders, *([acc.drafts_folder] if acc.drafts_folder else [])],
+        sent_folders=acc.sent_folders,
+        batch_size=c.config.settings.sync.batch_size,
+    )
+
+
+def _gmail_source(c: Connectors, acc: GmailAccount) -> Any:
+    from connectors.gmail import GmailSettings, GmailSource
+
+    batch = c.config.settings.sync.batch_size
+    lookback = parse_duration(acc.lookback)
+    return GmailSource(
+        c.google_api(acc),
+        GmailSettings(lookback=lookback, items=batch, batch_size=acc.batch_size),
+    )
+
+
+def _outlook_mail_source(c: Connectors, acc: OutlookAccount) -> Any:
+    from connectors.outlook_mail import OutlookMailSettings, OutlookMailSource
+
+    batch = c.config.settings.sync.batch_size
+    return OutlookMailSource(
+        c.graph_api(acc),
+        OutlookMailSettings(
+            folders=tuple(acc.folders), lookback=parse_duration(acc.lookback), items=batch
+        ),
+    )
+
+
+def _imap_source(c: Connectors, acc: ImapAccount) -> Any:
+    from connectors.imap import ImapSettings, ImapSource
+
+    password = read_secret(acc.password_file, acc.password_env, what=f"account {acc.name}")
+    return ImapSource(
+        ImapSettings(
+            host=acc.host,
+            port=acc.effective_port,
+            username=acc.username,
+            password=password,
+            security=acc.security,
+            ca_file=str(acc.ca_file) if acc.ca_file else None,
+            folders=tuple(acc.folders),
+            use_all_mail=acc.use_all_mail,
+            batch_size=c.config.settings.sync.batch_size,
+            idle=acc.idle,
+            max_connections=acc.max_connections,
+        )
+    )
+
+
+def _ics_source(c: Connectors, acc: AnyAccount, cal: IcsCalendar) -> Any:
+    s = c.config.settings.sync
+    lookback, horizon = parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon)
+    return IcsFolderSource(cal.path, lookback=lookback, horizon=horizon, batch_size=s.batch_size)
+
+
+def _caldav_source(c: Connectors, acc: AnyAccount, cal: CalDavCalendar) -> Any:
+    from connectors.caldav import CalDavSettings, CalDavSource
+
+    s = c.config.settings.sync
+    lookback, horizon = parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon)
+    password = read_secret(cal.password_file, cal.password_env, what=f"account {acc.name} calendar")
+    return CalDavSource(
+        CalDavSettings(
+            url=cal.url,
+            username=cal.username,
+            password=password,
+            calendar=cal.calendar,
+            ca_file=str(cal.ca_file) if cal.ca_file else None,
+            lookback=lookback,
+            horizon=horizon,
+            batch_size=s.batch_size,
+        )
+    )
+
+
+def _google_calendar_source(c: Connectors, acc: GmailAccount, cal: GoogleCalendar) -> Any:
+    """(The config allows google calendars on gmail accounts only.)"""
+    from connectors.gcal import GoogleCalendarSettings, GoogleCalendarSource
+
+    s = c.config.settings.sync
+    return GoogleCalendarSource(
+        c.google_api(acc),
+        GoogleCalendarSettings(
+            calendar_id=cal.calendar_id,
+            lookback=parse_duration(s.calendar_lookback),
+            horizon=parse_duration(s.calendar_horizon),
+            items=s.batch_size,
+        ),
+    )
+
+
+def _outlook_calendar_source(c: Connectors, acc: OutlookAccount, cal: OutlookCalendar) -> Any:
+    """(The config allows outlook calendars on outlook accounts only.)"""
+    from connectors.outlook_calendar import OutlookCalendarSettings, OutlookCalendarSource
+
+    s = c.config.settings.sync
+    owner = c.config.owner
+    return OutlookCalendarSource(
+        c.graph_api(acc),
+        OutlookCalendarSettings(
+            lookback=parse_duration(s.calendar_lookback),
+            horizon=parse_duration(s.calendar_horizon),
+            items=s.batch_size,
+            owner_addresses=tuple(owner.addresses) + tuple(owner.aliases),
+        ),
+    )
+
+
+def _maildir_drafts(c: Connectors, acc: MaildirAccount) -> DraftSink:
+    return MaildirDrafts(acc.path, drafts_folder=acc.drafts_folder)
+
+
+def _ics_holds(c: Connectors, acc: AnyAccount, cal: IcsCalendar) -> HoldSink:
+    holds = cal.holds or c.config.state_dir / "holds" / acc.name
+    return IcsHolds(holds, calendars=[cal.path])
+
+
+# An account's mail source by the account's kind, its calendar source by the calendar's.
+MAIL_SOURCES: dict[str, Callable[[Connectors, Any], Any]] = {
+    "maildir": _maildir_source,
+    "imap": _imap_source,
+    "gmail": _gmail_source,
+    "outlook": _outlook_mail_source,
+}
+CALENDAR_SOURCES: dict[str, Callable[[Connectors, Any, Any], Any]] = {
+    "ics": _ics_source,
+    "caldav": _caldav_source,
+    "google": _google_calendar_source,
+    "outlook": _outlook_calendar_source,
+}
+# Sinks apart from the source; every other kind's source is its own sink.
+DRAFT_SINKS: dict[str, Callable[[Connectors, Any], DraftSink]] = {"maildir": _maildir_drafts}
+HOLD_SINKS: dict[str, Callable[[Connectors, Any, Any], HoldSink]] = {"ics": _ics_holds}

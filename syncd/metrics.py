@@ -129,17 +129,11 @@ class Metrics:
 
     def __init__(self, store: Store, owner_id: int, now: Callable[[], datetime]) -> None:
         self.registry = CollectorRegistry()
-        self.items = Counter(
-            "syncd_items_ingested",
-            "Items (messages, events) stored.",
-            ["account", "stream"],
-            registry=self.registry,
+        self.items = self._counter(
+            "syncd_items_ingested", "Items (messages, events) stored.", "account", "stream"
         )
-        self.new_interactions = Counter(
-            "syncd_interactions_new",
-            "Interactions recorded for the first time.",
-            ["account"],
-            registry=self.registry,
+        self.new_interactions = self._counter(
+            "syncd_interactions_new", "Interactions recorded for the first time.", "account"
         )
         self.sync_seconds = Histogram(
             "syncd_sync_duration_seconds",
@@ -148,20 +142,20 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=self.registry,
         )
-        self.errors = Counter(
+        self.errors = self._counter(
             "syncd_sync_errors",
             "Failed polls by kind: auth, unavailable, invalid, connector, setup.",
-            ["account", "kind"],
-            registry=self.registry,
+            "account",
+            "kind",
         )
-        self.rules_runs = Counter(
-            "syncd_rules_runs",
-            "Runs of the rules, by outcome.",
-            ["outcome"],
-            registry=self.registry,
+        self.rules_runs = self._counter(
+            "syncd_rules_runs", "Runs of the rules, by outcome.", "outcome"
         )
         self.registry.register(StoreCollector(store, owner_id, now))
         self._server: WSGIServer | None = None
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, list(labels), registry=self.registry)
 
     def observe_sync(self, account: str, reports: Sequence[StreamReport], seconds: float) -> None:
         self.sync_seconds.labels(account).observe(seconds)

@@ -20,6 +20,8 @@ import threading
 from collections.abc import Generator, Iterator
 from typing import Generic, TypeVar
 
+from connectors.base import close_if_closable
+
 T = TypeVar("T")
 
 _DONE = object()
@@ -57,9 +59,8 @@ class _Prefetch(Generic[T]):
         except BaseException as exc:  # handed to the consumer, not swallowed
             self._put(_Failure(exc))
         finally:
-            close = getattr(self._source, "close", None)
-            if close is not None:
-                close()  # a generator's finally blocks run here, in the thread that ran it
+            # A generator's finally blocks run here, in the thread that ran it.
+            close_if_closable(self._source)
 
     def __iter__(self) -> Generator[T, None, None]:
         self._thread.start()

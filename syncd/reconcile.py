@@ -56,7 +56,7 @@ from syncd.contacts import iso
 from syncd.errors import SyncdError
 from syncd.ingest import IngestContext, IngestResult, ingest_batch, load_privacy
 from syncd.store.models import Account, InteractionSource, Stream
-from syncd.sync import AccountSources, Syncer, _drop_replaced_sources, sources_for
+from syncd.sync import AccountSources, Syncer, drop_replaced_sources, sources_for
 
 log = logging.getLogger("syncd.reconcile")
 
@@ -274,7 +274,7 @@ class _Reconciler:
         """Store the fresh cursor; sources the window saw under new ids replace old ones
         (an IMAP folder with a new UIDVALIDITY), as a full resync does."""
         with self.syncer.store.session() as s, s.begin():
-            dropped = _drop_replaced_sources(s, stream_id, seen)
+            dropped = drop_replaced_sources(s, stream_id, seen)
             stream = s.get(Stream, stream_id)
             assert stream is not None
             stream.cursor = cursor

@@ -32,10 +32,12 @@ from connectors.base import (
     Batch,
     ConnectorError,
     CursorExpired,
+    SizeHinted,
     Source,
     SourceInvalid,
     SourceUnavailable,
     StreamInfo,
+    retry_after_of,
 )
 from syncd.classify import ClassifyOptions
 from syncd.config import AnyAccount, Config
@@ -208,7 +210,7 @@ class Syncer:
             except ConnectorError as exc:
                 report = StreamReport(account.name, prefix.rstrip(":"), "?", error=str(exc))
                 report.error_kind = _error_kind(exc)
-                report.retry_after = getattr(exc, "retry_after", None)
+                report.retry_after = retry_after_of(exc)
                 reports.append(report)
                 self._record_account_error(account_id, exc, now)
                 log.warning(
@@ -279,7 +281,7 @@ class Syncer:
             self._record_stream_error(stream_id, report.error, now)
         except ConnectorError as exc:
             report.error, report.error_kind = str(exc), _error_kind(exc)
-            report.retry_after = getattr(exc, "retry_after", None)
+            report.retry_after = retry_after_of(exc)
             self._record_stream_error(stream_id, report.error, now)
         finally:
             progress.end_stream()
@@ -376,7 +378,7 @@ class Syncer:
                 raise _Stopped  # the expired cursor stays: the next pass resyncs again, whole
         with self.store.session() as s, s.begin():
             self._before_write(s, report.account)
-            dropped = _drop_replaced_sources(s, ctx.stream_id, seen)
+            dropped = drop_replaced_sources(s, ctx.stream_id, seen)
             self._store_cursor(s, ctx.stream_id, final, now, 0)
         log.info("sync.resync.done", extra={"stream": info.name, "replaced_sources": dropped})
 
@@ -514,7 +516,7 @@ def _error_kind(exc: Exception) -> str:
     return "connector" if isinstance(exc, ConnectorError) else "setup"
 
 
-def _drop_replaced_sources(s: Session, stream_id: int, seen: set[str]) -> int:
+def drop_replaced_sources(s: Session, stream_id: int, seen: set[str]) -> int:
     """Delete the stream's sources not in `seen` whose interaction has one that is."""
     rows = s.execute(
         select(
@@ -530,11 +532,10 @@ def _drop_replaced_sources(s: Session, stream_id: int, seen: set[str]) -> int:
 
 def _hint(source: Source, info: StreamInfo) -> int | None:
     """A source may say how many items a full read will yield, for the progress bar."""
-    size_hint = getattr(source, "size_hint", None)
-    if size_hint is None:
+    if not isinstance(source, SizeHinted):
         return None
     try:
-        value = size_hint(info)
+        value = source.size_hint(info)
     except ConnectorError:
         return None
     return value if isinstance(value, int) else None

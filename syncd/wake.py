@@ -21,9 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, Waitable
 from syncd.config import AnyAccount
 from syncd.connect import Connectors
 from syncd.errors import SyncdError
@@ -37,7 +36,7 @@ TICK = 0.2  # how often the pause looks at the stop event
 @dataclass(frozen=True)
 class Waiter:
     account: str
-    source: Any  # has wait_for_change(timeout, cancel) -> bool
+    source: Waitable
 
 
 def waiters(connectors: Connectors, accounts: Sequence[AnyAccount]) -> list[Waiter]:
@@ -46,8 +45,7 @@ def waiters(connectors: Connectors, accounts: Sequence[AnyAccount]) -> list[Wait
     for acc in accounts:
         try:
             source = connectors.mail(acc)
-            can_wait = getattr(source, "can_wait", None)
-            if can_wait is not None and can_wait():
+            if isinstance(source, Waitable) and source.can_wait():
                 found.append(Waiter(acc.name, source))
         except (ConnectorError, SyncdError) as exc:  # the pass reports it; here, just poll
             log.info("daemon.wait.unavailable", extra={"account": acc.name, "error": str(exc)})

@@ -32,26 +32,24 @@ Limits: `FakeGoogle.limit` turns on Gmail's per-user quota window and concurrenc
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
-import random
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import compat32
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import googleapiclient
 import pytest
 
+from tests.fake_faults import FaultHandler, FaultInjector, ServedFake, apply_fault
 from tests.fake_google_quota import CONCURRENT_BODY, RATE_BODY, UserQuota
 
 DISCOVERY = os.path.join(os.path.dirname(googleapiclient.__file__), "discovery_cache", "documents")
@@ -81,10 +79,6 @@ STATUS_NAME = {
     500: "INTERNAL",
     503: "UNAVAILABLE",
 }
-
-
-class Drop(Exception):
-    """Close the connection without an answer."""
 
 
 @dataclass
@@ -187,15 +181,6 @@ class _Route:
     names: list[str]
     scopes: frozenset[str]
     handler: Callable[[Call], Answer]
-
-
-@dataclass
-class _Fault:
-    match: Callable[[str, str], bool]  # (method id, path) -> bool
-    answer: Answer | None
-    drop: str | None  # "before" | "after"
-    times: int
-    after: bool = False  # the error answer comes after the request was carried out
 
 
 def _routes_of(doc_name: str) -> dict[str, tuple[str, str, frozenset[str]]]:
@@ -348,28 +333,21 @@ class OAuth:
         }
 
 
-class FakeGoogle:
+class FakeGoogle(FaultInjector, ServedFake):
     """The whole fake: start() it, point the clients at `url`, stop() it."""
 
     def __init__(self, *, seed: int = 1, owner: str = "alex@example.com") -> None:
         from tests.fake_gcal import CalendarState
         from tests.fake_gmail import GmailState
 
-        self.lock = threading.RLock()
+        self._init_faults(seed, ("500", "503", "429", "drop-before", "drop-after"))
         self.owner = owner
         self.oauth = OAuth()
         self.gmail = GmailState(owner, seed=seed)
         self.calendar = CalendarState(owner)
         self.log: list[Logged] = []
-        self.rng = random.Random(seed)
-        self.share = 0.0
-        self.share_kinds: tuple[str, ...] = ("500", "503", "429", "drop-before", "drop-after")
-        self.retry_after = "1"
-        self.faults: list[_Fault] = []
         self.quota = UserQuota()
         self._routes: list[_Route] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.gmail.register(self)
         self.calendar.register(self)
 
@@ -387,24 +365,10 @@ class FakeGoogle:
             pass
 
         Handler.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self.serve(server)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -465,22 +429,7 @@ class FakeGoogle:
         `after`: they are carried out first, and the error is the answer."""
         if answer is None and status is not None:
             answer = error_answer(status, reason, message, **(headers or {}))
-
-        def match(method_id: str, path: str) -> bool:
-            return method_id.startswith(what) or path.startswith(what)
-
-        with self.lock:
-            self.faults.append(_Fault(match, answer, drop, times, after))
-
-    def fail_share(
-        self, share: float, *, kinds: tuple[str, ...] | None = None, retry_after: str = "1"
-    ) -> None:
-        """Make `share` of requests (and batch parts) fail at random."""
-        with self.lock:
-            self.share = share
-            if kinds is not None:
-                self.share_kinds = kinds
-            self.retry_after = retry_after
+        self.add_fault(what, answer, drop, times, after=after)
 
     def limit(self, *, units: int = 0, window: float = 60.0, concurrent: int = 0) -> None:
         """Gmail's per-user limits: `units` quota units per sliding `window` seconds (past
@@ -500,41 +449,25 @@ class FakeGoogle:
                 if e.method_id.startswith(prefix) and (in_batch is None or e.in_batch == in_batch)
             ]
 
-    def _fault_for(
-        self, method_id: str, path: str, *, part: bool
-    ) -> tuple[Answer | None, str | None]:
-        """(error answer, drop): drop is "before", "after" (the connection), or "made"
-        (carried out, then the error answer)."""
-        with self.lock:
-            for f in self.faults:
-                if f.times > 0 and f.match(method_id, path):
-                    if part and f.drop:
-                        continue
-                    f.times -= 1
-                    return f.answer, "made" if f.after else f.drop
-            if self.share and method_id != "oauth.auth" and self.rng.random() < self.share:
-                kinds = [k for k in self.share_kinds if not (part and k.startswith("drop"))]
-                if method_id == "oauth.token":
-                    kinds = [k for k in kinds if k in ("500", "503")]
-                if not kinds:
-                    return None, None
-                kind = self.rng.choice(kinds)
-                if kind.startswith("drop"):
-                    return None, kind.split("-")[1]
-                made = "made" if kind.endswith("-after") else None
-                if kind.startswith("429"):
-                    return (
-                        error_answer(
-                            429,
-                            "rateLimitExceeded",
-                            "Too many concurrent requests for user.",
-                            **{"Retry-After": self.retry_after},
-                        ),
-                        made,
-                    )
-                code = int(kind.removesuffix("-after"))
-                return error_answer(code, "backendError", "Backend Error"), made
-        return None, None
+    never_random = "oauth.auth"
+
+    def _random_kinds(self, name: str, kinds: list[str]) -> list[str]:
+        return [k for k in kinds if k in ("500", "503")] if name == "oauth.token" else kinds
+
+    def _random_fault(self, kind: str) -> tuple[Answer, str | None]:
+        made = "made" if kind.endswith("-after") else None
+        if kind.startswith("429"):
+            return (
+                error_answer(
+                    429,
+                    "rateLimitExceeded",
+                    "Too many concurrent requests for user.",
+                    **{"Retry-After": self.retry_after},
+                ),
+                made,
+            )
+        code = int(kind.removesuffix("-after"))
+        return error_answer(code, "backendError", "Backend Error"), made
 
     # ------------------------------------------------------------------ dispatch
 
@@ -549,21 +482,19 @@ class FakeGoogle:
             answer = ApiError(403, *reversed(RATE_BODY), domain="usageLimits").answer()
             self._log(method_id, method, path, query, answer.status, part)
             return answer
-        answer, drop = self._fault_for(method_id, path, part=part)
-        if drop == "before":
-            self._log(method_id, method, path, query, 0, part)
-            raise Drop()
-        if answer is None:
-            answer = self._carry_out(method_id, route, params, method, path, query, headers, body)
-            if method_id == "gmail.users.messages.get" and answer.status == 200:
+        answer, drop = self.fault_for(method_id, path, part=part)
+
+        def carry_out(sent: bool) -> Answer:
+            done = self._carry_out(method_id, route, params, method, path, query, headers, body)
+            if sent and method_id == "gmail.users.messages.get" and done.status == 200:
                 self.quota.gets[params.get("id", "")] += 1
-        elif drop in ("after", "made"):  # carried out, then the answer is lost
-            self._carry_out(method_id, route, params, method, path, query, headers, body)
-        if drop == "after":
-            self._log(method_id, method, path, query, 0, part)
-            raise Drop()
-        self._log(method_id, method, path, query, answer.status, part)
-        return answer
+            return done
+
+        def log(status: int) -> None:
+            self._log(method_id, method, path, query, status, part)
+
+        result: Answer = apply_fault(answer, drop, carry_out, log)
+        return result
 
     def _log(
         self,
@@ -702,12 +633,9 @@ def _parse_http_request(data: bytes) -> tuple[str, str, dict[str, str], bytes]:
     return method, target, headers, body[: int(length)] if length is not None else body.strip()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FaultHandler):
     fake: FakeGoogle
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # the tests' output stays clean
-        pass
+    status_text = STATUS_TEXT
 
     def _serve(self) -> None:
         # A request is in flight from its first line to its answer.
@@ -717,28 +645,19 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        try:
-            if crowded:
-                answer = ApiError(
-                    429, CONCURRENT_BODY[1], CONCURRENT_BODY[0], "usageLimits"
-                ).answer()
-            else:
-                answer = self.fake.handle(self.command, self.path, headers, body)
-        except Drop:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(2)
-            return
-        finally:
-            if limited:
-                self.fake.quota.leave()
-        self.send_response(answer.status, STATUS_TEXT.get(answer.status))
-        for k, v in answer.headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(answer.body)
+
+        def make() -> Answer:
+            try:
+                if crowded:
+                    return ApiError(
+                        429, CONCURRENT_BODY[1], CONCURRENT_BODY[0], "usageLimits"
+                    ).answer()
+                return self.fake.handle(self.command, self.path, headers, body)
+            finally:
+                if limited:
+                    self.fake.quota.leave()
+
+        self.answer_or_drop(make)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -47,17 +47,18 @@ import random
 import secrets
 import ssl
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+
+from tests.fake_faults import FaultHandler, FaultInjector, ServedFake, apply_fault
 
 STATUS_TEXT = {
     200: "OK",
@@ -185,10 +186,6 @@ class TestCA:
 # ----------------------------------------------------------------------------- answers
 
 
-class Drop(Exception):
-    """Close the connection without an answer."""
-
-
 @dataclass
 class Answer:
     status: int
@@ -250,14 +247,6 @@ class Logged:
     status: int  # 0: the connection was dropped
     in_batch: bool = False
     grant: str = ""  # the token endpoint's grant_type
-
-
-@dataclass
-class _Fault:
-    match: Callable[[str, str], bool]  # (route, path) -> bool
-    answer: Answer | None
-    drop: str | None  # "before" | "after"
-    times: int
 
 
 # ----------------------------------------------------------------------------- identity
@@ -549,7 +538,7 @@ class Identity:
 # ----------------------------------------------------------------------------- the fake
 
 
-class FakeMicrosoft:
+class FakeMicrosoft(FaultInjector, ServedFake):
     """The whole fake: start() it, point msal at `authority` and Graph at `graph`."""
 
     def __init__(
@@ -563,7 +552,9 @@ class FakeMicrosoft:
     ) -> None:
         from tests.fake_graph import GraphState
 
-        self.lock = threading.RLock()
+        self._init_faults(
+            seed, ("500", "503", "504", "429", "drop-before", "drop-after", "429-after")
+        )
         self.owner = owner
         self.tenant = tenant
         self.personal = personal
@@ -571,22 +562,8 @@ class FakeMicrosoft:
         self.identity = Identity(self)
         self.graph = GraphState(self, seed=seed)
         self.log: list[Logged] = []
-        self.rng = random.Random(seed)
-        self.share = 0.0
-        self.share_kinds: tuple[str, ...] = (
-            "500",
-            "503",
-            "504",
-            "429",
-            "drop-before",
-            "drop-after",
-            "429-after",
-        )
-        self.retry_after = "1"
-        self.faults: list[_Fault] = []
         self.in_flight = 0
         self.concurrency = 4  # Outlook's MailboxConcurrency limit
-        self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> FakeMicrosoft:
         fake = self
@@ -600,22 +577,8 @@ class FakeMicrosoft:
         server.socket = self.ca.server_context().wrap_socket(
             server.socket, server_side=True, do_handshake_on_connect=False
         )
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self.serve(server)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -682,21 +645,7 @@ class FakeMicrosoft:
         """The next `times` requests whose route or path starts with `what` fail."""
         if answer is None and status is not None:
             answer = odata_error(status, code, message, **(headers or {}))
-
-        def match(route: str, path: str) -> bool:
-            return route.startswith(what) or path.startswith(what)
-
-        with self.lock:
-            self.faults.append(_Fault(match, answer, drop, times))
-
-    def fail_share(
-        self, share: float, *, kinds: tuple[str, ...] | None = None, retry_after: str = "1"
-    ) -> None:
-        with self.lock:
-            self.share = share
-            if kinds is not None:
-                self.share_kinds = kinds
-            self.retry_after = retry_after
+        self.add_fault(what, answer, drop, times)
 
     def clear_log(self) -> None:
         with self.lock:
@@ -710,39 +659,19 @@ class FakeMicrosoft:
                 if e.route.startswith(prefix) and (in_batch is None or e.in_batch == in_batch)
             ]
 
-    def _fault_for(self, route: str, path: str, *, part: bool) -> tuple[Answer | None, str | None]:
-        with self.lock:
-            for f in self.faults:
-                if f.times > 0 and f.match(route, path):
-                    if part and f.drop:
-                        continue
-                    f.times -= 1
-                    return f.answer, f.drop
-            if self.share and route != "identity.devicelogin" and self.rng.random() < self.share:
-                kinds = [k for k in self.share_kinds if not (part and k.startswith("drop"))]
-                if not kinds:
-                    return None, None
-                kind = self.rng.choice(kinds)
-                if kind.startswith("drop"):
-                    return None, kind.split("-")[1]
-                after = {"Retry-After": self.retry_after}
-                if kind == "429-after":  # carried out, but the answer says throttled
-                    return odata_error(429, "TooManyRequests", "Too many requests.", **after), (
-                        "lost"
-                    )
-                if kind == "429":
-                    return (
-                        odata_error(429, "TooManyRequests", "Too many requests.", **after),
-                        None,
-                    )
-                if kind == "503":
-                    return odata_error(
-                        503, "serviceNotAvailable", "Service unavailable", **after
-                    ), None
-                if kind == "504":
-                    return odata_error(504, "GatewayTimeout", "Gateway timeout"), None
-                return odata_error(500, "generalException", "An error occurred"), None
-        return None, None
+    never_random = "identity.devicelogin"
+
+    def _random_fault(self, kind: str) -> tuple[Answer, str | None]:
+        after = {"Retry-After": self.retry_after}
+        if kind == "429-after":  # carried out, but the answer says throttled
+            return odata_error(429, "TooManyRequests", "Too many requests.", **after), "made"
+        if kind == "429":
+            return odata_error(429, "TooManyRequests", "Too many requests.", **after), None
+        if kind == "503":
+            return odata_error(503, "serviceNotAvailable", "Service unavailable", **after), None
+        if kind == "504":
+            return odata_error(504, "GatewayTimeout", "Gateway timeout"), None
+        return odata_error(500, "generalException", "An error occurred"), None
 
     # ------------------------------------------------------------------ dispatch
 
@@ -753,22 +682,19 @@ class FakeMicrosoft:
         path = split.path
         query = parse_qs(split.query, keep_blank_values=True)
         route = self._route_name(method, path)
-        answer, drop = self._fault_for(route, path, part=part)
+        answer, drop = self.fault_for(route, path, part=part)
         grant = ""
         if route == "identity.token":
             grant = parse_qs(body.decode("utf-8", "replace")).get("grant_type", [""])[-1]
-        if drop == "before":
-            self._log(route, method, path, query, 0, part, grant)
-            raise Drop()
-        if answer is None:
-            answer = self._carry_out(route, method, path, query, headers, body, part)
-        elif drop in ("after", "lost"):
-            self._carry_out(route, method, path, query, headers, body, part)
-        if drop == "after":
-            self._log(route, method, path, query, 0, part, grant)
-            raise Drop()
-        self._log(route, method, path, query, answer.status, part, grant)
-        return answer
+
+        def carry_out(sent: bool) -> Answer:
+            return self._carry_out(route, method, path, query, headers, body, part)
+
+        def log(status: int) -> None:
+            self._log(route, method, path, query, status, part, grant)
+
+        result: Answer = apply_fault(answer, drop, carry_out, log)
+        return result
 
     def _log(
         self,
@@ -934,12 +860,9 @@ class FakeMicrosoft:
         return Answer.json(200, {"responses": out})
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FaultHandler):
     fake: FakeMicrosoft
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # the tests' output stays clean
-        pass
+    status_text = STATUS_TEXT
 
     def setup(self) -> None:
         super().setup()
@@ -950,20 +873,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        try:
-            answer = self.fake.handle(self.command, self.path, headers, body)
-        except Drop:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(2)
-            return
-        self.send_response(answer.status, STATUS_TEXT.get(answer.status))
-        for k, v in answer.headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(answer.body)
+        self.answer_or_drop(lambda: self.fake.handle(self.command, self.path, headers, body))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
