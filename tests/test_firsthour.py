@@ -224,7 +224,7 @@ def test_run_logs_its_start_and_each_pass_with_timestamps(tmp_path: Path) -> Non
             break
     proc.send_signal(signal.SIGTERM)
     rest = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 0, lines + [rest]
+    assert proc.returncode == 0, [*lines, rest]
     stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO syncd\.daemon "
     started = [x for x in lines if "daemon.started" in x]
     assert started and re.match(stamp + "daemon.started", started[0]), lines
