@@ -11,6 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh" ""
 DEMO="${SYNCD_DEMO_DIR:-$(mktemp -d -t syncd-demo.XXXXXX)}"
+mkdir -p "$DEMO"
 if [ ! -f "$DEMO/config.example.toml" ]; then
   cp -R "$ROOT/examples" "$DEMO/examples"
   cp "$ROOT/config.example.toml" "$DEMO/config.example.toml"

@@ -236,3 +236,47 @@ def test_run_logs_its_start_and_each_pass_with_timestamps(tmp_path: Path) -> Non
     assert int(re.search(r"new=(\d+)", passes[0]).group(1)) > 0  # type: ignore[union-attr]
     # Nothing below the default level besides the daemon's own lines.
     assert not [x for x in lines + rest.splitlines() if " INFO syncd.sync" in x]
+
+
+def test_the_demo_shows_its_first_sync_and_says_what_to_try_next(tmp_path: Path) -> None:
+    venv = Path(sys.prefix)
+    # The demo installs syncd without extras unless this venv says it has it (a dev
+    # install includes it); the stamp is what scripts/bootstrap.sh compares.
+    import hashlib
+
+    stamp = venv / ".syncd-installed"
+    if not stamp.exists():
+        digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+        stamp.write_text(digest + "\n")
+    env = {
+        **os.environ,
+        "SYNCD_VENV": str(venv),
+        "SYNCD_DEMO_DIR": str(tmp_path / "demo"),
+        "COLUMNS": "200",
+    }
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo.sh"), "--json"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # with --json, stdout is one JSON document
+    assert doc["sync"]["read"] > 50 and doc["sync"]["new_interactions"] > 50  # not 0/0
+    err = proc.stderr
+    assert "== 1/3 syncd run --once" in err and "== 3/3 syncd apply" in err
+    assert "What the demo did" in err and re.search(r"\d+ draft\(s\) in examples/mail", err)
+    tries = [line for line in err.splitlines() if line.startswith("  syncd --config")]
+    assert len(tries) == 3, err
+    # The three commands work as printed, in the demo's directory.
+    demo_env = {
+        **os.environ,
+        "SYNCD_STATE_DIR": str(tmp_path / "demo" / "state"),
+        "SYNCD_NOW": NOW,
+        "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+    }
+    for line in tries:
+        command = line.split(" #", 1)[0].strip()
+        ran = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path / "demo", env=demo_env,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert ran.returncode == 0 and "Traceback" not in ran.stderr, (command, ran.stderr)
