@@ -276,9 +276,12 @@ def sync(app: App, account: str | None, full: bool, as_json: bool) -> None:
     report = _run_sync(app, account=account, full=full, show_progress=not as_json)
     _print_sync(app, report, as_json)
     if report.errors:
+        from syncd.hints import failure_hint
+
         raise SyncdError(
             f"{len(report.errors)} stream(s) failed: "
-            + "; ".join(f"{r.account} {r.stream}: {r.error}" for r in report.errors)
+            + "; ".join(f"{r.account} {r.stream}: {r.error}" for r in report.errors),
+            hint=failure_hint(app.config, [(r.account, r.error or "") for r in report.errors]),
         )
 
 
@@ -366,7 +369,12 @@ def run(app: App, once: bool, interval: str | None, as_json: bool) -> None:
         outcome = run_rules(app) if app.config.settings.rules else None
         _print_run_once(app, report, outcome, as_json)
         if report.errors:
-            raise SyncdError(f"{len(report.errors)} stream(s) failed (see the table above)")
+            from syncd.hints import failure_hint
+
+            raise SyncdError(
+                f"{len(report.errors)} stream(s) failed (see the table above)",
+                hint=failure_hint(app.config, [(r.account, r.error or "") for r in report.errors]),
+            )
         if outcome and outcome["errors"]:
             raise SyncdError(f"{len(outcome['errors'])} action(s) failed (syncd actions list)")
         return

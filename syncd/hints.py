@@ -43,3 +43,16 @@ def auth_fix_by_name(config: Config, name: str) -> str:
         if acc.name == name:
             return auth_fix(acc)
     return f"syncd accounts auth {name}"
+
+
+def failure_hint(config: Config, failures: list[tuple[str, str]]) -> str:
+    """The fix for failed streams, given as (account, error): the account's own auth fix
+    when its credentials were refused, else where to look."""
+    for account, error in failures:
+        lowered = error.lower()
+        if ("refused:" in lowered and "login" in lowered) or "authoris" in lowered:
+            return auth_fix_by_name(config, account)
+    return (
+        "`syncd doctor` checks each account's host, port and credentials;"
+        " `syncd accounts status` shows each stream's last error"
+    )

@@ -119,7 +119,9 @@ def test_a_wrong_imap_password_gets_the_imap_fix_and_shows_in_accounts_status(
     human = run_cli("--config", str(cfg), "doctor", env=env)
     assert "b'[" not in human.stdout and "fix: check the username" in human.stdout
 
-    assert run_cli("--config", str(cfg), "sync", env=env).returncode == 1
+    failed = run_cli("--config", str(cfg), "sync", env=env)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert f"  hint: check the username ('{user}') and the password in {secret}" in failed.stderr
     status = run_cli("--config", str(cfg), "accounts", "status", env=env)
     assert status.returncode == 0
     rows = [line for line in status.stdout.splitlines() if "mail:INBOX" in line]
