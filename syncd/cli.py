@@ -385,7 +385,9 @@ def run(app: App, once: bool, interval: str | None, as_json: bool) -> None:
     if every is not None and every.total_seconds() <= 0:
         raise click.BadParameter("must be longer than zero", param_hint="--interval")
     from syncd.daemon import Daemon
+    from syncd.rule_checks import warn_rule_problems
 
+    warn_rule_problems(app.config, echo=False)  # in the log: rules.unrunnable
     Daemon(app.config, app.store, app.owner_id, now=app.now, interval=every).run()
 
 
