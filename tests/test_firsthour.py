@@ -282,3 +282,15 @@ def test_the_demo_shows_its_first_sync_and_says_what_to_try_next(tmp_path: Path)
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert ran.returncode == 0 and "Traceback" not in ran.stderr, (command, ran.stderr)
+
+
+def test_the_daemon_logs_unrunnable_rules(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from syncd.config import load_config
+    from syncd.rule_checks import warn_rule_problems
+
+    cfg = write_config(tmp_path / "c.toml", '[[rules]]\nname = "reconnect"\nkind = "dormant"\n')
+    with caplog.at_level("WARNING", logger="syncd.rules"):
+        problems = warn_rule_problems(load_config(cfg), echo=False)
+    assert [p.rule for p in problems] == ["reconnect"]
+    [record] = [r for r in caplog.records if r.getMessage() == "rules.unrunnable"]
+    assert record.rule == "reconnect" and "calendar" in record.fix  # type: ignore[attr-defined]
