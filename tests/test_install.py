@@ -168,6 +168,26 @@ def test_operations_install_as_written_reaches_a_synced_store(
     )  # fmt: skip
     assert len(json.loads(listed.stdout)) >= 5
 
+    # The service user meets a state folder root made (the old docs' trap), and one that
+    # cannot be made: one line each, with the command that fixes it, never a traceback.
+    root_owned = prefix / "root-owned"
+    root_owned.mkdir(mode=0o755)
+    for state, fix in (
+        (root_owned, f"chown -R {user} {root_owned}"),
+        (prefix / "root-owned" / "sub", f"install -d -m 0700 -o {user} {root_owned}/sub"),
+    ):
+        proc = subprocess.run(
+            [
+                "runuser", "-u", user, "--", "env", f"SYNCD_STATE_DIR={state}",
+                f"{prefix}/bin/syncd", "--config", f"{prefix}/etc/syncd/config.toml", "init",
+            ],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 2 and lines[0].startswith("syncd: error: "), proc.stderr
+        assert fix in lines[1], proc.stderr
+
 
 def test_readme_using_it_as_written_reaches_a_synced_store(tmp_path: Path) -> None:
     """As a user: a fresh clone, `syncd` on the PATH, the README's first steps verbatim.
