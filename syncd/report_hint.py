@@ -3,7 +3,7 @@ an all-zero report of an old mailbox otherwise looks like a broken one."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,7 +26,8 @@ def older_mail_hint(session: Session, owner_id: int, doc: dict[str, Any]) -> str
     )
     if newest is None:
         return None
-    start = newest.replace(day=1).date().isoformat()
+    # The twelve months up to the newest mail, from the first of a month.
+    start = (newest.replace(day=1) - timedelta(days=334)).replace(day=1).date().isoformat()
     return (
         f"no interactions between {doc['since'][:10]} and {doc['until'][:10]}; the newest is"
         f" from {newest.date().isoformat()}: try --since {start}"
