@@ -18,6 +18,8 @@ Exceptions raised by connectors::
 
 from __future__ import annotations
 
+import ast
+import re
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,23 @@ EventStatus = Literal["confirmed", "tentative", "cancelled"]
 
 class ConnectorError(Exception):
     """Base of every error a connector raises."""
+
+
+def server_text(exc: BaseException) -> str:
+    """An exception's text for people: a server's answer that a library kept as bytes (and
+    printed as ``b'[AUTHENTICATIONFAILED] ...'``) decoded to its words."""
+    args = exc.args
+    if len(args) == 1 and isinstance(args[0], bytes):
+        return args[0].decode("utf-8", "replace").strip()
+    text = str(exc)
+    m = re.fullmatch(r"""b(['"])(.*)\1""", text.strip(), re.DOTALL)
+    if m is None:
+        return text
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return m.group(2)
+    return value.decode("utf-8", "replace").strip() if isinstance(value, bytes) else text
 
 
 class CursorExpired(ConnectorError):

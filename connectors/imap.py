@@ -72,6 +72,7 @@ from connectors.base import (
     SourceInvalid,
     SourceUnavailable,
     StreamInfo,
+    server_text,
 )
 from connectors.imap_fetch import parse_fetch, uid_set
 from connectors.imap_watch import IDLE_RENEW, IdleRefused, WatchedFolder
@@ -208,9 +209,13 @@ class ImapSource:
         except ssl.SSLCertVerificationError as exc:
             raise SourceInvalid(f"IMAP {s.host}:{s.port}: certificate refused: {exc}") from None
         except _TRANSIENT as exc:
-            raise SourceUnavailable(f"IMAP {s.host}:{s.port}: cannot connect: {exc}") from None
+            raise SourceUnavailable(
+                f"IMAP {s.host}:{s.port}: cannot connect: {server_text(exc)}"
+            ) from None
         except imap_errors.LoginError as exc:
-            raise AuthFailed(f"IMAP {s.host}: login as {s.username!r} refused: {exc}") from None
+            raise AuthFailed(
+                f"IMAP {s.host}: login as {s.username!r} refused: {server_text(exc)}"
+            ) from None
 
     def _open(self) -> Any:
         """Connect, secure, log in and enable CONDSTORE; the client is closed on failure."""

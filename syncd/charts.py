@@ -26,6 +26,9 @@ class Series:
     color: str
 
 
+MIN_BAR = 6.0  # px: the narrowest bar drawn for a value above zero
+
+
 def plain(v: float) -> str:
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
 
@@ -34,13 +37,19 @@ def percent(v: float) -> str:
     return f"{100 * v:.0f}%"
 
 
-def nice_max(top: float, ticks: int = 4) -> tuple[float, float]:
-    """A round axis maximum at or above `top`, and the step between its ticks."""
+def nice_max(top: float, ticks: int = 4, whole: bool = False) -> tuple[float, float]:
+    """A round axis maximum at or above `top`, and the step between its ticks. With `whole`
+    (counts) every tick is a whole number: a step of at least 1."""
     if top <= 0:
+        if whole:
+            return 1.0, 1.0
         return 1.0, 0.25 if ticks == 4 else 1.0 / ticks
     raw = top / ticks
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    steps: tuple[float, ...] = (1, 2, 2.5, 5, 10)
+    if whole and power <= 1:
+        power, steps = 1, (1, 2, 5, 10)
+    step = next(m * power for m in steps if m * power >= raw)
     return step * math.ceil(top / step - 1e-9), step
 
 
@@ -77,7 +86,10 @@ def _y_axis(y_max: float, step: float, fmt: Fmt) -> list[str]:
 
 
 def _x_labels(labels: Sequence[str], centre: Callable[[int], float]) -> list[str]:
-    every = max(1, math.ceil(len(labels) / 12))
+    # As many labels as fit side by side at the tick font (about 7.5 px a character).
+    longest = max((len(label) for label in labels), default=1)
+    fit = max(1, int((W - LEFT - RIGHT) // (longest * 7.5 + 10)))
+    every = max(1, math.ceil(len(labels) / fit))
     return [
         f'<text x="{centre(i):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" class="tick">'
         f"{escape(label)}</text>"
@@ -95,7 +107,7 @@ def line_chart(
 ) -> Markup:
     """One line per series over the labels; a missing value breaks the line."""
     top = max((v for s in series for v in s.values if v is not None), default=0.0)
-    y_max, step = nice_max(top)
+    y_max, step = nice_max(top, whole=fmt is plain)
     n = max(len(labels), 1)
     band = (W - LEFT - RIGHT) / n
 
@@ -132,7 +144,7 @@ def stacked_bars(
 ) -> Markup:
     """One bar per label, the series stacked from the bottom in order."""
     totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
-    y_max, step = nice_max(max(totals, default=0.0))
+    y_max, step = nice_max(max(totals, default=0.0), whole=fmt is plain)
     n = max(len(labels), 1)
     band = (W - LEFT - RIGHT) / n
     width = band * 0.7
@@ -167,7 +179,7 @@ def grouped_bars(
     """Side by side bars per label, one per series; a missing value leaves a gap."""
     top = max((v for s in series for v in s.values if v is not None), default=0.0)
     if y_max is None:
-        y_max, step = nice_max(top)
+        y_max, step = nice_max(top, whole=fmt is plain)
     else:
         step = y_max / 4
     n = max(len(labels), 1)
@@ -197,7 +209,7 @@ def grouped_bars(
 def hbars(title: str, labels: Sequence[str], series: Sequence[Series], fmt: Fmt = plain) -> Markup:
     """Horizontal bars, one row per label, the series side by side within the row."""
     rows = max(len(labels), 1)
-    row_h = 34
+    row_h = 22 + 16 * max(len(series), 1)  # room for each bar's figure at the tick font
     height = TOP + rows * row_h + 16
     name_w = 120
     top = max((v for s in series for v in s.values if v is not None), default=0.0)
@@ -214,6 +226,8 @@ def hbars(title: str, labels: Sequence[str], series: Sequence[Series], fmt: Fmt 
         for k, s in enumerate(series):
             v = s.values[i] or 0
             w = plot_w * v / x_max
+            if v > 0:  # a small share still shows as a bar, not a hairline
+                w = max(w, MIN_BAR)
             yy = y + 4 + k * bar_h
             tip = escape(f"{label}: {s.name} {fmt(v)}")
             body.append(

@@ -171,9 +171,12 @@ def sync(app: App, account: str | None, full: bool, as_json: bool) -> None:
     report = _run_sync(app, account=account, full=full, show_progress=not as_json)
     _print_sync(app, report, as_json)
     if report.errors:
+        from syncd.hints import failure_hint
+
         raise SyncdError(
             f"{len(report.errors)} stream(s) failed: "
-            + "; ".join(f"{r.account} {r.stream}: {r.error}" for r in report.errors)
+            + "; ".join(f"{r.account} {r.stream}: {r.error}" for r in report.errors),
+            hint=failure_hint(app.config, [(r.account, r.error or "") for r in report.errors]),
         )
 
 
@@ -266,7 +269,12 @@ def run(app: App, once: bool, interval: str | None, as_json: bool) -> None:
         outcome = run_rules(app) if app.config.settings.rules else None
         _print_run_once(app, report, outcome, as_json)
         if report.errors:
-            raise SyncdError(f"{len(report.errors)} stream(s) failed (see the table above)")
+            from syncd.hints import failure_hint
+
+            raise SyncdError(
+                f"{len(report.errors)} stream(s) failed (see the table above)",
+                hint=failure_hint(app.config, [(r.account, r.error or "") for r in report.errors]),
+            )
         if outcome and outcome["errors"]:
             raise SyncdError(f"{len(outcome['errors'])} action(s) failed (syncd actions list)")
         return
@@ -277,7 +285,9 @@ def run(app: App, once: bool, interval: str | None, as_json: bool) -> None:
     if every is not None and every.total_seconds() <= 0:
         raise click.BadParameter("must be longer than zero", param_hint="--interval")
     from syncd.daemon import Daemon
+    from syncd.rule_checks import warn_rule_problems
 
+    warn_rule_problems(app.config, echo=False)  # in the log: rules.unrunnable
     Daemon(app.config, app.store, app.owner_id, now=app.now, interval=every).run()
 
 
@@ -487,7 +497,7 @@ def explain(app: App, file: Path, as_json: bool) -> None:
 
 
 @cli.command("history")
-@click.argument("address")
+@click.argument("address", metavar="ADDRESS_OR_NAME")
 @click.option(
     "--all", "include_noise", is_flag=True, help="Include mail that is not an interaction."
 )
@@ -497,16 +507,21 @@ def explain(app: App, file: Path, as_json: bool) -> None:
 def history_cmd(
     app: App, address: str, include_noise: bool, limit: int | None, as_json: bool
 ) -> None:
-    """The unified interaction history with one person (all of their addresses)."""
+    """The unified interaction history with one person (all of their addresses).
+
+    ADDRESS_OR_NAME is an email address (anyone's) or a contact's name, whole or in part
+    ("Lisa Taylor", "lisa"); a name that fits several contacts lists them."""
     from sqlalchemy import select
 
-    from syncd.contacts import history, resolve_contact
+    from syncd.contacts import history
     from syncd.store.models import ContactAddress
 
     now = app.now()
     with app.store.session() as s:
+        from syncd.contact_lookup import find_contact
+
         try:
-            contact = resolve_contact(s, app.owner_id, address)
+            contact = find_contact(s, app.owner_id, address)
             addresses = list(
                 s.scalars(
                     select(ContactAddress.address).where(ContactAddress.contact_id == contact.id)
@@ -515,9 +530,9 @@ def history_cmd(
         except NotFound:
             from syncd.addresses import normalize_address
 
-            norm = normalize_address(address)
+            norm = normalize_address(address) if "@" in address else None
             if norm is None:
-                raise InputError(f"{address!r} is not an email address") from None
+                raise
             addresses = [norm]
         items = history(s, app.owner_id, addresses, now, include_noise=include_noise, limit=limit)
     if as_json:
@@ -586,16 +601,20 @@ def contacts_list(app: App, due: bool, sort: str, as_json: bool) -> None:
 
 
 @contacts.command("show")
-@click.argument("address")
+@click.argument("address", metavar="ADDRESS_OR_NAME")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @pass_app
 def contacts_show(app: App, address: str, as_json: bool) -> None:
-    """One contact: settings, measures and recent history."""
-    from syncd.contacts import dates_of, history, list_contacts, resolve_contact
+    """One contact: settings, measures and recent history.
+
+    ADDRESS_OR_NAME is one of the contact's addresses or their name, whole or in part."""
+    from syncd.contacts import dates_of, history, list_contacts
 
     now = app.now()
+    from syncd.contact_lookup import find_contact
+
     with app.store.session() as s:
-        contact = resolve_contact(s, app.owner_id, address)
+        contact = find_contact(s, app.owner_id, address)
         [row] = list_contacts(s, app.owner_id, now, app.tiers(), contact_ids=[contact.id])
         row["notes"] = contact.notes
         row["working_hours"] = contact.working_hours
@@ -881,10 +900,13 @@ def _accounts_doc(app: App) -> list[dict[str, Any]]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @pass_app
 def accounts_list(app: App, as_json: bool) -> None:
-    """Each account with the state of its streams (cursor age, last error)."""
+    """Each account with the state of its streams (cursor age, last error and its age)."""
     from rich.table import Table
 
+    from syncd.account_words import error_cell
+
     doc = _accounts_doc(app)
+    now = app.now()
     if as_json:
         emit_json(doc)
         return
@@ -902,7 +924,7 @@ def accounts_list(app: App, as_json: bool) -> None:
                 "",
                 "",
                 a["health"],
-                a["last_error"] or "",
+                error_cell(a["last_error"], None, now),
             )
         for st in a["streams"]:
             t.add_row(
@@ -913,11 +935,14 @@ def accounts_list(app: App, as_json: bool) -> None:
                 str(st["items"]),
                 (st["last_sync_at"] or "")[:16].replace("T", " "),
                 st["health"],
-                st["last_error"] or "",
+                error_cell(st["last_error"] or a["last_error"], st["last_sync_at"], now),
             )
     app.out.print(t)
 
 
+from syncd.account_words import HEALTH_HELP  # noqa: E402
+
+accounts_list.help = f"{accounts_list.help}\n\n{HEALTH_HELP}"
 accounts.add_command(accounts_list, "status")
 
 
@@ -953,4 +978,11 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)
+    except Exception as exc:  # a path that cannot be written, a store that does not answer
+        from syncd.paths import handled_error
+
+        err = handled_error(exc)
+        if err is None:
+            raise  # a bug: its traceback
+        _fail(str(err), err.hint)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -40,6 +40,8 @@ from syncd.config import (
 )
 from syncd.connect import Connectors, SecretFile, secret_files, token_key
 from syncd.errors import ConfigError, SecretError, SyncdError
+from syncd.hints import auth_fix
+from syncd.rule_checks import rule_problems
 from syncd.secrets import check_secret_file, is_encrypted, read_token_file
 from syncd.store.db import SCHEMA_HEAD, Store, current_revision
 
@@ -48,7 +50,7 @@ Status = Literal["ok", "warn", "fail"]
 
 @dataclass(frozen=True)
 class Check:
-    check: str  # config | secret | state_dir | store | account
+    check: str  # config | secret | rule | state_dir | store | account
     subject: str
     status: Status
     detail: str
@@ -168,17 +170,20 @@ def check_store(config: Config) -> Check:
 
 
 def check_account(config: Config, connectors: Connectors, acc: AnyAccount) -> list[Check]:
-    out = [_probe(f"account {acc.name}", lambda: _probe_mail(config, connectors, acc))]
+    out = [
+        _probe(f"account {acc.name}", lambda: _probe_mail(config, connectors, acc), auth_fix(acc))
+    ]
     cal = acc.calendar
     if isinstance(cal, CalDavCalendar):
         out.append(
             _probe(
                 f"account {acc.name} calendar",
                 lambda: f"{len(_streams(connectors.calendar(acc)))} calendar(s) at {cal.url}",
+                auth_fix(acc, calendar=True),
             )
         )
     elif isinstance(cal, IcsCalendar):
-        out.append(_probe(f"account {acc.name} calendar", lambda: _folder(cal.path)))
+        out.append(_probe(f"account {acc.name} calendar", lambda: _folder(cal.path), auth_fix(acc)))
     return out
 
 
@@ -209,12 +214,11 @@ def _probe_mail(config: Config, connectors: Connectors, acc: AnyAccount) -> str:
     return f"logged in to {acc.host}:{acc.effective_port}, {len(folders)} folder(s) to read"
 
 
-def _probe(subject: str, call: Callable[[], str]) -> Check:
-    name = subject.split()[1]
+def _probe(subject: str, call: Callable[[], str], fix_auth: str) -> Check:
     try:
         return Check("account", subject, "ok", call())
     except AuthFailed as exc:
-        return Check("account", subject, "fail", str(exc), f"syncd accounts auth {name}")
+        return Check("account", subject, "fail", str(exc), fix_auth)
     except SecretError as exc:
         return Check("account", subject, "fail", str(exc), "see the secret checks above")
     except (ConnectorError, SyncdError, OSError) as exc:
@@ -231,6 +235,7 @@ def _probe(subject: str, call: Callable[[], str]) -> Check:
 def doctor_checks(config: Config) -> list[Check]:
     checks = [Check("config", str(config.path), "ok", "parsed")]
     checks += check_secrets(config)
+    checks += [Check("rule", p.rule, "warn", p.detail, p.fix) for p in rule_problems(config)]
     checks.append(check_state_dir(config))
     checks.append(check_store(config))
     connectors = Connectors(config)

@@ -64,7 +64,7 @@ def accounts_reconcile(app: App, account: str | None, window: str | None, as_jso
             reconcile_account(syncer, sources, now=app.now(), window=span, records=records)
         )
     _print(app, checks, as_json, title="Reconciliation")
-    _fail_on_errors(checks)
+    _fail_on_errors(checks, app.config)
 
 
 @click.command("resync")
@@ -95,7 +95,7 @@ def accounts_resync(app: App, name: str, since: str | None, as_json: bool) -> No
         app.syncer(), sources, now=now, since=start, records=records_for(app.config.state_dir)
     )
     _print(app, checks, as_json, title=f"Resync of {name} since {start.date().isoformat()}")
-    _fail_on_errors(checks)
+    _fail_on_errors(checks, app.config)
 
 
 def _window(value: str) -> timedelta:
@@ -130,12 +130,15 @@ def _word(c: StreamCheck) -> str:
     return word + (", cursor re-baselined" if c.rebaselined else "")
 
 
-def _fail_on_errors(checks: list[StreamCheck]) -> None:
+def _fail_on_errors(checks: list[StreamCheck], config: Config) -> None:
     failed = [c for c in checks if c.status == "error"]
     if failed:
+        from syncd.hints import failure_hint
+
         raise SyncdError(
             f"{len(failed)} stream(s) could not be reconciled: "
-            + "; ".join(f"{c.account} {c.stream}: {c.error}" for c in failed)
+            + "; ".join(f"{c.account} {c.stream}: {c.error}" for c in failed),
+            hint=failure_hint(config, [(c.account, c.error or "") for c in failed]),
         )
 
 

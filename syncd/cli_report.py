@@ -25,6 +25,7 @@ from syncd.report import (
     format_duration,
     format_rate,
 )
+from syncd.report_hint import older_mail_hint
 
 DEFAULT_DORMANT = "180d"  # the dormant rule's default `after`
 
@@ -89,11 +90,16 @@ def report(
     params = report_params(app, start, reply_within)
     with app.store.read_session() as s:
         doc = build_report(s, app.owner_id, params)
+        hint = None if start is not None else older_mail_hint(s, app.owner_id, doc)
+    if hint:
+        click.echo(f"syncd: hint: {hint}", err=True)
     if html_file is not None:
         from syncd.report_html import render_html
 
         try:
-            html_file.write_text(render_html(doc, owner=app.config.owner.name), encoding="utf-8")
+            html_file.write_text(
+                render_html(doc, owner=app.config.owner.name, hint=hint), encoding="utf-8"
+            )
         except OSError as exc:
             raise InputError(f"{html_file}: cannot write: {exc.strerror or exc}") from None
         app.err.print(f"report written to {html_file}", markup=False, highlight=False)

@@ -15,6 +15,7 @@ from syncd.config import parse_duration
 from syncd.contacts import iso
 from syncd.outbox import Outbox, OutboxReport
 from syncd.planning import apply_rules, backtest, make_plan, sinks_for
+from syncd.rule_checks import warn_rule_problems
 from syncd.store.models import Action, ContactAddress
 
 
@@ -68,6 +69,7 @@ def plan(app: App, as_json: bool, backtest_window: str | None) -> None:
         return
     if not app.config.settings.rules:
         app.err.print("no [[rules]] in the config: nothing to plan (see config.example.toml)")
+    warn_rule_problems(app.config)
     _, result = make_plan(app.store, app.config, app.owner_id, now)
     with app.store.session() as s:
         states = dict(
@@ -128,6 +130,7 @@ def _report_doc(result: Plan, report: OutboxReport) -> dict[str, Any]:
 
 def run_rules(app: App) -> dict[str, Any]:
     """Plan and execute; used by `apply` and by `run --once`."""
+    warn_rule_problems(app.config)
     result, report = apply_rules(
         app.store, app.config, app.owner_id, app.now(), sinks_for(app.config, app.connectors)
     )

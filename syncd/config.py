@@ -650,7 +650,10 @@ class RuleSettings(_Model):
         default=None, description="draft or hold; default hold for dormant, draft otherwise."
     )
     template: Path | None = Field(
-        default=None, description="A Jinja2 template file; default the built-in text."
+        default=None,
+        description="A Jinja2 template file (relative to the config's folder), or a built-in"
+        " text by name (no_reply, cadence, after_meeting, dormant, date); default the built-in"
+        " text of the rule's kind.",
     )
     after: str | None = Field(
         default=None,
@@ -685,7 +688,9 @@ class RuleSettings(_Model):
             return None
         path = _resolve(value, info)
         if not path.is_file():
-            raise ValueError(f"no such template file: {path}")
+            from syncd.builtin_templates import builtin_or_error
+
+            return builtin_or_error(value, path)
         return path
 
     @field_validator("ahead", "duration", "writer_timeout")
@@ -1157,7 +1162,9 @@ def _reason(err: Any) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        return "unknown key"
+        from syncd.config_keys import did_you_mean
+
+        return "unknown key" + did_you_mean(err.get("loc", ()))
     if kind == "literal_error":
         expected = str(err.get("ctx", {}).get("expected", ""))
         return "must be one of " + expected.replace("'", "").replace(" or ", ", ")

@@ -60,6 +60,7 @@ from connectors.base import ConnectorError
 from syncd.config import AnyAccount, Config, load_config, metrics_address, parse_duration
 from syncd.connect import Connectors
 from syncd.errors import ConfigError, SyncdError
+from syncd.hints import auth_fix_by_name
 from syncd.leases import Leases, make_worker_id
 from syncd.metrics import Metrics
 from syncd.notify import Notifier
@@ -319,9 +320,16 @@ class Daemon:
         address = self.config.settings.daemon.metrics
         if address is not None:
             self.metrics.serve(*metrics_address(address))
+        intervals = sorted({self._interval_of(a) for a in self.accounts.values()})
         log.info(
             "daemon.started",
-            extra={"accounts": len(self.accounts), "pid": os.getpid(), "metrics": address},
+            extra={
+                "accounts": ",".join(self.accounts) or "none",
+                "store": self.store.display_url,
+                "interval": "/".join(f"{int(i)}s" for i in intervals) or "-",
+                "pid": os.getpid(),
+                "metrics": address,
+            },
         )
         self.notifier.ready(self._status("starting"))
         try:
@@ -350,7 +358,7 @@ class Daemon:
         for name in parked - self._parked:
             log.warning(
                 "daemon.account.parked",
-                extra={"account": name, "hint": f"syncd accounts auth {name}"},
+                extra={"account": name, "hint": auth_fix_by_name(self.config, name)},
             )
         self._parked = parked
         due = [name for name in self.schedule.due(self.clock()) if name not in parked]
@@ -372,7 +380,9 @@ class Daemon:
                 "daemon.pass.done",
                 extra={
                     "accounts": len(mine),
+                    "read": sum(r.read for r in reports),
                     "new": new,
+                    "contacts": sum(r.result.new_contacts for r in reports),
                     "errors": sum(1 for r in reports if r.error),
                 },
             )

@@ -2,9 +2,9 @@
 
 syncd logs events, not sentences: the message is a dotted name (``sync.stream.failed``) and
 the facts go in ``extra`` (``account``, ``stream``, ``error``, counts). The text format
-prints them as ``key=value`` after the name; the JSON format prints one object per line
-for a log shipper. Either way the account and stream of an event are fields, so they can be
-filtered on.
+prints them as ``key=value`` after the time, level and name; the JSON format prints one
+object per line for a log shipper. Either way the account and stream of an event are
+fields, so they can be filtered on.
 
 Every secret syncd reads (a password file, a password from the environment, a token) is
 registered with `register_secret`, and every line is scrubbed of registered secrets before
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 from datetime import UTC, datetime
@@ -67,10 +68,18 @@ def _plain(value: Any) -> Any:
 
 
 class TextFormatter(logging.Formatter):
-    """``LEVEL logger event key=value ...``, values with spaces quoted."""
+    """``TIME LEVEL logger event key=value ...``, values with spaces quoted. The time (UTC,
+    ISO 8601) is left out under journald (`$JOURNAL_STREAM` set), which stamps every line."""
+
+    def __init__(self, timestamps: bool | None = None) -> None:
+        super().__init__()
+        self.timestamps = "JOURNAL_STREAM" not in os.environ if timestamps is None else timestamps
 
     def format(self, record: logging.LogRecord) -> str:
         parts = [record.levelname, record.name, record.getMessage()]
+        if self.timestamps:
+            when = datetime.fromtimestamp(record.created, UTC)
+            parts.insert(0, when.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
         for key, value in fields_of(record).items():
             text = str(_plain(value))
             if not text or any(c in text for c in ' "=\n'):
@@ -108,3 +117,7 @@ def setup_logging(level: int, fmt: LogFormat = "text", stream: TextIO | None = N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # At the default level (warnings) the daemon still says that it started and what each
+    # pass did: one line each, so a quiet log means a quiet daemon, not a dead one.
+    daemon = logging.getLogger("syncd.daemon")
+    daemon.setLevel(logging.INFO if level > logging.INFO else logging.NOTSET)

@@ -422,6 +422,8 @@ class Outbox:
 
     def _template_text(self, action: _ActionData) -> str:
         path = action.payload.get("template")
+        if path in DEFAULT_TEMPLATES:  # a built-in text by name (syncd.builtin_templates)
+            return DEFAULT_TEMPLATES[path]
         if path:
             try:
                 return self.read_template(str(path))

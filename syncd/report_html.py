@@ -50,14 +50,15 @@ h1 { font-size: 1.6em; margin: 0 0 4px; } h2 { font-size: 1.15em; margin: 0 0 8p
          margin: 16px 0; }
 svg.chart { width: 100%; height: auto; display: block; }
 svg .grid { stroke: #e2e8f0; stroke-width: 1; }
-svg .tick, svg .legend { font: 11px system-ui, sans-serif; fill: #4a5568; }
+svg .tick, svg .legend { font: 13px system-ui, sans-serif; fill: #4a5568; }
 table { border-collapse: collapse; width: 100%; background: #fff; font-size: .92em; }
 th, td { padding: 5px 8px; border-bottom: 1px solid #e2e8f0; text-align: right;
          white-space: nowrap; }
 th:first-child, td:first-child, th.t, td.t { text-align: left; }
-th { background: #edf2f7; }
+th { background: #edf2f7; white-space: normal; vertical-align: bottom; }
 section { margin: 20px 0; overflow-x: auto; }
 .note { color: #4a5568; font-size: .88em; }
+.hint { background: #fefcbf; border: 1px solid #ecc94b; border-radius: 6px; padding: 8px 12px; }
 </style>
 </head>
 <body>
@@ -66,6 +67,7 @@ section { margin: 20px 0; overflow-x: auto; }
 when the reply came within {{ s.reply_within_days }} days; a contact is active with a two-way
 interaction in the last {{ s.active_window_days }} days.</p>
 
+{% if hint %}<p class="hint">{{ hint }}</p>{% endif %}
 <div class="cards">
 {% for label, value in cards %}
   <div class="card"><div class="v">{{ value }}</div><div class="k">{{ label }}</div></div>
@@ -180,8 +182,9 @@ def charts(doc: dict[str, Any]) -> dict[str, Markup]:
     }
 
 
-def render_html(doc: dict[str, Any], owner: str | None = None) -> str:
-    """The whole page for a `syncd.report.build_report` document."""
+def render_html(doc: dict[str, Any], owner: str | None = None, hint: str | None = None) -> str:
+    """The whole page for a `syncd.report.build_report` document; `hint` (a period with
+    nothing in it, `syncd.report_hint`) is shown under the heading."""
     i, r, a = doc["interactions"], doc["response"], doc["active_network"]
     growth = f"{a['growth']:+d}" + (f" ({a['growth_pct']:+.0f}%)" if a["growth_pct"] else "")
     cards = [
@@ -200,6 +203,7 @@ def render_html(doc: dict[str, Any], owner: str | None = None) -> str:
         doc=doc,
         s=doc["settings"],
         owner=owner,
+        hint=hint,
         cards=cards,
         charts=charts(doc),
         panels=PANELS,

@@ -489,6 +489,10 @@ class Syncer:
             if acc is not None:
                 acc.state = "needs_reauth" if isinstance(exc, AuthFailed) else "failing"
                 acc.last_error = str(exc)[:2000]
+                # No stream could be read: each says so, and since when (accounts status).
+                for stream in s.scalars(select(Stream).where(Stream.account_id == account_id)):
+                    stream.last_error = acc.last_error
+                    stream.last_sync_at = now
 
     def _finish_account(self, account_id: int, reports: list[StreamReport], now: datetime) -> None:
         errors = [r.error for r in reports if r.error]

@@ -181,6 +181,20 @@ class Chromium:
             raise ChromiumError(f"evaluate: {result['exceptionDetails'].get('text')}")
         return result.get("result", {}).get("value")
 
+    def set_width(self, width: int, height: int = 900) -> None:
+        """Lay the open page out in a window `width` CSS pixels wide."""
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+
+    def screenshot(self) -> bytes:
+        """The whole page (not only the window) as PNG."""
+        import base64
+
+        shot = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        return base64.b64decode(shot["data"])
+
     def close_page(self) -> None:
         self._session = None
         self.call("Target.closeTarget", {"targetId": self._target}, session=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def _capture(fmt: str) -> tuple[logging.Logger, io.StringIO]:
     return logging.getLogger("syncd.test"), out
 
 
-def test_text_lines_carry_the_event_fields() -> None:
+def test_text_lines_carry_the_event_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOURNAL_STREAM", "8:12345")  # journald stamps the time itself
     log, out = _capture("text")
     log.warning(
         "sync.stream.failed", extra={"account": "work", "stream": "INBOX", "error": "no route"}
@@ -79,3 +81,29 @@ def test_registered_secrets_never_reach_a_line(tmp_path: Path) -> None:
     log, out = _capture("text")
     log.info("auth.endpoint", extra={"url": "https://oauth2.example.test/token"})
     assert "https://oauth2.example.test/token" in out.getvalue()
+
+
+def test_text_lines_start_with_the_time_unless_journald_stamps_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    log, out = _capture("text")
+    log.warning("daemon.account.failing", extra={"account": "work"})
+    stamp, rest = out.getvalue().strip().split(" ", 1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
+    assert rest == "WARNING syncd.test daemon.account.failing account=work"
+    monkeypatch.setenv("JOURNAL_STREAM", "8:12345")
+    log, out = _capture("text")
+    log.warning("daemon.account.failing", extra={"account": "work"})
+    assert out.getvalue().startswith("WARNING syncd.test")
+
+
+def test_the_daemons_start_and_passes_show_at_the_default_level() -> None:
+    out = io.StringIO()
+    setup_logging(logging.WARNING, "json", out)
+    logging.getLogger("syncd.daemon").info("daemon.pass.done", extra={"new": 3})
+    logging.getLogger("syncd.sync").info("sync.stream.done")
+    events = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
+    assert events == ["daemon.pass.done"]
+    setup_logging(logging.DEBUG, "json", out)
+    assert logging.getLogger("syncd.daemon").getEffectiveLevel() == logging.DEBUG

@@ -246,6 +246,10 @@ HOSTILE = [
 def test_a_hostile_template_fails_its_action_with_a_clear_error(demo: Demo, template: str) -> None:
     bad = demo.dir / "examples" / "templates" / "no_reply.txt.j2"
     bad.write_text(template)
+    cfg = demo.config.read_text()
+    demo.config.write_text(
+        cfg.replace('template = "no_reply"', 'template = "examples/templates/no_reply.txt.j2"')
+    )
     proc = demo.run("apply", "--json", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     failed = [a for a in demo.actions() if a["rule"] == "no-reply"]

@@ -35,9 +35,9 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).parent
-            if not folder.exists():
-                folder.mkdir(parents=True, mode=0o700)
+            from syncd.paths import ensure_folder
+
+            ensure_folder(Path(parsed.database).parent)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take over so that writers
