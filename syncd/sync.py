@@ -347,9 +347,14 @@ class Syncer:
             return prepared_batches(
                 self.config, report.account, "mail", info, cursor, full=full, now=now, ctx=ctx
             )
+        batches = prepare_each(source.poll(info, cursor, now=now, full=full), ctx)
+        if cursor is not None and not full:
+            # A poll from a cursor is mostly one small batch: no thread for it (the daemon
+            # polls every stream of every account, as often as every second).
+            return batches
         # A thread reads and classifies the next batch while this one is stored
         # (syncd/prefetch.py): SQLite and psycopg release the GIL while they write.
-        return prefetch(prepare_each(source.poll(info, cursor, now=now, full=full), ctx))
+        return prefetch(batches)
 
     def _in_two_processes(
         self, source: Source, info: StreamInfo, cursor: str | None, full: bool, report: StreamReport
