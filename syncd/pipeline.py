@@ -22,12 +22,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import queue
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from connectors.base import SourceUnavailable, StreamInfo
+from connectors.base import Batch, SourceUnavailable, StreamInfo
 from syncd.config import Config
 from syncd.ingest import IngestContext, Prepared, prepare_batch
 
@@ -123,6 +123,16 @@ def _drain(results: Any) -> None:
         pass
 
 
+def prepare_each(
+    batches: Iterable[Batch], ctx: IngestContext
+) -> Iterator[tuple[BatchMeta, Prepared]]:
+    """Each batch classified (`ingest.prepare_batch`), its raw items let go: what the
+    child process sends, and what `Syncer` reads through a thread in one process."""
+    for batch in batches:
+        meta = BatchMeta(batch.cursor, batch.read, tuple(batch.removed), batch.done)
+        yield meta, prepare_batch(ctx, batch.items)
+
+
 def _peak_rss_mb() -> float | None:
     try:
         import resource
@@ -152,9 +162,9 @@ def _child(job: _Job, results: Any, stop: Any) -> None:
         source = connectors.mail(acc) if job.which == "mail" else connectors.calendar(acc)
         if source is None:
             raise SourceUnavailable(f"account {job.account} has no {job.which} source")
-        for batch in source.poll(job.stream, job.cursor, now=job.now, full=job.full):
-            meta = BatchMeta(batch.cursor, batch.read, tuple(batch.removed), batch.done)
-            if not send("batch", (meta, prepare_batch(job.ctx, batch.items))):
+        batches = source.poll(job.stream, job.cursor, now=job.now, full=job.full)
+        for prepared in prepare_each(batches, job.ctx):
+            if not send("batch", prepared):
                 return
         send("done", {"reader_peak_rss_mb": _peak_rss_mb()})
     except BaseException as exc:  # handed to the parent, which raises it

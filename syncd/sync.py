@@ -19,7 +19,7 @@ batch; what was committed stays, and the next pass goes on from the stored curso
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -53,7 +53,7 @@ from syncd.ingest import (
     store_prepared,
 )
 from syncd.leases import LeaseLost
-from syncd.pipeline import prepared_batches
+from syncd.pipeline import BatchMeta, prepare_each, prepared_batches
 from syncd.prefetch import prefetch
 from syncd.store.db import Store, lock_owner_writes
 from syncd.store.models import Account, InteractionSource, Stream
@@ -319,30 +319,44 @@ class Syncer:
         full: bool,
         progress: Progress,
     ) -> None:
+        for meta, prepared in self._batches(source, info, cursor, ctx, report, now, full):
+            self._store_prepared(
+                prepared,
+                meta.removed,
+                meta.cursor,
+                meta.read,
+                info,
+                ctx,
+                report,
+                now=now,
+                progress=progress,
+            )
+            if self.should_stop() and not meta.done:
+                raise _Stopped
+
+    def _batches(
+        self,
+        source: Source,
+        info: StreamInfo,
+        cursor: str | None,
+        ctx: IngestContext,
+        report: StreamReport,
+        now: datetime,
+        full: bool,
+    ) -> Iterator[tuple[BatchMeta, Prepared]]:
         if self._in_two_processes(source, info, cursor, full, report):
             # A large first read: a child process reads and classifies (syncd/pipeline.py).
-            for meta, prepared in prepared_batches(
+            return prepared_batches(
                 self.config, report.account, "mail", info, cursor, full=full, now=now, ctx=ctx
-            ):
-                self._store_prepared(
-                    prepared,
-                    meta.removed,
-                    meta.cursor,
-                    meta.read,
-                    info,
-                    ctx,
-                    report,
-                    now=now,
-                    progress=progress,
-                )
-                if self.should_stop() and not meta.done:
-                    raise _Stopped
-            return
-        # The next batch is read while this one is stored (syncd/prefetch.py).
-        for batch in prefetch(source.poll(info, cursor, now=now, full=full)):
-            self._store_batch(batch, batch.cursor, info, ctx, report, now=now, progress=progress)
-            if self.should_stop() and not batch.done:
-                raise _Stopped
+            )
+        batches = prepare_each(source.poll(info, cursor, now=now, full=full), ctx)
+        if cursor is not None and not full:
+            # A poll from a cursor is mostly one small batch: no thread for it (the daemon
+            # polls every stream of every account, as often as every second).
+            return batches
+        # A thread reads and classifies the next batch while this one is stored
+        # (syncd/prefetch.py): SQLite and psycopg release the GIL while they write.
+        return prefetch(batches)
 
     def _in_two_processes(
         self, source: Source, info: StreamInfo, cursor: str | None, full: bool, report: StreamReport

@@ -96,9 +96,10 @@ def test_command_modules_do_not_import_the_group() -> None:
     offenders = []
     for path in sorted(root.glob("cli_*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "syncd.cli":
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.module == "syncd.cli" or (
+                node.module == "syncd" and any(a.name == "cli" for a in node.names)
+            ):
                 offenders.append(path.name)
-            if isinstance(node, ast.ImportFrom) and node.module == "syncd":
-                if any(a.name == "cli" for a in node.names):
-                    offenders.append(path.name)
     assert offenders == []

@@ -30,11 +30,7 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     that string comparison in SQL orders the way time does."""
     if value is None:
         return None
-    v = value.astimezone(UTC)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-    )
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -62,7 +58,7 @@ def bulk_insert(
     if dt_positions:
         # A batch repeats the same instants (a message's time on each of its participants).
         seen: dict[datetime | None, Any] = {None: None}
-        converted: list[Row] = []
+        converted: list[tuple[Any, ...]] = []
         for row in rows:
             out = list(row)
             for i in dt_positions:
@@ -72,8 +68,10 @@ def bulk_insert(
                     _check_aware(value)
                     db = seen[value] = convert_to(value)
                 out[i] = db
-            converted.append(out)
+            converted.append(tuple(out))
         rows = converted
+    else:
+        rows = [tuple(r) for r in rows]
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     prep = dialect.identifier_preparer
     sql = (
@@ -81,7 +79,7 @@ def bulk_insert(
         f"({', '.join(prep.format_column(c) for c in cols)}) "
         f"VALUES ({', '.join([mark] * len(cols))})"
     )
-    conn.exec_driver_sql(sql, [tuple(r) for r in rows])
+    conn.exec_driver_sql(sql, rows)
 
 
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
