@@ -253,6 +253,7 @@ def classify(
         labels=frozenset(label.upper() for label in msg.labels),
         data=data,
         families=_families(tuple(headers), data),
+        lowered={},
     )
     found = signals(view)
     kind, reasons = decide(found)

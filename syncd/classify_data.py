@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 __all__ = ["SenderData", "default_sender_data", "domain_in"]
@@ -88,15 +88,30 @@ class SenderData:
         return SenderData.build(merged)
 
     def is_machine_local(self, local: str) -> bool:
-        return self.machine_local.fullmatch(local) is not None
+        return _machine_local(self, local)
 
     def look_alike(self, domain: str) -> str | None:
         """The brand a sender domain imitates, if it names one it does not belong to."""
+        return _look_alike(self, domain)
+
+    def _look_alike(self, domain: str) -> str | None:
         plain = domain.translate(_LEET)
         for brand, domains in self.brands:
             if (brand in domain or brand in plain) and not domain_in(domain, domains):
                 return brand
         return None
+
+
+# A mailbox has few distinct senders: the answers are kept per (data, value). SenderData
+# compares by identity, so a user's extended data never shares answers with the default.
+@lru_cache(maxsize=8192)
+def _machine_local(data: SenderData, local: str) -> bool:
+    return data.machine_local.fullmatch(local) is not None
+
+
+@lru_cache(maxsize=8192)
+def _look_alike(data: SenderData, domain: str) -> str | None:
+    return data._look_alike(domain)
 
 
 @cache

@@ -103,6 +103,8 @@ _SCL = re.compile(r"\bscl:(-?\d+)")
 _CALENDAR_TYPES = ("text/calendar", "application/ics")
 _MAILMAN = ("x-mailman-version", "x-beenthere")
 _PROVIDER_CATEGORIES = ("CATEGORY_UPDATES", "CATEGORY_SOCIAL", "CATEGORY_FORUMS")
+_WORDS = re.compile(r"[a-z]+")
+_KEYWORD = re.compile(r"[a-z0-9_-]+")
 _LOCAL_PARTS = re.compile(r"[-_.+]")
 _VIA = re.compile(r"\bvia\s+\S|\((?:via )?[^()]*\)\s*$")
 
@@ -126,14 +128,18 @@ class View:
     labels: frozenset[str]
     data: SenderData
     families: Families
+    lowered: dict[str, str]
 
     def first(self, name: str) -> str | None:
         values = self.headers.get(name)
         return values[0] if values else None
 
     def first_lower(self, name: str) -> str:
-        values = self.headers.get(name)
-        return values[0][:SCAN].strip().lower() if values else ""
+        found = self.lowered.get(name)
+        if found is None:
+            values = self.headers.get(name)
+            found = self.lowered[name] = values[0][:SCAN].strip().lower() if values else ""
+        return found
 
     def has(self, name: str) -> bool:
         return name in self.headers
@@ -166,8 +172,9 @@ def shown(value: str) -> str:
 
 
 def _token(value: str) -> str:
-    """The first ``;``-separated token of a lowercased value: ``auto-replied; x=y``."""
-    return value.partition(";")[0].strip()
+    """The keyword a lowercased value opens with: ``auto-replied; x=y``, ``auto-replied (z``."""
+    m = _KEYWORD.match(value)
+    return m.group(0) if m else ""
 
 
 @dataclass(slots=True)
@@ -234,11 +241,11 @@ def _calendar(v: View, s: Signals) -> None:
         strong.append("Content-Class: calendarmessage")
     hinted = [t for t in _CALENDAR_TYPES if t in v.msg.body_hints]
     subject = _CALENDAR_SUBJECT.match(v.subject)
-    sender = _calendar_sender(v)
-    if hinted and (v.mime_type == "multipart/alternative" or subject or sender or strong):
-        # An invitation carries its calendar as an alternative of the text, or comes with an
-        # invitation subject or from a calendar service; a person's note with an .ics file
-        # attached (multipart/mixed) does not.
+    sender = _calendar_sender(v) if hinted or subject else None
+    if hinted and (v.mime_type != "multipart/mixed" or subject or sender or strong):
+        # An invitation carries its calendar as an alternative of the text (Graph marks it
+        # without any Content-Type), or comes with an invitation subject or from a calendar
+        # service; a person's note with an .ics file attached (multipart/mixed) does not.
         strong.append(f"{hinted[0]} part in the body")
     for reason in strong:
         s.add("calendar", reason)
@@ -406,8 +413,11 @@ def _publication(v: View) -> list[str]:
 def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
     """Bulk mail is marketing when it sells, a newsletter when it is a publication."""
     campaign = [n for n in v.families.esp if n.startswith(("x-campaign", "x-mailchimp"))]
-    is_bulk = bool(bulk) or bool(campaign) or (
-        v.first_lower("precedence") == "bulk" and bool(v.families.esp)
+    is_bulk = (
+        bool(bulk)
+        or bool(campaign)
+        or (v.first_lower("precedence") == "bulk" and bool(v.families.esp))
+        or (v.has("list-id") and not v.has("list-post"))
     )
     if not is_bulk and "CATEGORY_PROMOTIONS" not in v.labels:
         if _PROMO_LOCAL.fullmatch(v.from_local):
@@ -422,8 +432,10 @@ def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
     elif publication:
         for reason in (*publication, *reasons):
             s.add("newsletter", reason)
-    elif _machine_sender(v):
-        s.add("notification", f"{_machine_sender(v)} with an unsubscribe link")
+    elif v.from_local and (
+        v.data.is_machine_local(v.from_local) or domain_in(v.from_domain, v.data.sending_domains)
+    ):
+        s.add("notification", f"machine sender {v.from_local}@{v.from_domain} with an unsubscribe link")
     else:
         for reason in (*reasons, "bulk mail that is no publication"):
             s.add("marketing", reason)
@@ -444,11 +456,10 @@ def _machine_sender(v: View) -> str | None:
 def _named_person(v: View) -> bool:
     """Whether the local part is the person the display name names (jane.doe, "Jane Doe"),
     not the service itself (ebay@ebay.com, "eBay")."""
-    name = v.from_name
-    return any(
-        len(part) >= 3 and part in name and part not in v.from_domain
-        for part in _LOCAL_PARTS.split(v.from_local)
-    )
+    local, domain = v.from_local, v.from_domain
+    if any(len(p) >= 3 and p in v.from_name and p not in domain for p in _LOCAL_PARTS.split(local)):
+        return True
+    return any(len(w) >= 3 and w in local and w not in domain for w in _WORDS.findall(v.from_name))
 
 
 def _notification(v: View, s: Signals) -> None:
@@ -458,8 +469,8 @@ def _notification(v: View, s: Signals) -> None:
     machine = _machine_sender(v)
     if machine is not None:
         s.add("notification", machine)
-    relayed = _relayed(v)
-    if relayed is not None and (machine or v.families.esp):
+    relayed = _relayed(v) if machine or v.families.esp else None
+    if relayed is not None:
         s.add("notification", relayed)
     precedence = v.first_lower("precedence")
     if precedence == "junk" or precedence == "bulk":
@@ -494,6 +505,8 @@ def _weak(v: View, s: Signals) -> None:
         s.weak.append(f"X-Auto-Response-Suppress: {shown(suppress)}")
     if v.first_lower("return-path") == "<>":
         s.weak.append("null Return-Path (<>)")
+    if not s.weak or s.strong:
+        return  # a personal client only matters against weak hints
     client = v.first_lower("x-mailer") or v.first_lower("user-agent")
     m = _PERSONAL_CLIENT.search(client) or _PERSONAL_CLIENT.search(v.first_lower("message-id"))
     if m is not None:
@@ -530,7 +543,7 @@ def decide(s: Signals) -> tuple[Kind, list[str]]:
         if slot != winner:
             reasons.extend(found)
     if kind == "human" and s.weak:
-        reasons.extend(f"{reason} (weak signal, not enough)" for reason in s.weak)
+        reasons.extend(f"{reason} (weak signal, ignored alone)" for reason in s.weak)
     else:
         reasons.extend(s.weak)
     reasons.extend(s.personal)

@@ -285,4 +285,63 @@ def spam() -> Iterator[Sample]:
 
 
 def machine_samples() -> list[Sample]:
-    return [*system_mail(), *monitors(), *bounces(), *auto_replies(), *lists(), *spam()]
+    return [*system_mail(), *monitors(), *bounces(), *auto_replies(), *lists(), *spam(),
+            *more_machines()]
+
+
+def more_machines() -> Iterator[Sample]:
+    name, addr = PEOPLE[5]
+    yield Sample("list_google_groups_rewritten", (
+        ("From", f"'{name}' via Hiking Graz <hiking-graz@googlegroups.com>"),
+        ("Reply-To", f"{name} <{addr}>"), ("To", "hiking-graz@googlegroups.com"),
+        ("Subject", "Re: Sunday route"), ("Date", date(2600)),
+        ("Message-ID", "<gg-1@mail.gmail.com>"),
+        ("Mailing-list", "list hiking-graz@googlegroups.com; contact hiking-graz+owners@googlegroups.com"),
+        ("List-ID", "<hiking-graz.googlegroups.com>"), ("X-Google-Group-Id", "771234"),
+        ("List-Post", "<https://groups.google.com/group/hiking-graz/post>"),
+        ("Precedence", "list"), text_plain(),
+    ), "list", False, ("hiking-graz@googlegroups.com",),
+        "list: Google Groups rewrote the From for DMARC; the group's address is what it shows")
+    for i, scl in enumerate(("5", "7")):
+        yield Sample(f"spam_scl_{scl}", (
+            ("From", f"Promo Center <promo{i}@mailer-cheap.example>"), ("To", OWNER),
+            ("Subject", "You have (1) pending delivery"), ("Date", date(2610 + i)),
+            ("Message-ID", f"<scl{i}@mailer-cheap.example>"),
+            ("X-MS-Exchange-Organization-SCL", scl), alternative(("scl", i)),
+        ), "spam", False, (), f"spam: Exchange Online Protection scored it SCL {scl}")
+    yield Sample("spam_forefront_spm", (
+        ("From", "Secure Docs <docs@share-file-online.example>"), ("To", OWNER),
+        ("Subject", "Shared document: Q1 Payment.pdf"), ("Date", date(2612)),
+        ("Message-ID", "<spm@share-file-online.example>"),
+        ("X-Forefront-Antispam-Report", "CIP:203.0.113.9;CTRY:RU;LANG:en;SCL:8;SRV:;IPV:NLI;SFV:SPM;"),
+    ), "spam", False, (), "spam: Exchange's anti-spam report says SCL 8")
+    yield Sample("bounce_exchange_ndr_relay", (
+        ("From", "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example>"),
+        ("To", OWNER), ("Subject", "Undeliverable: Meeting notes"), ("Date", date(2613)),
+        ("Message-ID", "<ndr-2@contoso.example>"), ("Return-Path", "<>"),
+        ("Content-Type", 'multipart/report; report-type=delivery-status; boundary="_000_"'),
+        ("X-MS-Exchange-Message-Is-Ndr", ""), ("Auto-Submitted", "auto-replied"),
+    ), "bounce", False, (), "bounce: an Exchange NDR from the recipient's organisation")
+    yield Sample("auto_reply_zimbra", (
+        ("From", f"{PEOPLE[6][0]} <{PEOPLE[6][1]}>"), ("To", OWNER),
+        ("Subject", "Out of Office Reply"), ("Date", date(2614)),
+        ("Message-ID", "<zimbra-oof@novak-design.example>"), ("Auto-Submitted", "auto-replied (zimbra; vacation)"),
+        ("Precedence", "bulk"), text_plain(),
+    ), "auto_reply", False, (PEOPLE[6][1],), "auto_reply: a Zimbra vacation reply")
+    yield Sample("auto_reply_freshdesk_ack", (
+        ("From", "Tiny SaaS Support <support@tinysaas.freshdesk.com>"), ("To", OWNER),
+        ("Subject", "Ticket Received - Export to CSV fails"), ("Date", date(2615)),
+        ("Message-ID", "<fd-1@tinysaas.freshdesk.com>"), ("Auto-Submitted", "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"), text_plain(),
+    ), "notification", False, (), "notification: a help desk's ticket receipt")
+    yield Sample("notification_apple_receipt_ses", (
+        ("From", "App Store <no_reply@email.apple.com>"), ("To", OWNER),
+        ("Subject", "Your subscription is confirmed"), ("Date", date(2616)),
+        ("Message-ID", mid("email.apple.com", "sub")), alternative("sub"),
+    ), "notification", False, (), "notification: Apple's receipt system")
+    yield Sample("calendar_outlook_cancel", (
+        ("From", f"{PEOPLE[7][0]} <{PEOPLE[7][1]}>"), ("To", OWNER_TO),
+        ("Subject", "Canceled: Budget review"), ("Date", date(2617)),
+        ("Message-ID", mid("yahoo.com", "cancel")), ("Content-Type", 'multipart/alternative; boundary="x"'),
+    ), "calendar", False, (PEOPLE[7][1],), "calendar: an organiser cancels a meeting",
+        body='--x\r\nContent-Type: text/plain\r\n\r\ncanceled\r\n--x\r\nContent-Type: text/calendar; method=CANCEL\r\n\r\nBEGIN:VCALENDAR\r\n')

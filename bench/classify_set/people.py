@@ -477,4 +477,50 @@ def people_samples() -> list[Sample]:
         *traps(),
         *forwarded_softfail(),
         *malformed(),
+        *people_at_service_domains(),
+        *more_personal(),
     ]
+
+
+def people_at_service_domains() -> Iterator[Sample]:
+    """Staff of big services write from the same domains their notifications come from."""
+    cases = [
+        ("Priya Raman", "priya.raman@google.com", "gmail", "Re: Partnership call"),
+        ("Jeff Miller", "jeffmil@amazon.com", "outlook", "Speaker slot at re:Invent"),
+        ("Sara Lind", "sara.lind@microsoft.com", "outlook", "Follow-up from Build"),
+        ("Tom Hale", "thale@stripe.com", "gmail", "Intro from Mei"),
+        ("Nina Berg", "nina.berg@zalando.de", "outlook", "Vortrag im April"),
+    ]
+    for i, (name, addr, kind, subject) in enumerate(cases):
+        yield Sample(
+            f"person_at_service_{i}",
+            tuple(_person_mail(900 + i, name, addr, kind, subject, [("To", OWNER_TO)])),
+            "human", True, (addr,),
+            "an employee of a big service writes from the service's own domain",
+        )
+
+
+def more_personal() -> Iterator[Sample]:
+    extras = [
+        ("Outlook for iOS", [("X-MS-Exchange-Organization-SCL", "-1")], "Running late, 10 min"),
+        ("a reply with SCL 4", [("X-MS-Exchange-Organization-SCL", "4")], "Re: the slides"),
+        ("a note with X-Spam-Status No", [("X-Spam-Status", "No, score=-0.1 required=5.0")],
+         "Weekend?"),
+        ("rspamd ham", [("X-Spam", "No"), ("X-Rspamd-Score", "-1.20")], "Fotos vom Ausflug"),
+        ("a list of friends in Bcc", [("To", "undisclosed-recipients:;")], "New address!"),
+        ("ProtonMail", [("X-Pm-Origin", "internal"), ("X-Pm-Content-Encryption", "end-to-end")],
+         "Kids' schedule"),
+        ("a Gmail reply with Feedback-ID-less Google headers",
+         [("X-Google-Smtp-Source", "AGHT+I"), ("X-Received", "by 2002:a05")], "Re: Barbecue"),
+        ("a person using Superhuman", [("X-Mailer", "Superhuman Desktop (2024-03-01)")],
+         "Intro: Jamie <> Alex"),
+    ]
+    for i, (what, hs, subject) in enumerate(extras):
+        name, addr = PEOPLE[(i * 7 + 5) % len(PEOPLE)]
+        to = [] if any(h[0] == "To" for h in hs) else [("To", OWNER_TO)]
+        yield Sample(
+            f"person_more_{i}",
+            tuple(_person_mail(950 + i, name, addr, "gmail" if i % 2 else "outlook", subject,
+                               [*to, *hs])),
+            "human", True, (addr,), f"a person's mail: {what}",
+        )
