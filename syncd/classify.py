@@ -28,7 +28,17 @@ from syncd.addresses import (
     parse_references,
 )
 from syncd.classify_data import SenderData, default_sender_data
-from syncd.classify_rules import SCAN, Families, Kind, View, decide, families, signals
+from syncd.classify_rules import (
+    SCAN,
+    Families,
+    Kind,
+    View,
+    decide,
+    families,
+    is_soft,
+    is_templated,
+    signals,
+)
 
 __all__ = [
     "KINDS",
@@ -83,6 +93,12 @@ class Classification:
     parties: tuple[Party, ...]
     thread_key: str | None
     from_address: str | None
+    # For the owner's history (syncd.owner_history): noise that rests only on the sender's
+    # looks, human mail that looks templated, and whether the message would be an
+    # interaction with its sender were it human.
+    soft: bool = False
+    templated: bool = False
+    interaction_if_human: bool = False
 
 
 # --- limits --------------------------------------------------------------------------------
@@ -301,4 +317,13 @@ def classify(
         or in_reply_to
         or message_id,
         from_address=from_address,
+        soft=is_soft(found, kind),
+        templated=is_templated(found, kind),
+        interaction_if_human=(
+            direction == "in"
+            and from_address is not None
+            and not _is_machine(from_address, data)
+            and not too_large
+            and not draft
+        ),
     )

@@ -184,9 +184,14 @@ class Signals:
     strong: dict[Slot, list[str]] = field(default_factory=dict)
     weak: list[str] = field(default_factory=list)
     personal: list[str] = field(default_factory=list)
+    # Slots with evidence the owner's history cannot overturn (headers only machines write);
+    # the others rest on what the sender looks like (a service's domain, an ESP, a label).
+    firm: set[Slot] = field(default_factory=set)
 
-    def add(self, slot: Slot, reason: str) -> None:
+    def add(self, slot: Slot, reason: str, *, soft: bool = False) -> None:
         self.strong.setdefault(slot, []).append(reason)
+        if not soft:
+            self.firm.add(slot)
 
 
 def _report_type(v: View) -> str | None:
@@ -421,7 +426,7 @@ def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
     )
     if not is_bulk and "CATEGORY_PROMOTIONS" not in v.labels:
         if _PROMO_LOCAL.fullmatch(v.from_local):
-            s.add("marketing", f"promotional sender address ({v.from_local}@)")
+            s.add("marketing", f"promotional sender address ({v.from_local}@)", soft=True)
         return
     promotion = _promotion(v)
     publication = _publication(v)
@@ -468,7 +473,7 @@ def _notification(v: View, s: Signals) -> None:
         s.add("notification", f"Auto-Submitted: {shown(auto)}")
     machine = _machine_sender(v)
     if machine is not None:
-        s.add("notification", machine)
+        s.add("notification", machine, soft=machine.startswith("service domain"))
     relayed = _relayed(v) if machine or v.families.esp else None
     if relayed is not None:
         s.add("notification", relayed)
@@ -477,14 +482,14 @@ def _notification(v: View, s: Signals) -> None:
         s.add("notification", f"Precedence: {precedence}")
     for label in _PROVIDER_CATEGORIES:
         if label in v.labels:
-            s.add("notification", f"label {label}")
+            s.add("notification", f"label {label}", soft=True)
     if "INFERENCE:OTHER" in v.labels:
-        s.add("notification", "Outlook files it under Other (inferenceClassification)")
+        s.add("notification", "Outlook files it under Other (inferenceClassification)", soft=True)
     if v.families.esp:
-        s.add("notification", f"bulk mail service header {v.families.esp[0]}")
+        s.add("notification", f"bulk mail service header {v.families.esp[0]}", soft=True)
     mailer = v.data.bulk_mailers.search(v.first_lower("x-mailer"))
     if mailer is not None:
-        s.add("notification", f"sent by a mass mailer ({mailer.group(0)})")
+        s.add("notification", f"sent by a mass mailer ({mailer.group(0)})", soft=True)
 
 
 def _relayed(v: View) -> str | None:
@@ -528,7 +533,8 @@ def signals(v: View) -> Signals:
 
 
 def decide(s: Signals) -> tuple[Kind, list[str]]:
-    """The winning kind, and every reason with the winner's first."""
+    """The winning kind, and every reason with the winner's first (`is_soft` says whether
+    the owner's history may overturn it)."""
     kind: Kind = "human"
     winner: Slot | None = None
     for slot, slot_kind in PRIORITY:
@@ -548,3 +554,16 @@ def decide(s: Signals) -> tuple[Kind, list[str]]:
         reasons.extend(s.weak)
     reasons.extend(s.personal)
     return kind, reasons
+
+
+def is_soft(s: Signals, kind: Kind) -> bool:
+    """Whether a noise kind rests only on what the sender looks like, never on headers only
+    machines write: then mail from someone the owner writes to is a person after all."""
+    if kind in ("human", "bounce", "auto_reply", "calendar", "spam", "list"):
+        return False
+    return not any(slot in s.firm for slot in s.strong)
+
+
+def is_templated(s: Signals, kind: Kind) -> bool:
+    """Human mail with a hint of automation and no sign of a person's own mail client."""
+    return kind == "human" and bool(s.weak) and not s.personal

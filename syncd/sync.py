@@ -37,7 +37,6 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
-from syncd.classify import ClassifyOptions
 from syncd.config import AnyAccount, Config
 from syncd.connect import Connectors
 from syncd.errors import SyncdError
@@ -154,7 +153,7 @@ class Syncer:
         # Asked between batches and streams; True ends the pass there (SIGTERM in the daemon).
         self.should_stop: Callable[[], bool] = should_stop or (lambda: False)
         self.identity = config.owner.identity()
-        self.options = ClassifyOptions(max_group_size=config.settings.sync.max_group_size)
+        self.options = config.settings.classify.options(config.settings.sync.max_group_size)
 
     def ensure_account(self, name: str, kind: str, now: datetime) -> int:
         with self.store.session() as s, s.begin():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from syncd.config_classify import ClassifySettings
 from syncd.config import (
     CalDavCalendar,
     DaemonSettings,
@@ -224,6 +225,7 @@ def test_example_config_documents_every_key() -> None:
         OutlookAccount,
         MicrosoftEndpoints,
         OutlookCalendar,
+        ClassifySettings,
     )
     missing = {k for m in models for k in _keys(m)} - mentioned
     assert not missing, f"config.example.toml does not mention: {sorted(missing)}"
