@@ -214,7 +214,8 @@ class Syncer:
                     "sync.source.failed", extra={"account": account.name, "error": str(exc)}
                 )
                 continue
-            for info in streams:
+            # Sent mail first: incoming mail is weighed against it (syncd.owner_history).
+            for info in sorted(streams, key=lambda i: i.role != "sent"):
                 if self.should_stop():
                     break
                 report = self._sync_stream(
