@@ -99,7 +99,8 @@ _PERSONAL_CLIENT = re.compile(
     r"|ymailnorrin|evolution|mutt|claws|em client|airmail|spark|gmail"
 )
 _AUTH = re.compile(r"\b(spf|dkim|dmarc|compauth)=([a-z]+)")
-_SCL = re.compile(r"\bscl:(-?\d+)")
+_SCL = re.compile(r"\bscl:(-?\d{1,3})\b")
+_SCL_VALUE = re.compile(r"-?[0-9]{1,3}")
 _CALENDAR_TYPES = ("text/calendar", "application/ics")
 _MAILMAN = ("x-mailman-version", "x-beenthere")
 _PROVIDER_CATEGORIES = ("CATEGORY_UPDATES", "CATEGORY_SOCIAL", "CATEGORY_FORUMS")
@@ -300,8 +301,8 @@ def _spam(v: View, s: Signals) -> None:
 
 def _scl(v: View) -> int | None:
     scl = v.first_lower("x-ms-exchange-organization-scl")
-    if scl.isascii() and scl.lstrip("-").isdigit():
-        return int(scl[:3])
+    if _SCL_VALUE.fullmatch(scl):
+        return int(scl)
     m = _SCL.search(v.first_lower("x-forefront-antispam-report"))
     return int(m.group(1)) if m else None
 
@@ -423,6 +424,7 @@ def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
         or bool(campaign)
         or (v.first_lower("precedence") == "bulk" and bool(v.families.esp))
         or (v.has("list-id") and not v.has("list-post"))
+        or _announce_only(v)
     )
     if not is_bulk and "CATEGORY_PROMOTIONS" not in v.labels:
         if _PROMO_LOCAL.fullmatch(v.from_local):
