@@ -70,11 +70,20 @@ def main() -> int:
         with open(args.write / "labels.jsonl", "w") as fh:
             for s in items:
                 (args.write / f"{s.name}.eml").write_bytes(s.eml())
-                fh.write(json.dumps({
-                    "file": f"{s.name}.eml", "kind": s.kind, "is_interaction": s.interaction,
-                    "counterparts": list(expected_counterparts(s)), "folder_role": s.folder_role,
-                    "labels": sorted(s.labels), "note": s.note,
-                }) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "file": f"{s.name}.eml",
+                            "kind": s.kind,
+                            "is_interaction": s.interaction,
+                            "counterparts": list(expected_counterparts(s)),
+                            "folder_role": s.folder_role,
+                            "labels": sorted(s.labels),
+                            "note": s.note,
+                        }
+                    )
+                    + "\n"
+                )
         print(f"wrote {len(items)} messages to {args.write}")
         return 0
     me = owner()
@@ -111,7 +120,9 @@ def main() -> int:
         print(f"{k:<13}{sum(confusion[k].values()):>5}{p:>11.3f}{r:>8.3f}{f:>7.3f}")
     p, r, f = f1(tp, fp, fn)
     print()
-    print(f"interaction   precision {p:.3f}  recall {r:.3f}  F1 {f:.3f}  (tp {tp}, fp {fp}, fn {fn})")
+    print(
+        f"interaction   precision {p:.3f}  recall {r:.3f}  F1 {f:.3f}  (tp {tp}, fp {fp}, fn {fn})"
+    )
     accuracy = sum(confusion[k][k] for k in KINDS) / n
     print(f"kind accuracy {accuracy:.3f}")
     print(f"counterparts exact {cp_ok / n:.3f}  ({cp_ok}/{n})")

@@ -96,6 +96,11 @@ METADATA_HEADERS = (
     "X-Campaign",
     "X-GitHub-Reason",
     "Content-Class",
+    "Authentication-Results",
+    "X-Mailer",
+    "X-Cron-Env",
+    "X-Google-Group-Id",
+    "Mailing-List",
 )
 STREAM = StreamInfo(name="all", kind="mail", role="all")
 HISTORY_TYPES = ("messageAdded", "labelAdded", "labelRemoved")

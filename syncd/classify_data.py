@@ -49,8 +49,7 @@ class SenderData:
     @classmethod
     def build(cls, data: Mapping[str, object]) -> SenderData:
         def words(key: str) -> list[str]:
-            value = data.get(key, [])
-            return [str(v).lower() for v in value] if isinstance(value, list) else []
+            return [w.lower() for w in _strings(data, key)]
 
         brands = data.get("brands", {})
         return cls(
@@ -74,17 +73,17 @@ class SenderData:
         )
 
     def extended(
-        self, service_domains: Iterable[str] = (), machine_local_parts: Iterable[str] = ()
+        self, sending_domains: Iterable[str] = (), machine_local_parts: Iterable[str] = ()
     ) -> SenderData:
-        """This data plus a user's sending domains and machine local parts."""
-        extra_domains = frozenset(d.lower().strip(".") for d in service_domains)
+        """The shipped data plus a user's sending domains and machine local parts."""
+        extra_domains = frozenset(d.lower().strip(".") for d in sending_domains)
         extra_locals = [p.lower() for p in machine_local_parts]
         if not extra_domains and not extra_locals:
             return self
         raw = _raw()
         merged = dict(raw)
-        merged["sending_domains"] = [*raw.get("sending_domains", []), *extra_domains]
-        merged["machine_local_parts"] = [*raw.get("machine_local_parts", []), *extra_locals]
+        merged["sending_domains"] = [*_strings(raw, "sending_domains"), *extra_domains]
+        merged["machine_local_parts"] = [*_strings(raw, "machine_local_parts"), *extra_locals]
         return SenderData.build(merged)
 
     def is_machine_local(self, local: str) -> bool:
@@ -112,6 +111,11 @@ def _machine_local(data: SenderData, local: str) -> bool:
 @lru_cache(maxsize=8192)
 def _look_alike(data: SenderData, domain: str) -> str | None:
     return data._look_alike(domain)
+
+
+def _strings(data: Mapping[str, object], key: str) -> list[str]:
+    value = data.get(key, [])
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 @cache

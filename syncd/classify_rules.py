@@ -442,7 +442,10 @@ def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
     elif v.from_local and (
         v.data.is_machine_local(v.from_local) or domain_in(v.from_domain, v.data.sending_domains)
     ):
-        s.add("notification", f"machine sender {v.from_local}@{v.from_domain} with an unsubscribe link")
+        s.add(
+            "notification",
+            f"machine sender {v.from_local}@{v.from_domain} with an unsubscribe link",
+        )
     else:
         for reason in (*reasons, "bulk mail that is no publication"):
             s.add("marketing", reason)

@@ -30,7 +30,7 @@ class ClassifySettings(BaseModel):
     machine_local_parts: list[str] = Field(
         default=[],
         description="Local parts no person reads (matched whole or as a '-', '_', '.', '+'"
-        " separated part: \"hr-portal\" matches hr-portal@ and acme.hr-portal@).",
+        ' separated part: "hr-portal" matches hr-portal@ and acme.hr-portal@).',
     )
 
     @field_validator("sending_domains")

@@ -161,9 +161,7 @@ def _with_batch(stored: OwnerHistory, items: Sequence[_Item]) -> OwnerHistory:
         return stored
     written = {p.address for i in outgoing for p in i.parties if p.is_counterpart}
     sent = {i.classification.message_id for i in outgoing if i.classification is not None}
-    return OwnerHistory(
-        True, stored.written_to | written, stored.sent_ids | {m for m in sent if m}
-    )
+    return OwnerHistory(True, stored.written_to | written, stored.sent_ids | {m for m in sent if m})
 
 
 def _apply(item: _Item, verdict: Verdict, contact_policy: str) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from syncd.config_classify import ClassifySettings
 from syncd.config import (
     CalDavCalendar,
     DaemonSettings,
@@ -34,6 +33,7 @@ from syncd.config import (
     load_config,
     parse_duration,
 )
+from syncd.config_classify import ClassifySettings
 from syncd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -71,8 +71,16 @@ def test_mail_from_an_address_the_owner_wrote_to_is_a_person(
 def test_a_reply_to_the_owners_message_is_an_interaction(tmp_path: Path, store_url: str) -> None:
     mail = make_maildir(tmp_path / "mail", "INBOX", "Sent")
     syncer, store = _syncer(tmp_path, store_url, mail)
-    deliver(mail / "Sent", message(sender="Alex <alex@example.com>", to="desk@venue.example",
-                                   subject="Booking", date=T0, message_id="b1@example.com"))
+    deliver(
+        mail / "Sent",
+        message(
+            sender="Alex <alex@example.com>",
+            to="desk@venue.example",
+            subject="Booking",
+            date=T0,
+            message_id="b1@example.com",
+        ),
+    )
     sync_all(syncer, now_fn=lambda: NOW)
     deliver(mail, message(sender="Events <events@mailer.venue-booking.example>",
                           to="alex@example.com", subject="Re: Booking", date=T0 + timedelta(1),
@@ -97,7 +105,9 @@ def test_templated_mail_from_a_sender_never_answered_leans_to_noise() -> None:
     assert c.kind == "human" and c.templated
     verdict = weigh(c, HISTORY)
     assert verdict is not None and (verdict.kind, verdict.is_interaction) == ("notification", False)
-    assert verdict.reason == "templated mail from hello@brand.example, whom the owner never answered"
+    assert (
+        verdict.reason == "templated mail from hello@brand.example, whom the owner never answered"
+    )
     assert weigh(c, OwnerHistory()) is None  # no sent mail at all: nothing is known
     answered = OwnerHistory(known=True, written_to=frozenset({"hello@brand.example"}))
     verdict = weigh(c, answered)
@@ -115,7 +125,9 @@ def test_history_never_overturns_headers_only_machines_write() -> None:
     person = build([("From", "Jamie <jamie@example.org>"), ("To", "alex@example.com"),
                     ("In-Reply-To", "<mine@example.com>")])  # fmt: skip
     verdict = weigh(classify(raw_message(person), OWNER), history)
-    assert verdict is not None and verdict.reason == "answers the owner's message <mine@example.com>"
+    assert (
+        verdict is not None and verdict.reason == "answers the owner's message <mine@example.com>"
+    )
     outgoing = classify(raw_message(build([("From", "alex@example.com"), ("To", "x@y.example")])),
                         OWNER)  # fmt: skip
     assert weigh(outgoing, history) is None

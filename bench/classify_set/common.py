@@ -44,10 +44,7 @@ def mid(domain: str, *seed: object, style: str = "plain") -> str:
     if style == "gmail":
         return f"<CA+{t[:10].upper()}{t[10:]}=Xk{t[:6]}@mail.gmail.com>"
     if style == "outlook":
-        return (
-            f"<{t[:4].upper()}PR0{t[4:6]}MB{t[6:10].upper()}"
-            f"{t[10:14].upper()}@{domain}>"
-        )
+        return f"<{t[:4].upper()}PR0{t[4:6]}MB{t[6:10].upper()}{t[10:14].upper()}@{domain}>"
     if style == "ses":
         return f"<0100018e{t}-{t[:8]}-{t[8:12]}-000000@email.amazonses.com>"
     if style == "apple":
@@ -90,13 +87,6 @@ def alternative(seed: object) -> tuple[str, str]:
 
 def mixed(seed: object) -> tuple[str, str]:
     return ("Content-Type", f'multipart/mixed; boundary="----=_Part_{token(seed, n=10)}"')
-
-
-def calendar_body(method: str = "REQUEST", attach: bool = False) -> str:
-    part = f'--b\r\nContent-Type: text/calendar; charset="UTF-8"; method={method}\r\n\r\nBEGIN:VCALENDAR\r\n'
-    if attach:
-        part += '--b\r\nContent-Type: application/ics; name="invite.ics"\r\n\r\nBEGIN:VCALENDAR\r\n'
-    return "--b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nDetails below.\r\n" + part
 
 
 PEOPLE = [

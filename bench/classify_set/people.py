@@ -69,8 +69,11 @@ def client(kind: str, addr: str, i: int) -> tuple[list[tuple[str, str]], str]:
             ("x-ms-publictraffictype", "Email"),
             ("X-MS-Exchange-Organization-SCL", "1"),
             ("X-Microsoft-Antispam", "BCL:0;"),
-            ("X-Forefront-Antispam-Report", "CIP:255.255.255.255;CTRY:;LANG:en;SCL:1;SRV:;"
-             "IPV:NLI;SFV:NSPM;H:DB9PR04MB8;PTR:;CAT:NONE;SFS:(13230031);DIR:INB;"),
+            (
+                "X-Forefront-Antispam-Report",
+                "CIP:255.255.255.255;CTRY:;LANG:en;SCL:1;SRV:;"
+                "IPV:NLI;SFV:NSPM;H:DB9PR04MB8;PTR:;CAT:NONE;SFS:(13230031);DIR:INB;",
+            ),
             ("MIME-Version", "1.0"),
             alternative((addr, i)),
         ], mid("DB9PR04MB8425.eurprd04.prod.outlook.com", addr, i, style="outlook")
@@ -210,7 +213,8 @@ def outgoing() -> Iterator[Sample]:
             "human",
             True,
             counterparts,
-            "the owner writes to people" + (" (read from the Sent folder)" if role == "sent" else ""),
+            "the owner writes to people"
+            + (" (read from the Sent folder)" if role == "sent" else ""),
             folder_role=role,
         )
     # The owner writes to a support desk's no-reply address and to themself.
@@ -253,11 +257,21 @@ def colleagues() -> Iterator[Sample]:
         headers = [
             ("From", f"{name} <{addr}>"),
             ("To", f"{OWNER_NAME} <{OWNER}>"),
-            ("Subject", ["Standup notes", "RE: Hiring plan", "Offsite venue", "FW: Customer call",
-                         "Expense report"][i % 5]),
+            (
+                "Subject",
+                [
+                    "Standup notes",
+                    "RE: Hiring plan",
+                    "Offsite venue",
+                    "FW: Customer call",
+                    "Expense report",
+                ][i % 5],
+            ),
             ("Date", date(300 + i)),
-            ("Message-ID", mid("AM0PR01MB5.eurprd01.prod.exchangelabs.com", addr, i,
-                               style="outlook")),
+            (
+                "Message-ID",
+                mid("AM0PR01MB5.eurprd01.prod.exchangelabs.com", addr, i, style="outlook"),
+            ),
             ("X-MS-Exchange-Organization-AuthAs", "Internal"),
             ("X-MS-Exchange-Organization-AuthSource", "AM0PR01MB5.eurprd01.prod.exchangelabs.com"),
             ("X-MS-Exchange-Organization-SCL", "-1"),
@@ -266,7 +280,11 @@ def colleagues() -> Iterator[Sample]:
         if i % 3 == 0:
             headers.insert(2, ("Cc", ", ".join(f"{n} <{a}>" for n, a in COLLEAGUES if a != addr)))
         yield Sample(
-            f"colleague_{i:02d}", tuple(headers), "human", True, (addr,),
+            f"colleague_{i:02d}",
+            tuple(headers),
+            "human",
+            True,
+            (addr,),
             "a colleague writes through the company's Exchange (internal, SCL -1)",
         )
 
@@ -279,16 +297,30 @@ def groups() -> Iterator[Sample]:
             ("From", f"{name} <{addr}>"),
             ("To", ", ".join([OWNER_TO, *others[: len(others) // 2]])),
             ("Cc", ", ".join(others[len(others) // 2 :])),
-            ("Subject", ["Dinner plans", "Book club: next pick", "Reunion 2024", "Hike on Sunday",
-                         "Project kickoff", "Wedding details", "Neighbourhood meeting",
-                         "Conference speakers"][i]),
+            (
+                "Subject",
+                [
+                    "Dinner plans",
+                    "Book club: next pick",
+                    "Reunion 2024",
+                    "Hike on Sunday",
+                    "Project kickoff",
+                    "Wedding details",
+                    "Neighbourhood meeting",
+                    "Conference speakers",
+                ][i],
+            ),
             ("Date", date(400 + i)),
             ("Message-ID", mid(addr.partition("@")[2], "grp", i)),
             text_plain(),
         ]
         group = size - 1  # the sender and the other recipients; the owner does not count
         yield Sample(
-            f"group_{size:02d}", tuple(headers), "human", group <= 10, (addr,),
+            f"group_{size:02d}",
+            tuple(headers),
+            "human",
+            group <= 10,
+            (addr,),
             f"a person writes to a group of {group} besides the owner: "
             + ("small enough to be personal" if group <= 10 else "more than max_group_size (10)"),
         )
@@ -296,23 +328,57 @@ def groups() -> Iterator[Sample]:
 
 def role_address_people() -> Iterator[Sample]:
     cases = [
-        ("Maria Blum | Blumen Meier", "info@blumen-meier.example", "roundcube",
-         "Re: Flowers for the 14th", True),
-        ("Giulia - Trattoria Da Gino", "info@trattoria-dagino.example", "webmail",
-         "Re: Table for 12 on Friday", True),
-        ("Ben at Fernweh Books", "hello@fernweh-books.example", "gmail",
-         "Your special order arrived", False),
-        ("Office Dr. Weber", "praxis@dr-weber.example", "outlook",
-         "Re: Termin verschieben", True),
+        (
+            "Maria Blum | Blumen Meier",
+            "info@blumen-meier.example",
+            "roundcube",
+            "Re: Flowers for the 14th",
+            True,
+        ),
+        (
+            "Giulia - Trattoria Da Gino",
+            "info@trattoria-dagino.example",
+            "webmail",
+            "Re: Table for 12 on Friday",
+            True,
+        ),
+        (
+            "Ben at Fernweh Books",
+            "hello@fernweh-books.example",
+            "gmail",
+            "Your special order arrived",
+            False,
+        ),
+        ("Office Dr. Weber", "praxis@dr-weber.example", "outlook", "Re: Termin verschieben", True),
         ("Lena (Yoga Loft)", "kontakt@yogaloft.example", "apple", "Re: Private lessons", True),
-        ("Support Team | Tiny SaaS", "support@tinysaas.example", "gmail",
-         "Re: Export to CSV fails", True),
-        ("Hausverwaltung Krüger", "info@hv-krueger.example", "outlook",
-         "Wasserschaden im 2. OG", False),
-        ("Sales - Pixel Print", "sales@pixelprint.example", "thunderbird",
-         "Re: Quote for 500 flyers", True),
-        ("Billing | Small Studio", "billing@smallstudio.example", "gmail",
-         "Re: Invoice 2024-017", True),
+        (
+            "Support Team | Tiny SaaS",
+            "support@tinysaas.example",
+            "gmail",
+            "Re: Export to CSV fails",
+            True,
+        ),
+        (
+            "Hausverwaltung Krüger",
+            "info@hv-krueger.example",
+            "outlook",
+            "Wasserschaden im 2. OG",
+            False,
+        ),
+        (
+            "Sales - Pixel Print",
+            "sales@pixelprint.example",
+            "thunderbird",
+            "Re: Quote for 500 flyers",
+            True,
+        ),
+        (
+            "Billing | Small Studio",
+            "billing@smallstudio.example",
+            "gmail",
+            "Re: Invoice 2024-017",
+            True,
+        ),
     ]
     for i, (name, addr, kind, subject, is_reply) in enumerate(cases):
         extra = [("To", OWNER_TO)]
@@ -339,8 +405,15 @@ def personal_ics() -> Iterator[Sample]:
             (
                 ("From", f"{name} <{addr}>"),
                 ("To", OWNER_TO),
-                ("Subject", ["Dinner at ours on the 14th", "Our holiday dates",
-                             "Kita-Termine 2024", "Flight details"][i]),
+                (
+                    "Subject",
+                    [
+                        "Dinner at ours on the 14th",
+                        "Our holiday dates",
+                        "Kita-Termine 2024",
+                        "Flight details",
+                    ][i],
+                ),
                 ("Date", date(600 + i)),
                 ("Message-ID", message_id),
                 *fields,
@@ -390,9 +463,15 @@ def forwarded_softfail() -> Iterator[Sample]:
         yield Sample(
             f"person_forwarded_{i}",
             (
-                ("Return-Path", f"<SRS0=ab{i}=K3={domain}={addr.partition('@')[0]}@alumni.example>"),
-                ("Authentication-Results", f"mx1.example.com; dkim=pass header.d={domain};"
-                 f" spf=softfail smtp.mailfrom=alumni.example; dmarc=pass header.from={domain}"),
+                (
+                    "Return-Path",
+                    f"<SRS0=ab{i}=K3={domain}={addr.partition('@')[0]}@alumni.example>",
+                ),
+                (
+                    "Authentication-Results",
+                    f"mx1.example.com; dkim=pass header.d={domain};"
+                    f" spf=softfail smtp.mailfrom=alumni.example; dmarc=pass header.from={domain}",
+                ),
                 ("From", f"{name} <{addr}>"),
                 ("To", f"{name.split()[0]} friends <{OWNER}>"),
                 ("Subject", ["Long time no see", "Our reunion photos", "Moving to Lisbon"][i]),
@@ -400,69 +479,183 @@ def forwarded_softfail() -> Iterator[Sample]:
                 ("Message-ID", mid(domain, "fw", i)),
                 text_plain(),
             ),
-            "human", True, (addr,),
+            "human",
+            True,
+            (addr,),
             "a person's mail through a forwarding address: SPF soft-fails, DKIM and DMARC pass",
         )
 
 
 def malformed() -> Iterator[Sample]:
     jamie, priya, joerg = PEOPLE[0][1], PEOPLE[1][1], PEOPLE[2][1]
-    yield Sample("bad_no_date", (
-        ("From", f"Jamie Lee <{jamie}>"), ("To", OWNER), ("Subject", "no date header"),
-        ("Message-ID", "<nodate-1@mail.gmail.com>"),
-    ), "human", True, (jamie,), "a person's mail without Date (an old client)")
-    yield Sample("bad_no_message_id", (
-        ("From", f"Priya Raman <{priya}>"), ("To", OWNER), ("Subject", "sent from a printer app"),
-        ("Date", date(801)),
-    ), "human", True, (priya,), "a person's mail without Message-ID")
-    yield Sample("bad_encoded_word", (
-        ("From", f"=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <{joerg}>"), ("To", OWNER),
-        ("Subject", "=?utf-8?B?w5xiZXI=?= =?bogus?Q?caf=E9?= =?utf-8?Q?broken"),
-        ("Date", date(802)), ("Message-ID", "<enc-1@web.de>"),
-    ), "human", True, (joerg,), "broken RFC 2047 words in a person's subject")
-    yield Sample("bad_8bit_latin1", (
-        ("From", f"Camille Dubois <{PEOPLE[10][1]}>"), ("To", OWNER),
-        ("Subject", "Caf\u00e9 cr\u00e8me \u00e0 10h"), ("Date", date(803)),
-        ("Message-ID", "<8bit-1@orange.fr>"), ("Content-Type", "text/plain; charset=iso-8859-1"),
-    ), "human", True, (PEOPLE[10][1],), "raw 8-bit subject from an old client")
-    yield Sample("bad_lowercase_names", (
-        ("from", f"ravi <{PEOPLE[11][1]}>"), ("to", OWNER), ("subject", "hi"),
-        ("date", date(804)), ("message-id", "<lc-1@patel-family.example>"),
-    ), "human", True, (PEOPLE[11][1],), "header names in lower case (a script the person wrote)")
-    yield Sample("bad_repeated_to", (
-        ("From", f"Elena Rossi <{PEOPLE[12][1]}>"), ("To", OWNER),
-        ("To", f"Oliver Bennett <{PEOPLE[13][1]}>"), ("Subject", "two To lines"),
-        ("Date", date(805)), ("Message-ID", "<twoto-1@libero.it>"),
-    ), "human", True, (PEOPLE[12][1],), "two To header fields (a broken client); still personal")
-    yield Sample("bad_unquoted_comma_name", (
-        ("From", f"Bennett, Oliver <{PEOPLE[13][1]}>"), ("To", OWNER), ("Subject", "Re: tickets"),
-        ("Date", date(806)), ("Message-ID", "<comma-1@tailspin.example>"),
-        ("In-Reply-To", "<t-1@example.com>"),
-    ), "human", True, (PEOPLE[13][1],), "display name with an unquoted comma")
-    yield Sample("bad_no_subject", (
-        ("From", f"<{PEOPLE[14][1]}>"), ("To", f"<{OWNER}>"), ("Date", date(807)),
-        ("Message-ID", "<nosub-1@proton.me>"),
-    ), "human", True, (PEOPLE[14][1],), "no Subject and no display names")
-    yield Sample("bad_missing_from", (
-        ("To", OWNER), ("Subject", "who sent this?"), ("Date", date(808)),
-    ), "human", False, (), "no From at all: no direction, so no interaction")
-    yield Sample("bad_garbage_date", (
-        ("From", f"Marcus Johnson <{PEOPLE[15][1]}>"), ("To", OWNER), ("Subject", "hey"),
-        ("Date", "Someday, 99 Foo 20244 25:61"), ("Message-ID", "<gd-1@hotmail.com>"),
-    ), "human", True, (PEOPLE[15][1],), "an unparseable Date")
-    yield Sample("bad_folded_to", (
-        ("From", f"Ingrid Larsen <{PEOPLE[16][1]}>"),
-        ("To", f"Alex Morgan\r\n <{OWNER}>,\r\n\tKenji <{PEOPLE[17][1]}>"),
-        ("Subject", "folded recipients"), ("Date", date(809)),
-        ("Message-ID", "<fold-1@fjord-analytics.example>"),
-    ), "human", True, (PEOPLE[16][1],), "folded address header")
-    yield Sample("bad_huge_references", (
-        ("From", f"Kenji Watanabe <{PEOPLE[17][1]}>"), ("To", OWNER),
-        ("Subject", "Re: " * 30 + "the longest thread"), ("Date", date(810)),
-        ("Message-ID", "<huge-1@adatum.example>"),
-        ("In-Reply-To", "<ref0299@adatum.example>"),
-        ("References", " ".join(f"<ref{k:04d}@adatum.example>" for k in range(300))),
-    ), "human", True, (PEOPLE[17][1],), "a very long thread")
+    yield Sample(
+        "bad_no_date",
+        (
+            ("From", f"Jamie Lee <{jamie}>"),
+            ("To", OWNER),
+            ("Subject", "no date header"),
+            ("Message-ID", "<nodate-1@mail.gmail.com>"),
+        ),
+        "human",
+        True,
+        (jamie,),
+        "a person's mail without Date (an old client)",
+    )
+    yield Sample(
+        "bad_no_message_id",
+        (
+            ("From", f"Priya Raman <{priya}>"),
+            ("To", OWNER),
+            ("Subject", "sent from a printer app"),
+            ("Date", date(801)),
+        ),
+        "human",
+        True,
+        (priya,),
+        "a person's mail without Message-ID",
+    )
+    yield Sample(
+        "bad_encoded_word",
+        (
+            ("From", f"=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <{joerg}>"),
+            ("To", OWNER),
+            ("Subject", "=?utf-8?B?w5xiZXI=?= =?bogus?Q?caf=E9?= =?utf-8?Q?broken"),
+            ("Date", date(802)),
+            ("Message-ID", "<enc-1@web.de>"),
+        ),
+        "human",
+        True,
+        (joerg,),
+        "broken RFC 2047 words in a person's subject",
+    )
+    yield Sample(
+        "bad_8bit_latin1",
+        (
+            ("From", f"Camille Dubois <{PEOPLE[10][1]}>"),
+            ("To", OWNER),
+            ("Subject", "Caf\u00e9 cr\u00e8me \u00e0 10h"),
+            ("Date", date(803)),
+            ("Message-ID", "<8bit-1@orange.fr>"),
+            ("Content-Type", "text/plain; charset=iso-8859-1"),
+        ),
+        "human",
+        True,
+        (PEOPLE[10][1],),
+        "raw 8-bit subject from an old client",
+    )
+    yield Sample(
+        "bad_lowercase_names",
+        (
+            ("from", f"ravi <{PEOPLE[11][1]}>"),
+            ("to", OWNER),
+            ("subject", "hi"),
+            ("date", date(804)),
+            ("message-id", "<lc-1@patel-family.example>"),
+        ),
+        "human",
+        True,
+        (PEOPLE[11][1],),
+        "header names in lower case (a script the person wrote)",
+    )
+    yield Sample(
+        "bad_repeated_to",
+        (
+            ("From", f"Elena Rossi <{PEOPLE[12][1]}>"),
+            ("To", OWNER),
+            ("To", f"Oliver Bennett <{PEOPLE[13][1]}>"),
+            ("Subject", "two To lines"),
+            ("Date", date(805)),
+            ("Message-ID", "<twoto-1@libero.it>"),
+        ),
+        "human",
+        True,
+        (PEOPLE[12][1],),
+        "two To header fields (a broken client); still personal",
+    )
+    yield Sample(
+        "bad_unquoted_comma_name",
+        (
+            ("From", f"Bennett, Oliver <{PEOPLE[13][1]}>"),
+            ("To", OWNER),
+            ("Subject", "Re: tickets"),
+            ("Date", date(806)),
+            ("Message-ID", "<comma-1@tailspin.example>"),
+            ("In-Reply-To", "<t-1@example.com>"),
+        ),
+        "human",
+        True,
+        (PEOPLE[13][1],),
+        "display name with an unquoted comma",
+    )
+    yield Sample(
+        "bad_no_subject",
+        (
+            ("From", f"<{PEOPLE[14][1]}>"),
+            ("To", f"<{OWNER}>"),
+            ("Date", date(807)),
+            ("Message-ID", "<nosub-1@proton.me>"),
+        ),
+        "human",
+        True,
+        (PEOPLE[14][1],),
+        "no Subject and no display names",
+    )
+    yield Sample(
+        "bad_missing_from",
+        (
+            ("To", OWNER),
+            ("Subject", "who sent this?"),
+            ("Date", date(808)),
+        ),
+        "human",
+        False,
+        (),
+        "no From at all: no direction, so no interaction",
+    )
+    yield Sample(
+        "bad_garbage_date",
+        (
+            ("From", f"Marcus Johnson <{PEOPLE[15][1]}>"),
+            ("To", OWNER),
+            ("Subject", "hey"),
+            ("Date", "Someday, 99 Foo 20244 25:61"),
+            ("Message-ID", "<gd-1@hotmail.com>"),
+        ),
+        "human",
+        True,
+        (PEOPLE[15][1],),
+        "an unparseable Date",
+    )
+    yield Sample(
+        "bad_folded_to",
+        (
+            ("From", f"Ingrid Larsen <{PEOPLE[16][1]}>"),
+            ("To", f"Alex Morgan\r\n <{OWNER}>,\r\n\tKenji <{PEOPLE[17][1]}>"),
+            ("Subject", "folded recipients"),
+            ("Date", date(809)),
+            ("Message-ID", "<fold-1@fjord-analytics.example>"),
+        ),
+        "human",
+        True,
+        (PEOPLE[16][1],),
+        "folded address header",
+    )
+    yield Sample(
+        "bad_huge_references",
+        (
+            ("From", f"Kenji Watanabe <{PEOPLE[17][1]}>"),
+            ("To", OWNER),
+            ("Subject", "Re: " * 30 + "the longest thread"),
+            ("Date", date(810)),
+            ("Message-ID", "<huge-1@adatum.example>"),
+            ("In-Reply-To", "<ref0299@adatum.example>"),
+            ("References", " ".join(f"<ref{k:04d}@adatum.example>" for k in range(300))),
+        ),
+        "human",
+        True,
+        (PEOPLE[17][1],),
+        "a very long thread",
+    )
 
 
 def people_samples() -> list[Sample]:
@@ -495,7 +688,9 @@ def people_at_service_domains() -> Iterator[Sample]:
         yield Sample(
             f"person_at_service_{i}",
             tuple(_person_mail(900 + i, name, addr, kind, subject, [("To", OWNER_TO)])),
-            "human", True, (addr,),
+            "human",
+            True,
+            (addr,),
             "an employee of a big service writes from the service's own domain",
         )
 
@@ -504,23 +699,41 @@ def more_personal() -> Iterator[Sample]:
     extras = [
         ("Outlook for iOS", [("X-MS-Exchange-Organization-SCL", "-1")], "Running late, 10 min"),
         ("a reply with SCL 4", [("X-MS-Exchange-Organization-SCL", "4")], "Re: the slides"),
-        ("a note with X-Spam-Status No", [("X-Spam-Status", "No, score=-0.1 required=5.0")],
-         "Weekend?"),
+        (
+            "a note with X-Spam-Status No",
+            [("X-Spam-Status", "No, score=-0.1 required=5.0")],
+            "Weekend?",
+        ),
         ("rspamd ham", [("X-Spam", "No"), ("X-Rspamd-Score", "-1.20")], "Fotos vom Ausflug"),
         ("a list of friends in Bcc", [("To", "undisclosed-recipients:;")], "New address!"),
-        ("ProtonMail", [("X-Pm-Origin", "internal"), ("X-Pm-Content-Encryption", "end-to-end")],
-         "Kids' schedule"),
-        ("a Gmail reply with Feedback-ID-less Google headers",
-         [("X-Google-Smtp-Source", "AGHT+I"), ("X-Received", "by 2002:a05")], "Re: Barbecue"),
-        ("a person using Superhuman", [("X-Mailer", "Superhuman Desktop (2024-03-01)")],
-         "Intro: Jamie <> Alex"),
+        (
+            "ProtonMail",
+            [("X-Pm-Origin", "internal"), ("X-Pm-Content-Encryption", "end-to-end")],
+            "Kids' schedule",
+        ),
+        (
+            "a Gmail reply with Feedback-ID-less Google headers",
+            [("X-Google-Smtp-Source", "AGHT+I"), ("X-Received", "by 2002:a05")],
+            "Re: Barbecue",
+        ),
+        (
+            "a person using Superhuman",
+            [("X-Mailer", "Superhuman Desktop (2024-03-01)")],
+            "Intro: Jamie <> Alex",
+        ),
     ]
     for i, (what, hs, subject) in enumerate(extras):
         name, addr = PEOPLE[(i * 7 + 5) % len(PEOPLE)]
         to = [] if any(h[0] == "To" for h in hs) else [("To", OWNER_TO)]
         yield Sample(
             f"person_more_{i}",
-            tuple(_person_mail(950 + i, name, addr, "gmail" if i % 2 else "outlook", subject,
-                               [*to, *hs])),
-            "human", True, (addr,), f"a person's mail: {what}",
+            tuple(
+                _person_mail(
+                    950 + i, name, addr, "gmail" if i % 2 else "outlook", subject, [*to, *hs]
+                )
+            ),
+            "human",
+            True,
+            (addr,),
+            f"a person's mail: {what}",
         )
