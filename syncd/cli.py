@@ -38,7 +38,7 @@ from connectors.maildir import MaildirSource
 from connectors.mailparse import body_part_types, parse_header_block, read_header_section
 from connectors.mbox import MboxFile
 from syncd import __version__
-from syncd.classify import ClassifyOptions, classify
+from syncd.classify import classify
 from syncd.config import (
     DEFAULT_OWNER,
     OWNER_ENV,
@@ -68,6 +68,7 @@ from syncd.contacts import (
 )
 from syncd.contacts import add_address as add_address_to
 from syncd.errors import InputError, NotFound, SecretError, SyncdError
+from syncd.owner_history import explain_history, with_verdict
 from syncd.store.db import Store, current_revision, migrate
 from syncd.store.models import Account, ContactAddress, Stream
 from syncd.sync import AccountSources, Syncer, SyncReport, sync_all
@@ -551,7 +552,7 @@ def explain(app: App, file: Path, as_json: bool) -> None:
 
     Prints kind (human, newsletter, marketing, list, notification, auto_reply, bounce,
     calendar, spam), whether it counts as an interaction, its direction, the counterparts
-    and the reasons. Needs only [owner] from the config.
+    and the reasons. Needs only [owner]; the owner's history is read from an existing store.
     """
     try:
         with open(file, "rb") as fh:
@@ -570,7 +571,9 @@ def explain(app: App, file: Path, as_json: bool) -> None:
         truncated=truncated,
     )
     settings = app.config.settings
-    c = classify(msg, app.config.owner.identity(), ClassifyOptions(settings.sync.max_group_size))
+    options = settings.classify.options(settings.sync.max_group_size)
+    c = classify(msg, app.config.owner.identity(), options)
+    c = with_verdict(c, explain_history(app.config.store_url, app.config.owner_key, c))
     doc = {
         "file": str(file),
         "kind": c.kind,

@@ -18,19 +18,32 @@ is the ingest step that runs both over a prepared batch before it is stored.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syncd.classify import Classification
-from syncd.store.models import Interaction, Participant
+from syncd.errors import SyncdError
+from syncd.store.db import Store
+from syncd.store.models import Interaction, Owner, Participant
 
 if TYPE_CHECKING:
     from syncd.ingest import IngestContext, Prepared, _Item
 
-__all__ = ["OwnerHistory", "Verdict", "apply_owner_history", "load_history", "weigh"]
+__all__ = [
+    "OwnerHistory",
+    "Verdict",
+    "apply_owner_history",
+    "explain_history",
+    "load_history",
+    "weigh",
+    "with_verdict",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,3 +191,43 @@ def _apply(item: _Item, verdict: Verdict, contact_policy: str) -> None:
             p.is_counterpart = verdict.kind == "human" and p.address == c.from_address
         elif verdict.kind != "human":
             p.is_counterpart = False
+
+
+def with_verdict(c: Classification, verdict: Verdict | None) -> Classification:
+    """`c` as the owner's history has it, the deciding evidence first among the reasons."""
+    if verdict is None:
+        return c
+    human = verdict.kind == "human"
+    counterparts = c.counterparts or ((c.from_address,) if human and c.from_address else ())
+    return replace(
+        c,
+        kind=verdict.kind,  # type: ignore[arg-type]
+        is_interaction=verdict.is_interaction,
+        counterparts=counterparts if human else (),
+        reasons=(verdict.reason, *c.reasons),
+    )
+
+
+def explain_history(store_url: str, owner_key: str, c: Classification) -> Verdict | None:
+    """For `syncd explain`: what the owner's history in an existing store says about `c`.
+
+    Never creates a store and never fails: without one (or without sent mail in it) the
+    message is judged on its headers alone.
+    """
+    url = make_url(store_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return None
+    store = Store(store_url)
+    try:
+        store.check_ready(auto_create=False)
+        with store.read_session() as s:
+            owner_id = s.scalar(select(Owner.id).where(Owner.name == owner_key))
+            if owner_id is None:
+                return None
+            ids = (*c.references, *((c.in_reply_to,) if c.in_reply_to else ()))
+            senders = (c.from_address,) if c.from_address else ()
+            return weigh(c, load_history(s, owner_id, senders, ids))
+    except (SyncdError, SQLAlchemyError):
+        return None
+    finally:
+        store.dispose()

@@ -14,7 +14,7 @@ from syncd.store.db import Store
 from syncd.store.models import Interaction, Participant
 from syncd.sync import Syncer, sync_all
 from tests.mailcorpus import build, owner, raw_message
-from tests.util import deliver, make_maildir, message, write_config
+from tests.util import cli_json, deliver, make_maildir, message, run_cli, write_config
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -131,3 +131,34 @@ def test_history_never_overturns_headers_only_machines_write() -> None:
     outgoing = classify(raw_message(build([("From", "alex@example.com"), ("To", "x@y.example")])),
                         OWNER)  # fmt: skip
     assert weigh(outgoing, history) is None
+
+
+def test_explain_shows_the_history_that_decided(tmp_path: Path) -> None:
+    mail = make_maildir(tmp_path / "mail", "INBOX", "Sent")
+    incoming = tmp_path / "shop.eml"
+    incoming.write_bytes(message(sender="Ben <orders@fernweh.example>", to="alex@example.com",
+                                 subject="Your special order", date=T0, message_id="o3@f.example",
+                                 extra=SHOP))  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'state' / 'syncd.db'}"
+    account = f'\n[[accounts]]\nname = "work"\nkind = "maildir"\npath = "{mail}"\n'
+    cfg = str(write_config(tmp_path / "syncd.toml", account, store_url=url))
+    before = cli_json("--config", cfg, "explain", str(incoming))
+    assert (before["kind"], before["is_interaction"]) == ("notification", False)
+    assert not (tmp_path / "state" / "syncd.db").exists()  # explain creates no store
+    deliver(
+        mail / "Sent",
+        message(
+            sender="Alex <alex@example.com>",
+            to="orders@fernweh.example",
+            subject="Special order?",
+            date=T0,
+            message_id="q9@example.com",
+        ),
+    )
+    run_cli("--config", cfg, "sync", check=True)
+    after = cli_json("--config", cfg, "explain", str(incoming))
+    assert (after["kind"], after["is_interaction"]) == ("human", True)
+    assert after["counterparts"] == ["orders@fernweh.example"]
+    assert after["reasons"][0] == (
+        "the owner has written to orders@fernweh.example: a person (not notification)"
+    )
