@@ -79,11 +79,12 @@ _CALENDAR_SUBJECT = re.compile(
 )
 _CALENDAR_LOCAL = re.compile(r"calendar(?:-notification|-server|-invite|-noreply)?")
 _BOUNCE_LOCAL = frozenset({"mailer-daemon", "postmaster"})
-_NEWSLETTER_LOCAL = re.compile(r"(?:newsletters?|news|digest|weekly)(?:[+-].*)?")
+# Not news@: shops send their promotions from it as often as publications do.
+_NEWSLETTER_LOCAL = re.compile(r"(?:newsletters?|digest|weekly)(?:[+-].*)?")
 _PROMO_LOCAL = re.compile(r"(?:marketing|offers?|deals?|promos?|promotions?)(?:[+-].*)?")
 # Shops' addresses that people answer from too: promotional only in bulk mail.
 _PROMO_BULK_LOCAL = re.compile(r"(?:sales?|specials|shop|store)(?:[+-].*)?")
-_PUBLICATION_DOMAIN = re.compile(r"(?:newsletters?|news|digest)\.")
+_PUBLICATION_DOMAIN = re.compile(r"(?:newsletters?|digest)\.")
 # Subject words of a sales pitch, and of a publication's issue (docs/classify.md).
 _PROMO_SUBJECT = re.compile(
     r"\d\s?%|[$€£]\s?\d|\d\s?[$€£]|\b(?:sale|deals?|offers?|discount|coupon|save|free"
