@@ -20,7 +20,7 @@ _LEET = str.maketrans("013457", "oleast")
 
 
 def _alternation(words: Iterable[str]) -> str:
-    return "|".join(sorted((re.escape(w.lower()) for w in words), key=len, reverse=True))
+    return "|".join(map(re.escape, sorted(words)))
 
 
 def domain_in(domain: str, domains: frozenset[str]) -> bool:
@@ -76,8 +76,8 @@ class SenderData:
         self, sending_domains: Iterable[str] = (), machine_local_parts: Iterable[str] = ()
     ) -> SenderData:
         """The shipped data plus a user's sending domains and machine local parts."""
-        extra_domains = frozenset(d.lower().strip(".") for d in sending_domains)
-        extra_locals = [p.lower() for p in machine_local_parts]
+        extra_domains = frozenset(d.strip().strip(".").lower() for d in sending_domains)
+        extra_locals = [p.strip().lower() for p in machine_local_parts]
         if not extra_domains and not extra_locals:
             return self
         raw = _raw()

@@ -302,9 +302,9 @@ def _spam(v: View, s: Signals) -> None:
     failed = _auth_failures(v)
     if failed and not _is_list(v):
         s.add("spam", f"authentication failed ({', '.join(failed)})")
-    if v.reply_to is not None and v.first_lower("to").startswith("undisclosed-recipients"):
-        if _diverted_reply(v):
-            s.add("spam", "to undisclosed recipients, replies diverted to another domain")
+    undisclosed = v.first_lower("to").startswith("undisclosed-recipients")
+    if undisclosed and _diverted_reply(v):
+        s.add("spam", "to undisclosed recipients, replies diverted to another domain")
 
 
 def _verdicts(v: View, s: Signals) -> None:

@@ -543,3 +543,27 @@ def test_user_sending_domains_and_local_parts_extend_the_data() -> None:
     assert door.kind == "notification" and door.counterparts == ()
     assert run(mail(("From", "Door <intercom@house.example>"))).kind == "human"
     assert default_sender_data().extended() is default_sender_data()
+
+
+@pytest.mark.parametrize(
+    ("from_", "kind"),
+    [
+        ("Priya Raman <priya.raman@google.com>", "human"),  # a part of the local part is named
+        ("Jeff Miller <jeffmil@amazon.com>", "human"),  # a word of the name is in the local part
+        ("Tom Hale <thale@stripe.com>", "human"),
+        ("eBay <ebay@ebay.com>", "notification"),  # the service's own name
+        ("Amazon.de <versandbestaetigung@amazon.de>", "notification"),
+        ("Al Po <al@google.com>", "notification"),  # too short to tell
+        ("UPS <mcinfo@ups.com>", "notification"),
+        ("<mcinfo@ups.com>", "notification"),
+    ],
+)
+def test_staff_of_a_service_are_told_from_the_service(from_: str, kind: str) -> None:
+    assert run(mail(("From", from_))).kind == kind
+
+
+def test_undisclosed_recipients_with_a_reply_to_at_the_same_domain_is_a_person() -> None:
+    c = run(mail(("To", "undisclosed-recipients:;"), ("Reply-To", "jamie@example.org")))
+    assert c.kind == "human"
+    c = run(mail(("To", "undisclosed-recipients:;"), ("Reply-To", "jamie@example.org.evil")))
+    assert c.kind == "spam"
