@@ -17,6 +17,7 @@ from importlib import resources
 __all__ = ["SenderData", "default_sender_data", "domain_in"]
 
 _LEET = str.maketrans("013457", "oleast")
+_DOMAIN_WORDS = re.compile(r"[-.]")
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -94,9 +95,10 @@ class SenderData:
         return _look_alike(self, domain)
 
     def _look_alike(self, domain: str) -> str | None:
-        plain = domain.translate(_LEET)
+        # Whole words of the domain only: "paypal-secure", "paypa1", not "pineapple".
+        words = set(_DOMAIN_WORDS.split(domain)) | set(_DOMAIN_WORDS.split(domain.translate(_LEET)))
         for brand, domains in self.brands:
-            if (brand in domain or brand in plain) and not domain_in(domain, domains):
+            if brand in words and not domain_in(domain, domains):
                 return brand
         return None
 

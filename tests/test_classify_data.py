@@ -99,3 +99,12 @@ def test_the_shipped_file_has_every_section() -> None:
     assert d.bulk_mailers.search("subscriptioncenter") is not None
     assert "x-klaviyo" in d.commerce_headers and "substack.com" in d.newsletter_domains
     assert "x-beehiiv" in d.newsletter_headers and dict(d.brands)["paypal"]
+
+
+def test_a_brand_inside_another_word_is_no_look_alike() -> None:
+    d = SenderData.build(RAW)
+    assert d.look_alike("acmeville.example") is None
+    assert d.look_alike("secure.acme.login.example") == "acme"
+    shipped = default_sender_data()
+    assert shipped.look_alike("pineapple-shop.example") is None
+    assert shipped.look_alike("apple-id-locked.example") == "apple"
