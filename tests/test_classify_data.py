@@ -76,9 +76,9 @@ def test_extended_adds_to_the_shipped_data() -> None:
     shipped = default_sender_data()
     assert default_sender_data() is shipped
     assert shipped.extended() is shipped
-    d = shipped.extended([" HR.Example.org. "], ["Intercom"])
+    d = shipped.extended([" XHR.Example.org. "], [" Intercom "])
     assert d is not shipped
-    assert "hr.example.org" in d.sending_domains and "docusign.net" in d.sending_domains
+    assert "xhr.example.org" in d.sending_domains and "docusign.net" in d.sending_domains
     assert d.is_machine_local("intercom") and d.is_machine_local("noreply")
     assert not shipped.is_machine_local("intercom")
     assert d.service_domains == shipped.service_domains

@@ -567,3 +567,19 @@ def test_undisclosed_recipients_with_a_reply_to_at_the_same_domain_is_a_person()
     assert c.kind == "human"
     c = run(mail(("To", "undisclosed-recipients:;"), ("Reply-To", "jamie@example.org.evil")))
     assert c.kind == "spam"
+
+
+@pytest.mark.parametrize(
+    "list_header",
+    [
+        ("List-Id", "<dev.lists.example.org>"),
+        ("List-Post", "<mailto:dev@lists.example.org>"),
+        ("X-Mailing-List", "dev@lists.example.org"),
+    ],
+)
+def test_lists_rewrite_mail_so_their_auth_failures_are_no_spam(
+    list_header: tuple[str, str],
+) -> None:
+    auth = ("Authentication-Results", "mx; spf=fail; dkim=fail; dmarc=fail")
+    assert run(mail(auth)).kind == "spam"
+    assert run(mail(auth, list_header)).kind != "spam"
