@@ -52,7 +52,7 @@ class SenderData:
         def words(key: str) -> list[str]:
             return [w.lower() for w in _strings(data, key)]
 
-        brands = data.get("brands", {})
+        brands = data.get("brands")
         return cls(
             sending_domains=frozenset(words("sending_domains")),
             service_domains=frozenset(words("service_domains")),
@@ -77,8 +77,9 @@ class SenderData:
         self, sending_domains: Iterable[str] = (), machine_local_parts: Iterable[str] = ()
     ) -> SenderData:
         """The shipped data plus a user's sending domains and machine local parts."""
-        extra_domains = frozenset(d.strip().strip(".").lower() for d in sending_domains)
-        extra_locals = [p.strip().lower() for p in machine_local_parts]
+        # `build` lowercases.
+        extra_domains = frozenset(d.strip().strip(".") for d in sending_domains)
+        extra_locals = [p.strip() for p in machine_local_parts]
         if not extra_domains and not extra_locals:
             return self
         raw = _raw()
@@ -116,7 +117,7 @@ def _look_alike(data: SenderData, domain: str) -> str | None:
 
 
 def _strings(data: Mapping[str, object], key: str) -> list[str]:
-    value = data.get(key, [])
+    value = data.get(key)
     return [str(v) for v in value] if isinstance(value, list) else []
 
 

@@ -551,6 +551,9 @@ def test_user_sending_domains_and_local_parts_extend_the_data() -> None:
         ("Priya Raman <priya.raman@google.com>", "human"),  # a part of the local part is named
         ("Jeff Miller <jeffmil@amazon.com>", "human"),  # a word of the name is in the local part
         ("Tom Hale <thale@stripe.com>", "human"),
+        ("Tom Lee <tom.lee@google.com>", "human"),  # three letters are enough
+        ("Ann Wu <xy.wu@google.com>", "notification"),  # two are not
+        ("United Parcel <mcinfo@ups.com>", "notification"),
         ("eBay <ebay@ebay.com>", "notification"),  # the service's own name
         ("Amazon.de <versandbestaetigung@amazon.de>", "notification"),
         ("Al Po <al@google.com>", "notification"),  # too short to tell
@@ -583,3 +586,19 @@ def test_lists_rewrite_mail_so_their_auth_failures_are_no_spam(
     auth = ("Authentication-Results", "mx; spf=fail; dkim=fail; dmarc=fail")
     assert run(mail(auth)).kind == "spam"
     assert run(mail(auth, list_header)).kind != "spam"
+
+
+def test_what_makes_bulk_mail_marketing_is_named() -> None:
+    unsub = ("List-Unsubscribe", "<https://shop.example/u>")
+    deals = run(mail(("From", "Deals <deals@shop.example>"), unsub))
+    assert deals.kind == "marketing" and deals.reasons[0] == "promotional sender address (deals@)"
+    shop = run(mail(("From", "Shop <shop@shop.example>"), unsub))
+    assert shop.reasons[0] == "promotional sender address (shop@)"
+    tool = run(mail(unsub, ("X-Klaviyo-Id", "k1")))
+    assert tool.kind == "marketing" and tool.reasons[0] == "shop marketing tool headers"
+
+
+def test_a_discussion_list_is_no_announcement_list() -> None:
+    c = run(mail(("List-Id", "<dev.lists.example.org>"), ("List-Post", "<mailto:d@l.example>")))
+    assert c.kind == "list"
+    assert not any(r.startswith("List-Id without List-Post") for r in c.reasons)
