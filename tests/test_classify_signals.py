@@ -602,3 +602,20 @@ def test_a_discussion_list_is_no_announcement_list() -> None:
     c = run(mail(("List-Id", "<dev.lists.example.org>"), ("List-Post", "<mailto:d@l.example>")))
     assert c.kind == "list"
     assert not any(r.startswith("List-Id without List-Post") for r in c.reasons)
+
+
+def test_soft_noise_is_marked_for_the_owners_history() -> None:
+    assert run(mail(("Feedback-ID", "1:acme"))).soft
+    assert run(mail(("From", "UPS <mcinfo@ups.com>"))).soft
+    assert not run(mail(("Auto-Submitted", "auto-generated"))).soft
+    assert not run(mail(("Feedback-ID", "1:acme"), ("Precedence", "bulk"))).soft
+    assert not run(mail()).soft and not run(mail(("X-Spam-Flag", "YES"))).soft
+    assert run(mail(("From", "Hello <hello@brand.example>"))).templated
+    assert not run(mail()).templated
+
+
+def test_long_header_values_are_shortened_in_reasons() -> None:
+    c = run(mail(("X-GitHub-Reason", "x" * 200)))
+    assert c.reasons[0] == f"X-GitHub-Reason: {'x' * 79}… (code host notification)"
+    exact = run(mail(("X-GitHub-Reason", "y" * 80)))
+    assert exact.reasons[0] == f"X-GitHub-Reason: {'y' * 80} (code host notification)"
