@@ -8,9 +8,12 @@ cases check where a rule stops (the SCL boundary, a group of exactly max_group_s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from connectors.base import FolderRole, RawMessage
+from syncd.addresses import OwnerIdentity
 from syncd.classify import Classification, ClassifyOptions, classify
 from syncd.classify_data import default_sender_data
 from tests.mailcorpus import owner
@@ -619,3 +622,70 @@ def test_long_header_values_are_shortened_in_reasons() -> None:
     assert c.reasons[0] == f"X-GitHub-Reason: {'x' * 79}… (code host notification)"
     exact = run(mail(("X-GitHub-Reason", "y" * 80)))
     assert exact.reasons[0] == f"X-GitHub-Reason: {'y' * 80} (code host notification)"
+
+
+# --- classify.py's own plumbing ------------------------------------------------------------
+
+
+def test_only_the_first_eight_repeated_address_headers_are_read() -> None:
+    tos = tuple(("To", f"p{k}@example.net") for k in range(9))
+    c = run(mail(*tos))
+    assert [p.address for p in c.parties if p.role == "to"] == [
+        f"p{k}@example.net" for k in range(8)
+    ]
+
+
+def test_mail_without_a_from_says_so() -> None:
+    c = classify(RawMessage("p", "INBOX", (("To", "alex@example.com"), ("Subject", "?"))), OWNER)
+    assert c.direction is None and "no usable From" in c.reasons
+
+
+def test_bcc_recipients_of_the_owners_mail_are_counterparts() -> None:
+    c = run(
+        mail(("From", "alex@example.com"), ("To", "jamie@example.org"), ("Bcc", "sam@example.net"))
+    )
+    assert c.counterparts == ("jamie@example.org", "sam@example.net")
+
+
+def test_a_desk_address_in_the_sent_folder_does_not_count_itself_in_the_group() -> None:
+    tos = ", ".join(f"p{k}@example.net" for k in range(10))
+    msg = mail(("From", "Desk <desk@example.org>"), ("To", tos), folder_role="sent")
+    c = run(msg)
+    assert c.direction == "out" and c.is_interaction  # ten recipients: exactly the maximum
+    nobody = classify(RawMessage("p", "INBOX", (("To", tos),)), OWNER)
+    assert not any(r.startswith("group of") for r in nobody.reasons)
+
+
+@pytest.mark.parametrize(
+    ("year", "kept"), [(1969, False), (1970, True), (2100, True), (2101, False)]
+)
+def test_internal_dates_outside_the_sane_range_are_dropped(year: int, kept: bool) -> None:
+    at = datetime(year, 6, 1, 12, 0, tzinfo=UTC)
+    msg = RawMessage("p", "INBOX", (("From", "j@example.org"),), internal_date=at)
+    assert (classify(msg, OWNER).occurred_at == at) is kept
+
+
+def test_an_owner_alias_that_looks_like_a_machine_is_still_the_owner() -> None:
+    identity = OwnerIdentity.from_config("Alex", ["notifications@alexmorgan.example"], [])
+    msg = RawMessage("p", "INBOX", (("From", "Alex <notifications@alexmorgan.example>"),
+                                    ("To", "client@example.org")))  # fmt: skip
+    c = classify(msg, identity)
+    assert (c.kind, c.direction, c.is_interaction) == ("human", "out", True)
+
+
+def test_no_subject_is_none() -> None:
+    assert run(mail(("Subject", ""))).subject is None
+
+
+def test_a_google_invitation_names_its_calendar_sender() -> None:
+    c = run(
+        mail(
+            ("From", "Priya Raman <priya@example.net>"),
+            ("Sender", "Google Calendar <calendar-notification@google.com>"),
+            ("Subject", "Invitation: Planning @ Tue Mar 12, 2024 10am - 11am (CET)"),
+            ("Content-Type", 'multipart/mixed; boundary="000"'),
+            hints=frozenset({"text/calendar", "application/ics"}),
+        )
+    )
+    assert c.kind == "calendar" and c.counterparts == ("priya@example.net",)
+    assert "calendar service sender (calendar-notification@google.com)" in c.reasons
