@@ -95,6 +95,11 @@ METADATA_HEADERS = (
     "X-Campaign",
     "X-GitHub-Reason",
     "Content-Class",
+    "Authentication-Results",
+    "X-Mailer",
+    "X-Cron-Env",
+    "X-Google-Group-Id",
+    "Mailing-List",
 )
 # ----------------------------------------------------------------------------- parsing
 

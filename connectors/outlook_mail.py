@@ -91,6 +91,7 @@ MESSAGE_SELECT = (
     "receivedDateTime",
     "sentDateTime",
     "isDraft",
+    "inferenceClassification",
 )
 _CORE = ("from", "sender", "toRecipients", "internetMessageId", "receivedDateTime")
 EVENT_MESSAGE = "#microsoft.graph.eventMessage"
@@ -126,6 +127,11 @@ HEADER_NAMES = frozenset(
         "x-google-group-id",
         "x-mailman-version",
         "x-beenthere",
+        "authentication-results",
+        "x-forefront-antispam-report",
+        "x-mailer",
+        "user-agent",
+        "x-cron-env",
     }
 )
 HEADER_PREFIXES = (
@@ -532,6 +538,10 @@ def parse_message(
         thread_id=str(doc["conversationId"]) if doc.get("conversationId") else None,
         folder_role=stream.role,
         body_hints=hints,
+        # Graph's Focused Inbox verdict, for the classifier (a label, like Gmail's categories).
+        labels=frozenset(
+            {"inference:other"} if doc.get("inferenceClassification") == "other" else ()
+        ),
     )
 
 

@@ -1,13 +1,10 @@
 """Tell a human conversation from noise, using header fields only.
 
-`classify` is a pure function of one `RawMessage` and the owner's identity. It looks at
-every signal it knows (see API-NOTES §7), picks the strongest kind, and explains itself in
-`reasons`, so that a surprising result can be understood from the stored row alone.
-
-Kinds, strongest first: bounce, auto_reply, calendar, spam, list, marketing, newsletter,
-notification, human. One refinement of that order: headers that only issue trackers and
-code hosts send (``X-GitHub-Reason``, ``X-Jira-*``...) make a notification even though those
-tools also add mailing-list headers.
+`classify` is a pure function of one `RawMessage` and the owner's identity. The rules in
+`syncd.classify_rules` look at every signal they know (see API-NOTES §7 and
+docs/classify.md) with the sender data of `syncd.classify_data`; the strongest kind wins,
+and `reasons` explain it, so that a surprising result can be understood from the stored
+row alone.
 
 It must never raise and stays cheap (it runs over whole backfills), so it reads each header
 once into a dict, caps what it scans, and uses no MIME parser beyond address parsing.
@@ -15,7 +12,6 @@ once into a dict, caps what it scans, and uses no MIME parser beyond address par
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +27,18 @@ from syncd.addresses import (
     parse_date,
     parse_references,
 )
+from syncd.classify_data import SenderData, default_sender_data
+from syncd.classify_rules import (
+    SCAN,
+    Families,
+    Kind,
+    View,
+    decide,
+    families,
+    is_soft,
+    is_templated,
+    signals,
+)
 
 __all__ = [
     "KINDS",
@@ -42,17 +50,6 @@ __all__ = [
     "classify",
 ]
 
-Kind = Literal[
-    "human",
-    "newsletter",
-    "marketing",
-    "list",
-    "notification",
-    "auto_reply",
-    "bounce",
-    "calendar",
-    "spam",
-]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Role = Literal["from", "sender", "reply_to", "to", "cc", "bcc"]
 Direction = Literal["in", "out"]
@@ -61,6 +58,7 @@ Direction = Literal["in", "out"]
 @dataclass(frozen=True, slots=True)
 class ClassifyOptions:
     max_group_size: int = 10
+    senders: SenderData = field(default_factory=default_sender_data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,66 +93,21 @@ class Classification:
     parties: tuple[Party, ...]
     thread_key: str | None
     from_address: str | None
+    # For the owner's history (syncd.owner_history): noise that rests only on the sender's
+    # looks, human mail that looks templated, and whether the message would be an
+    # interaction with its sender were it human.
+    soft: bool = False
+    templated: bool = False
+    interaction_if_human: bool = False
 
 
 # --- limits --------------------------------------------------------------------------------
 
 MAX_SUBJECT_LENGTH = 1000
-# Only the head of a value is scanned: every signal we look for sits at its start, and a
-# 100 KB header must cost no more than a normal one.
-_SCAN = 1000
 _SUBJECT_RAW = 8 * MAX_SUBJECT_LENGTH
 # Addresses past this many characters of one header are ignored: the message is a mass
 # mailing long before that, and parsing is pure Python.
 _ADDRESS_HEADER_LIMIT = 64 * 1024
-_SHOWN = 80  # longest header value quoted in a reason
-
-# --- patterns ------------------------------------------------------------------------------
-
-_REPORT_TYPE = re.compile(r"report-type\s*=\s*\"?([a-z0-9-]+)")
-_METHOD = re.compile(r"method\s*=\s*\"?([a-z-]+)")
-_ANGLE = re.compile(r"<([^<>]*)>")
-
-_BOUNCE_SUBJECT = re.compile(
-    r"\s*(undeliverable|undelivered mail|delivery status notification|mail delivery failed"
-    r"|returned mail|delivery failure|failure notice"
-    r"|unzustellbar|non remis|non recapitabile|no se puede entregar)\b"
-)
-# Anchored at the start and closed by ":" or "]": "Out of office next week?" is a person.
-_AUTO_REPLY_SUBJECT = re.compile(
-    r"\s*\[?(automatic reply|auto[- ]?reply|autoreply|auto[- ]?response"
-    r"|out of (?:the )?office(?: auto[- ]?reply)?"
-    r"|abwesenheitsnotiz|automatische antwort|réponse automatique|respuesta automática"
-    r"|risposta automatica|automatisch antwoord|autosvar|automaattinen vastaus)\s*[:\]]"
-)
-_CALENDAR_SUBJECT = re.compile(
-    r"\s*(invitation|updated invitation(?: with note)?|accepted|declined"
-    r"|tentatively accepted|tentative|canceled event|cancelled event|canceled|cancelled"
-    r"|new event|event canceled|updated event)\s*:"
-)
-# API-NOTES §7: local parts no person reads.
-_NO_REPLY_LOCAL = re.compile(
-    r"(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer-daemon|postmaster|bounces?"
-    r"|notifications?|notify|alerts?|newsletter|news|marketing|info|billing|support)([+-].*)?"
-)
-# Narrower: addresses that can never be a counterpart, even when the owner writes to them.
-_MACHINE_LOCAL = re.compile(
-    r"(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer-daemon|postmaster|bounces?"
-    r"|notifications?|notify|alerts?|newsletters?|digest)([+-].*)?"
-)
-_BOUNCE_LOCAL = frozenset({"mailer-daemon", "postmaster"})
-_NEWSLETTER_LOCAL = re.compile(r"(newsletters?|news|digest)([+-].*)?")
-_PROMO_LOCAL = re.compile(r"(marketing|offers?|deals?|promos?|promotions?)([+-].*)?")
-_PROMO_WEAK_LOCAL = re.compile(r"(sales|specials|shop|store)([+-].*)?")
-_CALENDAR_LOCAL = re.compile(r"calendar(-notification|-server|-invite)?")
-
-_CALENDAR_TYPES = ("text/calendar", "application/ics")
-_ESP_EXACT = frozenset({"feedback-id", "x-ses-outgoing", "x-sg-eid"})
-_ESP_PREFIXES = ("x-mailgun-",)
-_CAMPAIGN_PREFIXES = ("x-campaign", "x-mailchimp", "x-mc-user")
-_PLATFORM_PREFIXES = ("x-github-reason", "x-jira", "x-atlassian", "x-gitlab-")
-_MAILMAN = ("x-mailman-version", "x-beenthere")
-_PROVIDER_CATEGORIES = ("CATEGORY_UPDATES", "CATEGORY_SOCIAL", "CATEGORY_FORUMS")
 _ROLES: tuple[tuple[Role, str], ...] = (
     ("from", "from"),
     ("sender", "sender"),
@@ -163,60 +116,9 @@ _ROLES: tuple[tuple[Role, str], ...] = (
     ("cc", "cc"),
     ("bcc", "bcc"),
 )
-
-# The order in which signals decide the kind. "platform" (code host and issue tracker
-# headers) makes a notification, and outranks the list headers those tools also send.
-_Slot = Literal[
-    "bounce",
-    "auto_reply",
-    "calendar",
-    "spam",
-    "platform",
-    "list",
-    "marketing",
-    "newsletter",
-    "notification",
-]
-_PRIORITY: tuple[tuple[_Slot, Kind], ...] = (
-    ("bounce", "bounce"),
-    ("auto_reply", "auto_reply"),
-    ("calendar", "calendar"),
-    ("spam", "spam"),
-    ("platform", "notification"),
-    ("list", "list"),
-    ("marketing", "marketing"),
-    ("newsletter", "newsletter"),
-    ("notification", "notification"),
-)
-
-
-# --- the message, read once ----------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _View:
-    """What the rules read, computed once per message (not frozen: its __init__ is hot)."""
-
-    headers: dict[str, list[str]]
-    msg: RawMessage
-    subject: str  # decoded, lowercased
-    mime_type: str
-    content_type: str  # lowercased, capped
-    from_local: str  # "" when the From is the owner's: owner aliases like info@ are no signal
-    sender: Party | None
-    labels: frozenset[str]
-    families: _Families
-
-    def first(self, name: str) -> str | None:
-        values = self.headers.get(name)
-        return values[0] if values else None
-
-    def first_lower(self, name: str) -> str:
-        values = self.headers.get(name)
-        return values[0][:_SCAN].strip().lower() if values else ""
-
-    def has(self, name: str) -> bool:
-        return name in self.headers
+# Kinds with a person behind them: their sender (or recipients) are counterparts. The others
+# come from machines, whatever address they use.
+_PERSON_KINDS = frozenset({"human", "list", "auto_reply", "calendar"})
 
 
 def _first(headers: dict[str, list[str]], name: str) -> str | None:
@@ -236,291 +138,11 @@ def _header_map(headers: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     return result
 
 
-def _shown(value: str) -> str:
-    text = " ".join(value[: _SHOWN * 2].split())
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
-
-
-def _names_with(names: tuple[str, ...], prefixes: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(name for name in names if name.startswith(prefixes))
-
-
-@dataclass(frozen=True, slots=True)
-class _Families:
-    """Header names of the families the rules look for, in header order."""
-
-    platform: tuple[str, ...]
-    sympa: bool
-    esp: tuple[str, ...]
-    campaign: tuple[str, ...]
-
-
 @lru_cache(maxsize=4096)
-def _families(names: tuple[str, ...]) -> _Families:
+def _families(names: tuple[str, ...], data: SenderData) -> Families:
     """Scanning every header name against every family was a tenth of classifying; mail
     from one program carries the same set of names, so the answer is kept per set."""
-    return _Families(
-        platform=_names_with(names, _PLATFORM_PREFIXES),
-        sympa=bool(_names_with(names, ("x-sympa",))),
-        esp=tuple(n for n in names if n in _ESP_EXACT or n.startswith(_ESP_PREFIXES)),
-        campaign=_names_with(names, _CAMPAIGN_PREFIXES),
-    )
-
-
-def _token(value: str) -> str:
-    """The first ``;``-separated token of a lowercased value: ``auto-replied; x=y``."""
-    return value.partition(";")[0].strip()
-
-
-# --- the rules: each adds what it sees to the message's signals ---------------------------
-
-
-@dataclass(slots=True)
-class _Signals:
-    """Reasons found for each slot, and weak signals that only count together."""
-
-    strong: dict[_Slot, list[str]] = field(default_factory=dict)
-    weak: list[str] = field(default_factory=list)
-
-    def add(self, slot: _Slot, reason: str) -> None:
-        self.strong.setdefault(slot, []).append(reason)
-
-
-def _bounce(v: _View, s: _Signals) -> None:
-    report = _REPORT_TYPE.search(v.content_type) if v.mime_type == "multipart/report" else None
-    if report is not None and report.group(1) == "delivery-status":
-        s.add("bounce", "multipart/report delivery-status (DSN)")
-    elif "message/delivery-status" in v.msg.body_hints:
-        s.add("bounce", "message/delivery-status part (DSN)")
-    if v.from_local in _BOUNCE_LOCAL:
-        s.add("bounce", f"From {v.from_local}@")
-    if v.has("x-failed-recipients"):
-        s.add("bounce", "X-Failed-Recipients header present")
-    m = _BOUNCE_SUBJECT.match(v.subject)
-    if m is not None:
-        s.add("bounce", f"bounce subject ({m.group(1)})")
-
-
-def _auto_reply(v: _View, s: _Signals) -> None:
-    if _token(v.first_lower("auto-submitted")) == "auto-replied":
-        s.add("auto_reply", "Auto-Submitted: auto-replied")
-    autoreply = v.first_lower("x-autoreply")
-    if autoreply and autoreply not in ("no", "false", "0"):
-        s.add("auto_reply", "X-Autoreply header present")
-    if v.has("x-autorespond"):
-        s.add("auto_reply", "X-Autorespond header present")
-    if "reply" in v.first_lower("x-autogenerated"):
-        s.add("auto_reply", "X-AutoGenerated: Reply")
-    if v.first_lower("precedence") == "auto_reply":
-        s.add("auto_reply", "Precedence: auto_reply")
-    report = _REPORT_TYPE.search(v.content_type) if v.mime_type == "multipart/report" else None
-    if (report is not None and report.group(1) == "disposition-notification") or (
-        "message/disposition-notification" in v.msg.body_hints
-    ):
-        s.add("auto_reply", "read receipt (disposition-notification)")
-    m = _AUTO_REPLY_SUBJECT.match(v.subject)
-    if m is not None:
-        s.add("auto_reply", f"auto-reply subject ({m.group(1)})")
-
-
-def _calendar(v: _View, s: _Signals) -> None:
-    strong: list[str] = []
-    if v.mime_type in _CALENDAR_TYPES:
-        method = _METHOD.search(v.content_type)
-        suffix = f", method={method.group(1).upper()}" if method else ""
-        strong.append(f"Content-Type {v.mime_type}{suffix}")
-    hinted = [t for t in _CALENDAR_TYPES if t in v.msg.body_hints]
-    if hinted:
-        strong.append(f"{hinted[0]} part in the body")
-    if "calendarmessage" in v.first_lower("content-class"):
-        strong.append("Content-Class: calendarmessage")
-    subject = _CALENDAR_SUBJECT.match(v.subject)
-    sender = v.sender.address if v.sender is not None and _is_calendar_sender(v.sender) else None
-    for reason in strong:
-        s.add("calendar", reason)
-    if subject is not None and (strong or sender):
-        s.add("calendar", f"invitation subject ({subject.group(1)}:)")
-        if sender:
-            s.add("calendar", f"calendar Sender ({sender})")
-
-
-def _is_calendar_sender(sender: Party) -> bool:
-    # Google sends invitations From the organiser with Sender: Google Calendar <calendar-...>.
-    local = sender.address.partition("@")[0]
-    return _CALENDAR_LOCAL.fullmatch(local) is not None or "calendar" in sender.name.lower()
-
-
-def _spam(v: _View, s: _Signals) -> None:
-    if v.first_lower("x-spam-flag").startswith("yes"):
-        s.add("spam", "X-Spam-Flag: YES")
-    if v.first_lower("x-spam-status").startswith("yes"):
-        s.add("spam", "X-Spam-Status: Yes")
-    if v.first_lower("x-spam") in ("yes", "true"):
-        s.add("spam", "X-Spam: Yes")
-    scl = v.first_lower("x-ms-exchange-organization-scl")
-    if scl.isascii() and scl.isdigit() and int(scl[:3]) >= 5:
-        s.add("spam", f"Exchange spam confidence level {int(scl[:3])}")
-    if v.msg.folder_role == "junk":
-        s.add("spam", "in the Junk folder")
-    if "SPAM" in v.labels:
-        s.add("spam", "label SPAM")
-
-
-def _platform(v: _View, s: _Signals) -> None:
-    names = v.families.platform
-    if "x-github-reason" in v.headers:
-        reason = _shown(v.headers["x-github-reason"][0])
-        s.add("platform", f"X-GitHub-Reason: {reason} (code host notification)")
-    elif names:
-        s.add("platform", f"{names[0]} header (issue tracker notification)")
-
-
-def _list_id(v: _View) -> str | None:
-    raw = v.first("list-id")
-    if raw is None:
-        return None
-    m = _ANGLE.search(raw[:_SCAN])
-    return _shown(m.group(1) if m else raw)
-
-
-def _announce_only(v: _View) -> bool:
-    # RFC 2369: "List-Post: NO" marks a list nobody can post to, i.e. an announcement list.
-    return v.first_lower("list-post").startswith("no")
-
-
-def _discussion_list(v: _View, s: _Signals) -> None:
-    list_id = _list_id(v)
-    anchored = (
-        list_id is not None
-        or v.has("list-post")
-        or v.has("mailing-list")
-        or v.has("x-mailing-list")
-    )
-    if not anchored or _announce_only(v):
-        return
-    found: list[str] = []
-    if v.has("list-post"):
-        found.append("List-Post header present")
-    if v.first_lower("precedence") == "list":
-        found.append("Precedence: list")
-    if any(v.has(name) for name in _MAILMAN):
-        found.append("Mailman headers")
-    if v.families.sympa:
-        found.append("Sympa headers")
-    if v.has("x-google-group-id") or "googlegroups" in v.first_lower("mailing-list"):
-        found.append("Google Groups headers")
-    if v.has("x-mailing-list"):
-        found.append("X-Mailing-List header present")
-    if found:
-        if list_id is not None:
-            s.add("list", f"List-Id header present ({list_id})")
-        for reason in found:
-            s.add("list", reason)
-
-
-def _bulk(v: _View) -> list[str]:
-    """Signs of a mass mailing, whatever its content."""
-    found: list[str] = []
-    if v.has("list-unsubscribe"):
-        found.append("List-Unsubscribe header present")
-    if "one-click" in v.first_lower("list-unsubscribe-post"):
-        found.append("one-click unsubscribe (RFC 8058)")
-    return found
-
-
-def _marketing(v: _View, s: _Signals, bulk: list[str]) -> None:
-    esp = v.families.esp
-    campaign = v.families.campaign
-    precedence_bulk = v.first_lower("precedence") == "bulk"
-    reasons: list[str] = []
-    if "CATEGORY_PROMOTIONS" in v.labels:
-        reasons.append("label CATEGORY_PROMOTIONS")
-    if _PROMO_LOCAL.fullmatch(v.from_local):
-        reasons.append(f"promotional sender address ({v.from_local}@)")
-    elif _PROMO_WEAK_LOCAL.fullmatch(v.from_local) and (esp or campaign or bulk or precedence_bulk):
-        reasons.append(f"promotional sender address ({v.from_local}@) sending in bulk")
-    if campaign:
-        reasons.append(f"campaign header {campaign[0]}")
-    if esp and (bulk or reasons):
-        reasons.append(f"bulk mail service header {esp[0]}")
-    if reasons:
-        for reason in reasons:
-            s.add("marketing", reason)
-        for reason in bulk:
-            s.add("marketing", reason)
-    elif esp and not bulk:
-        # Transactional mail (receipts, password resets) goes through the same services.
-        s.weak.append(f"bulk mail service header {esp[0]}")
-
-
-def _newsletter(v: _View, s: _Signals, bulk: list[str]) -> None:
-    reasons = list(bulk)
-    if _announce_only(v):
-        reasons.append("announcement-only list (List-Post: NO)")
-    elif v.has("list-id") and not v.has("list-post"):
-        reasons.append(f"List-Id without List-Post ({_list_id(v)})")
-    if _NEWSLETTER_LOCAL.fullmatch(v.from_local):
-        reasons.append(f"newsletter sender address ({v.from_local}@)")
-    if reasons and v.first_lower("precedence") == "bulk":
-        reasons.append("Precedence: bulk")
-    for reason in reasons:
-        s.add("newsletter", reason)
-
-
-def _notification(v: _View, s: _Signals, bulk: list[str]) -> None:
-    auto = _token(v.first_lower("auto-submitted"))
-    if auto and auto not in ("no", "auto-replied"):
-        s.add("notification", f"Auto-Submitted: {_shown(auto)}")
-    if _NO_REPLY_LOCAL.fullmatch(v.from_local):
-        s.add("notification", f"no-reply style sender ({v.from_local}@)")
-    precedence = v.first_lower("precedence")
-    if precedence == "junk" or (precedence == "bulk" and not bulk):
-        s.add("notification", f"Precedence: {precedence} without unsubscribe")
-    for label in _PROVIDER_CATEGORIES:
-        if label in v.labels:
-            s.add("notification", f"label {label}")
-    suppress = v.first("x-auto-response-suppress")
-    if suppress is not None:
-        s.weak.append(f"X-Auto-Response-Suppress: {_shown(suppress)}")
-    if v.first_lower("return-path") == "<>":
-        s.weak.append("null Return-Path (<>)")
-
-
-def _signals(v: _View) -> _Signals:
-    s = _Signals()
-    bulk = _bulk(v)
-    _bounce(v, s)
-    _auto_reply(v, s)
-    _calendar(v, s)
-    _spam(v, s)
-    _platform(v, s)
-    _discussion_list(v, s)
-    _marketing(v, s, bulk)
-    _newsletter(v, s, bulk)
-    _notification(v, s, bulk)
-    return s
-
-
-def _decide(s: _Signals) -> tuple[Kind, list[str]]:
-    """The winning kind, and every noise reason with the winner's first."""
-    kind: Kind = "human"
-    winner: _Slot | None = None
-    for slot, slot_kind in _PRIORITY:
-        if slot in s.strong:
-            kind, winner = slot_kind, slot
-            break
-    else:
-        if len(s.weak) >= 2:
-            kind = "notification"
-    reasons = list(s.strong.get(winner, ())) if winner is not None else []
-    for slot, found in s.strong.items():
-        if slot != winner:
-            reasons.extend(found)
-    if kind == "human" and s.weak:
-        reasons.extend(f"{reason} (weak signal, ignored alone)" for reason in s.weak)
-    else:
-        reasons.extend(s.weak)
-    return kind, reasons
+    return families(names, data)
 
 
 # --- parties, direction, counterparts ------------------------------------------------------
@@ -548,8 +170,8 @@ def _parties_of(value: str, role: Role) -> tuple[Party, ...]:
     return tuple(Party(addr, display, role) for display, addr in parse_addresses([value]))
 
 
-def _is_machine(addr: str) -> bool:
-    return _MACHINE_LOCAL.fullmatch(addr.partition("@")[0]) is not None
+def _is_machine(addr: str, data: SenderData) -> bool:
+    return data.is_machine_local(addr.partition("@")[0])
 
 
 def _direction(
@@ -572,6 +194,7 @@ def _counterparts(
     owner: OwnerIdentity,
     from_address: str | None,
     parties: tuple[Party, ...],
+    data: SenderData,
 ) -> tuple[tuple[str, ...], int]:
     """(counterparts, size of the group the message went to, not counting the owner)."""
     recipients = dict.fromkeys(
@@ -583,9 +206,9 @@ def _counterparts(
     if direction == "in" and from_address is not None and not owner.is_owner(from_address):
         group[from_address] = None
     if direction == "out":
-        people = tuple(a for a in recipients if not _is_machine(a))
+        people = tuple(a for a in recipients if not _is_machine(a, data))
     elif direction == "in" and from_address is not None and from_address in group:
-        people = () if _is_machine(from_address) else (from_address,)
+        people = () if _is_machine(from_address, data) else (from_address,)
     else:
         people = ()
     return people, len(group)
@@ -625,30 +248,43 @@ def classify(
     from_is_owner = from_address is not None and owner.is_owner(from_address)
     raw_subject = _first(headers, "subject")
     subject = decode_words(raw_subject[:_SUBJECT_RAW])[:MAX_SUBJECT_LENGTH] if raw_subject else ""
-    content_type = (_first(headers, "content-type") or "")[:_SCAN].lower()
-    view = _View(
+    content_type = (_first(headers, "content-type") or "")[:SCAN].lower()
+    data = options.senders
+    from_party = next((p for p in parties if p.role == "from"), None)
+    sender = next((p for p in parties if p.role == "sender"), None)
+    reply_to = next((p.address for p in parties if p.role == "reply_to"), None)
+    view = View(
         headers=headers,
         msg=msg,
         subject=subject.lower(),
         mime_type=content_type.partition(";")[0].strip(),
         content_type=content_type,
         from_local="" if from_address is None or from_is_owner else from_address.partition("@")[0],
-        sender=next((p for p in parties if p.role == "sender"), None),
+        from_domain="" if from_address is None else from_address.rpartition("@")[2],
+        from_address=from_address,
+        from_name=from_party.name.lower() if from_party is not None else "",
+        sender_address=sender.address if sender is not None else None,
+        sender_name=sender.name if sender is not None else "",
+        reply_to=reply_to,
         labels=frozenset(label.upper() for label in msg.labels),
-        families=_families(tuple(headers)),
+        data=data,
+        families=_families(tuple(headers), data),
+        lowered={},
     )
-    signals = _signals(view)
-    kind, reasons = _decide(signals)
+    found = signals(view)
+    kind, reasons = decide(found)
 
     message_id = normalize_message_id(view.first("message-id"))
     in_reply_to = normalize_message_id(view.first("in-reply-to"))
     references = parse_references(view.first("references"))
     if kind == "human":
-        reasons.extend(_human_reasons(in_reply_to, references, bool(signals.weak)))
+        reasons.extend(_human_reasons(in_reply_to, references, bool(found.weak)))
 
     direction, direction_reason = _direction(msg, owner, from_address, parties)
     reasons.append(direction_reason)
-    counterparts, group = _counterparts(direction, owner, from_address, parties)
+    counterparts, group = _counterparts(direction, owner, from_address, parties, data)
+    if kind not in _PERSON_KINDS:
+        counterparts = ()
     too_large = group > options.max_group_size
     if too_large:
         reasons.append(f"group of {group} people > max_group_size ({options.max_group_size})")
@@ -681,4 +317,13 @@ def classify(
         or in_reply_to
         or message_id,
         from_address=from_address,
+        soft=is_soft(found, kind),
+        templated=is_templated(found, kind),
+        interaction_if_human=(
+            direction == "in"
+            and from_address is not None
+            and not _is_machine(from_address, data)
+            and not too_large
+            and not draft
+        ),
     )

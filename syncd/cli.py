@@ -439,12 +439,13 @@ def explain(app: App, file: Path, as_json: bool) -> None:
 
     Prints kind (human, newsletter, marketing, list, notification, auto_reply, bounce,
     calendar, spam), whether it counts as an interaction, its direction, the counterparts
-    and the reasons. Needs only [owner] from the config.
+    and the reasons. Needs only [owner]; the owner's history is read from an existing store.
     """
     from connectors.base import RawMessage
     from connectors.mailparse import body_part_types, parse_header_block, read_header_section
-    from syncd.classify import ClassifyOptions, classify
+    from syncd.classify import classify
     from syncd.contacts import iso
+    from syncd.owner_history import explain_history, with_verdict
 
     try:
         with open(file, "rb") as fh:
@@ -463,7 +464,9 @@ def explain(app: App, file: Path, as_json: bool) -> None:
         truncated=truncated,
     )
     settings = app.config.settings
-    c = classify(msg, app.config.owner.identity(), ClassifyOptions(settings.sync.max_group_size))
+    options = settings.classify.options(settings.sync.max_group_size)
+    c = classify(msg, app.config.owner.identity(), options)
+    c = with_verdict(c, explain_history(app.config.store_url, app.config.owner_key, c))
     doc = {
         "file": str(file),
         "kind": c.kind,

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from syncd.addresses import OwnerIdentity, normalize_address
+from syncd.config_classify import ClassifySettings
 from syncd.environ import OWNER_ENV
 from syncd.errors import ConfigError
 
@@ -903,6 +904,7 @@ class Settings(_Model):
     secrets: SecretsSettings = SecretsSettings()
     store: StoreSettings = StoreSettings()
     sync: SyncSettings = SyncSettings()
+    classify: ClassifySettings = ClassifySettings()
     privacy: PrivacySettings = PrivacySettings()
     accounts: list[AccountSettings] = []
     tiers: dict[str, TierSettings] = Field(

@@ -22,6 +22,7 @@ from connectors.base import RawEvent, RawMessage
 from syncd.addresses import OwnerIdentity
 from syncd.classify import Classification, ClassifyOptions, classify
 from syncd.meetings import Meeting, meeting_from_event
+from syncd.owner_history import apply_owner_history
 from syncd.store.bulk import allocate_ids, bulk_insert
 from syncd.store.models import (
     Base,
@@ -131,6 +132,7 @@ class _Item:
     parties: list[_Party]
     creates_contacts: bool
     is_event: bool = False
+    classification: Classification | None = None  # incoming mail, for the owner's history
 
 
 def load_privacy(
@@ -182,6 +184,7 @@ def store_prepared(
     session: Session, ctx: IngestContext, prepared: Prepared, removed: Sequence[str] = ()
 ) -> IngestResult:
     """Store a prepared batch inside the caller's transaction."""
+    apply_owner_history(session, ctx, prepared)
     result = IngestResult(
         seen=prepared.seen,
         skipped_private=prepared.skipped_private,
@@ -227,6 +230,7 @@ def _prepare_message(msg: RawMessage, ctx: IngestContext) -> _Item | None:
         reasons="; ".join(c.reasons),
         parties=parties,
         creates_contacts=_creates_contacts(ctx.contact_policy, is_interaction, c.direction),
+        classification=c if c.direction is not None else None,
     )
 
 

@@ -39,7 +39,6 @@ from connectors.base import (
     StreamInfo,
     retry_after_of,
 )
-from syncd.classify import ClassifyOptions
 from syncd.config import AnyAccount, Config
 from syncd.connect import Connectors
 from syncd.errors import SyncdError
@@ -156,7 +155,7 @@ class Syncer:
         # Asked between batches and streams; True ends the pass there (SIGTERM in the daemon).
         self.should_stop: Callable[[], bool] = should_stop or (lambda: False)
         self.identity = config.owner.identity()
-        self.options = ClassifyOptions(max_group_size=config.settings.sync.max_group_size)
+        self.options = config.settings.classify.options(config.settings.sync.max_group_size)
 
     def ensure_account(self, name: str, kind: str, now: datetime) -> int:
         with self.store.session() as s, s.begin():
@@ -217,7 +216,8 @@ class Syncer:
                     "sync.source.failed", extra={"account": account.name, "error": str(exc)}
                 )
                 continue
-            for info in streams:
+            # Sent mail first: incoming mail is weighed against it (syncd.owner_history).
+            for info in sorted(streams, key=lambda i: i.role != "sent"):
                 if self.should_stop():
                     break
                 report = self._sync_stream(

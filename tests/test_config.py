@@ -33,6 +33,7 @@ from syncd.config import (
     load_config,
     parse_duration,
 )
+from syncd.config_classify import ClassifySettings
 from syncd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,6 +225,7 @@ def test_example_config_documents_every_key() -> None:
         OutlookAccount,
         MicrosoftEndpoints,
         OutlookCalendar,
+        ClassifySettings,
     )
     missing = {k for m in models for k in _keys(m)} - mentioned
     assert not missing, f"config.example.toml does not mention: {sorted(missing)}"
