@@ -1166,7 +1166,7 @@ def _reason(err: Any) -> str:
     if kind == "extra_forbidden":
         from syncd.config_keys import did_you_mean
 
-        return "unknown key" + did_you_mean(err.get("loc", ()))
+        return "unknown key" + did_you_mean(err.get("loc", ()), _Model)
     if kind == "literal_error":
         expected = str(err.get("ctx", {}).get("expected", ""))
         return "must be one of " + expected.replace("'", "").replace(" or ", ", ")

@@ -13,12 +13,11 @@ from pydantic import BaseModel
 
 
 @cache
-def schema_keys() -> tuple[str, ...]:
-    """Every key the config schema knows, in any section."""
-    from syncd import config
-
+def schema_keys(root: type[BaseModel]) -> tuple[str, ...]:
+    """Every key the config schema knows, in any section: the fields of `root` (the schema's
+    base model) and of every model derived from it."""
     seen: set[str] = set()
-    todo: list[type[BaseModel]] = [config._Model]
+    todo: list[type[BaseModel]] = [root]
     while todo:
         model = todo.pop()
         seen.update(model.model_fields)
@@ -26,8 +25,8 @@ def schema_keys() -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
-def did_you_mean(loc: tuple[int | str, ...]) -> str:
+def did_you_mean(loc: tuple[int | str, ...], root: type[BaseModel]) -> str:
     """``" (did you mean 'password_file'?)"`` for the last key of `loc`, or ``""``."""
     key = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
-    close = difflib.get_close_matches(key, schema_keys(), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(key, schema_keys(root), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
