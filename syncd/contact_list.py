@@ -2,10 +2,10 @@
 
 The order (last interaction first) and the last interaction come from `contact_stats`
 (syncd/store/stats.py), with one indexed look-up for a contact that has a participation
-still ahead of `now` (an upcoming meeting). The 90-day counts and the strength are
-computed per page of contacts, over those contacts' participations of the last 90 days
-(the covering index ix_participants_contact_stats), so the first page costs the same
-whatever the size of the store, and memory follows the page, not the address book.
+still ahead of `now` (an upcoming meeting) or no statistics row. The 90-day counts and the
+strength are computed per page of contacts, over those contacts' participations of the
+last 90 days (the covering index ix_participants_contact_stats), so the first page costs
+the same whatever the size of the store, and memory follows the page, not the address book.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from syncd.contacts import (
@@ -56,7 +56,10 @@ def iter_contacts(
         )
         .scalar_subquery()
     )
-    last = case((S.horizon_at > now, exact_last), else_=S.last_at).label("last")
+    # No statistics row (no participation; or rows written past ingest) or a
+    # participation ahead of `now`: the exact value, one index look-up.
+    exact = or_(S.contact_id.is_(None), S.horizon_at > now)
+    last = case((exact, exact_last), else_=S.last_at).label("last")
     q = (
         select(*Contact.__table__.columns, last)
         .outerjoin(S, S.contact_id == Contact.id)
@@ -237,19 +240,28 @@ def select_contacts(
             yield c
 
 
-def write_json_array(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
-    """The same text as `json.dumps(list(rows), indent=2)`, written as the rows come."""
+def json_array(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The text of `json.dumps(list(rows), indent=2)` and a newline, a page of rows at a
+    time, as the rows come."""
+    parts: list[str] = []
     first = True
-    for row in rows:
-        body = json.dumps(row, ensure_ascii=False, indent=2, default=str)
-        out.write(("[\n" if first else ",\n") + "  " + body.replace("\n", "\n  "))
-        first = False
-    out.write("[]\n" if first else "\n]\n")
-
-
-def write_json_lines(rows: Iterable[dict[str, Any]], out: IO[str]) -> None:
-    """One compact JSON object a line, flushed per page."""
     for n, row in enumerate(rows, 1):
-        out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        body = json.dumps(row, ensure_ascii=False, indent=2, default=str)
+        parts.append(("[\n" if first else ",\n") + "  " + body.replace("\n", "\n  "))
+        first = False
         if n % PAGE == 0:
-            out.flush()
+            yield "".join(parts)
+            parts.clear()
+    parts.append("[]\n" if first else "\n]\n")
+    yield "".join(parts)
+
+
+def json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """One compact JSON object a line, a page of lines at a time."""
+    parts: list[str] = []
+    for n, row in enumerate(rows, 1):
+        parts.append(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        if n % PAGE == 0:
+            yield "".join(parts)
+            parts.clear()
+    yield "".join(parts)

@@ -98,8 +98,8 @@ def _contacts(
 ) -> dict[int, ContactSnap]:
     S = ContactStats
     # The statistics row per contact (syncd/store/stats.py); where some participation is
-    # still ahead of `now` (an upcoming meeting, or a backtest's earlier day), the aggregate
-    # as of `now` over that contact's participations instead.
+    # still ahead of `now` (an upcoming meeting, or a backtest's earlier day) or there is
+    # no row, the aggregate as of `now` over that contact's participations instead.
     rows = session.execute(
         # Plain columns, not ORM objects: 50,000 entities cost seconds to build.
         select(
@@ -172,15 +172,21 @@ _NONE: dict[str, Any] = {
 
 
 def _ahead(row: Any, now: datetime) -> bool:
+    """No statistics row (no participation, or rows written past ingest), or some
+    participation still ahead of `now`: the exact aggregate decides."""
     horizon = _aware(row._mapping.get("horizon"))
-    return horizon is not None and horizon > now
+    return horizon is None or horizon > now
 
 
 def _exact_aggregates(session: Session, owner_id: int, now: datetime) -> dict[int, Any]:
-    """Per contact with a participation after `now`, its aggregates as of `now`."""
+    """Per contact that `_ahead` picks, its aggregates as of `now`."""
     P, S = Participant, ContactStats
     real = participation_counts_now(now)
-    ahead = select(S.contact_id).where(S.owner_id == owner_id, S.horizon_at > now)
+    ahead = (
+        select(Contact.id)
+        .outerjoin(S, S.contact_id == Contact.id)
+        .where(Contact.owner_id == owner_id, or_(S.contact_id.is_(None), S.horizon_at > now))
+    )
     # One pass over the covering index ix_participants_contact_stats: no join.
     rows = session.execute(
         select(
