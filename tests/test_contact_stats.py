@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, text
 
@@ -37,7 +37,7 @@ from syncd.store.models import Account, ContactStats, Stream
 from tests.util import write_config
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-PEOPLE = [f"p{i}@corp.example" for i in range(6)]
+PEOPLE = [f"p{i}@corp.example" for i in range(4)]
 OWNER = "alex@example.com"
 _owners = itertools.count(1)
 
@@ -68,14 +68,40 @@ removal = st.fixed_dictionaries(
 )
 forgetting = st.fixed_dictionaries({"op": st.just("forget"), "who": st.sampled_from(PEOPLE)})
 merging = st.fixed_dictionaries(
-    {"op": st.just("merge"), "pair": st.lists(st.sampled_from(PEOPLE), min_size=2, max_size=2)}
+    {
+        "op": st.just("merge"),
+        "pair": st.lists(st.sampled_from(PEOPLE), min_size=2, max_size=2, unique=True),
+    }
 )
 adding = st.fixed_dictionaries(
-    {"op": st.just("add"), "pair": st.lists(st.sampled_from(PEOPLE), min_size=2, max_size=2)}
+    {
+        "op": st.just("add"),
+        "pair": st.lists(st.sampled_from(PEOPLE), min_size=2, max_size=2, unique=True),
+    }
 )
 operations = st.lists(
-    st.one_of(mail, mail, meeting, removal, forgetting, merging, adding), min_size=1, max_size=12
+    st.one_of(mail, mail, meeting, removal, forgetting, merging, adding), min_size=1, max_size=16
 )
+
+
+def _out(who: int, at: int) -> dict[str, Any]:
+    return {
+        "op": "mail",
+        "out": True,
+        "who": [PEOPLE[who]],
+        "at": at,
+        "thread": who,
+        "noise": False,
+    }
+
+
+def _in(who: int, at: int) -> dict[str, Any]:
+    return {"op": "mail", "out": False, "who": [PEOPLE[who]], "at": at, "thread": 0, "noise": False}
+
+
+def _met(uid: int, who: list[int], at: int) -> dict[str, Any]:
+    people = [PEOPLE[w] for w in who]
+    return {"op": "meeting", "uid": uid, "who": people, "at": at, "cancelled": False}
 
 
 @dataclass
@@ -236,11 +262,17 @@ def prop_store(store_url: str, tmp_path: Path) -> Any:
 
 
 @settings(
-    max_examples=20,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=operations)
+@example(ops=[_out(0, -5), _out(1, -3), {"op": "merge", "pair": [PEOPLE[0], PEOPLE[1]]}])
+@example(ops=[_out(0, -5), _in(2, -2), {"op": "add", "pair": [PEOPLE[0], PEOPLE[2]]}])
+@example(ops=[_out(0, -5), _met(0, [0, 1], -30), _met(0, [1], 40), _out(1, -1), _met(0, [0], 2)])
+@example(
+    ops=[_out(0, -5), _in(0, -1), {"op": "remove", "n": 1}, {"op": "forget", "who": PEOPLE[0]}]
+)
 def test_statistics_equal_a_full_recomputation(prop_store: Any, ops: list[dict[str, Any]]) -> None:
     store, config = prop_store
     world = _world(store, config)
