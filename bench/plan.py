@@ -273,6 +273,11 @@ def _rebuild_statistics(db: Path) -> None:
         return
     from syncd.store.db import Store
 
+    conn = sqlite3.connect(db)
+    present = conn.execute("select count(*) from contact_stats").fetchone()[0]
+    conn.close()
+    if present:  # `syncd init` migrated the store: the migration backfilled them
+        return
     store = Store(f"sqlite:///{db}")
     t = time.perf_counter()
     with store.session() as s, s.begin():

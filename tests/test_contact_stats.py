@@ -5,8 +5,9 @@ through the code that does them for users: ingest batches of mail and meetings (
 moved or re-attended events, provider deletions: the paths reconciliation repairs take
 too), `contacts forget`, `contacts merge`, an address added to a contact. After each step,
 `contact_stats` must hold exactly what the grouped aggregate over the participations
-gives, and what `plan` and `contacts list` read through it must equal what they read with
-no statistics at all (every contact then takes the exact path, the pre-statistics query).
+gives, and what `plan`, `contacts list` and `report` read through it must equal what they
+read with no statistics at all (every contact then takes the exact path, the
+pre-statistics query).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from syncd.config import Config, load_config
 from syncd.contacts import Tiers, add_address, forget, list_contacts, merge, resolve_contact
 from syncd.errors import InputError, NotFound
 from syncd.ingest import IngestContext, ingest_batch, load_privacy
+from syncd.report import build_report
+from syncd.report_stage import ReportParams
 from syncd.snapshot import read_snapshot
 from syncd.store import stats
 from syncd.store.db import Store
@@ -237,8 +240,8 @@ def _recomputed(world: World) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-def _reads(world: World, *, without_stats: bool) -> tuple[Any, Any]:
-    """What plan and contacts list see, at NOW and at an earlier day (a backtest)."""
+def _reads(world: World, *, without_stats: bool) -> tuple[Any, Any, Any]:
+    """What plan, contacts list and report see (plan also at an earlier day, a backtest)."""
     tiers = Tiers({"key": 14})
     with world.store.session() as s, s.begin():
         if without_stats:
@@ -248,8 +251,10 @@ def _reads(world: World, *, without_stats: bool) -> tuple[Any, Any]:
             for at in (NOW, NOW - timedelta(days=20))
         ]
         listed = list_contacts(s, world.owner_id, NOW, tiers)
+        params = ReportParams(now=NOW, since=NOW - timedelta(days=200), tiers={"key": 14})
+        doc = build_report(s, world.owner_id, params)
         s.rollback()
-    return snaps, listed
+    return snaps, listed, doc
 
 
 @pytest.fixture
