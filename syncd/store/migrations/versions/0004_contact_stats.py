@@ -1,4 +1,5 @@
-"""contact_stats: per-contact statistics maintained at ingest, backfilled here
+"""contact_stats: per-contact statistics maintained at ingest, backfilled here; a covering
+index for the report's reading of threads
 
 Revision ID: 0004
 Revises: 0003
@@ -63,9 +64,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_contact_stats_owner_id"), ["owner_id"], unique=False)
     t = "1" if op.get_bind().dialect.name == "sqlite" else "true"
     op.execute(BACKFILL.format(t=t))
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.drop_index("ix_interactions_owner_id_thread_key")
+        batch_op.create_index(
+            "ix_interactions_thread_replies",
+            ["owner_id", "thread_key", "direction", "occurred_at", "kind", "is_interaction"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.drop_index("ix_interactions_thread_replies")
+        batch_op.create_index(
+            "ix_interactions_owner_id_thread_key", ["owner_id", "thread_key"], unique=False
+        )
     with op.batch_alter_table("contact_stats", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contact_stats_owner_id"))
     op.drop_table("contact_stats")
