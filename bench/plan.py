@@ -202,8 +202,9 @@ MEASURE = (
     "t = time.perf_counter();"
     "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE);"
     "wall = time.perf_counter() - t;"
-    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-    "print(json.dumps({'wall': wall, 'rss_kb': rss, 'rc': p.returncode,"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+    "rss, cpu = u.ru_maxrss, u.ru_utime + u.ru_stime;"
+    "print(json.dumps({'wall': wall, 'cpu': cpu, 'rss_kb': rss, 'rc': p.returncode,"
     " 'out': len(p.stdout), 'err': p.stderr.decode()[-500:]}))"
 )
 
@@ -324,23 +325,27 @@ def main() -> None:
         page = _first_page(base, env)
         listing = measure([*base, "contacts", "list", "--json"], env)
         print(f"baseline, bare SQL aggregate per contact (sqlite3): {floor(db):.2f} s")
-        print(f"baseline, syncd --help (process start):           {start['wall']:.2f} s")
         print(
-            f"syncd plan:          {plan['wall']:.2f} s (again {again['wall']:.2f} s),"
-            f" peak RSS {plan['rss_kb'] / 1024:.0f} MB"
+            f"  (wall time; CPU time, user + system, beside it: the machine is shared; {_load()})"
         )
+        print(f"baseline, syncd --help (process start):           {_fig(start)}")
+        print(f"syncd plan:          {_fig(plan)} (again {_fig(again)}),")
         if page is not None:
-            print(
-                f"syncd contacts list, first page (--limit 50 --json): {page['wall']:.2f} s,"
-                f" peak RSS {page['rss_kb'] / 1024:.0f} MB"
-            )
-        rss = listing["rss_kb"] / 1024
-        print(f"syncd contacts list --json (all): {listing['wall']:.2f} s, peak RSS {rss:.0f} MB")
+            print(f"syncd contacts list, first page (--limit 50 --json): {_fig(page)}")
+        print(f"syncd contacts list --json (all): {_fig(listing)}")
         if args.keep:
             print(f"kept: {tmp}")
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fig(m: dict[str, float]) -> str:
+    return f"{m['wall']:.2f} s (CPU {m['cpu']:.2f} s), peak RSS {m['rss_kb'] / 1024:.0f} MB"
+
+
+def _load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def _first_page(base: list[str], env: dict[str, str]) -> dict[str, float] | None:

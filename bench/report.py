@@ -25,7 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from plan import CACHE, NOW, floor, measure, prepared_store  # bench/plan.py, beside this file
+from plan import (  # bench/plan.py, beside this file
+    CACHE,
+    NOW,
+    _fig,
+    _load,
+    floor,
+    measure,
+    prepared_store,
+)
 
 
 def per_measure(db: Path, since: datetime) -> list[tuple[str, float]]:
@@ -96,14 +104,11 @@ def main() -> None:
             ).stdout
         )
         print(
-            f"syncd report --json: {first['wall']:.2f} s (again {again['wall']:.2f} s),"
-            f" peak RSS {first['rss_kb'] / 1024:.0f} MB, {first['out'] / 1e3:.0f} kB of JSON"
+            f"  (wall time; CPU time, user + system, beside it: the machine is shared; {_load()})"
         )
+        print(f"syncd report --json: {_fig(first)} (again {_fig(again)})")
         size = (tmp / "report.html").stat().st_size / 1e3
-        print(
-            f"syncd report --html: {html['wall']:.2f} s, peak RSS {html['rss_kb'] / 1024:.0f} MB,"
-            f" a page of {size:.0f} kB"
-        )
+        print(f"syncd report --html: {_fig(html)}, a page of {size:.0f} kB")
         i, a = doc["interactions"], doc["active_network"]
         print(
             f"period {doc['since'][:10]} to {doc['until'][:10]} ({len(doc['months'])} months):"

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, null, or_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from rules.model import (
     ContactDate as PlanDate,
@@ -253,6 +254,14 @@ def _sent(
     wrote at all afterwards (their last inbound mail is in the contact's aggregates), so
     two grouped queries do it, however large the history.
     """
+    sent = [
+        Interaction.owner_id == owner_id,
+        Interaction.kind == "email",
+        Interaction.direction == "out",
+        Interaction.is_interaction.is_(True),
+        Interaction.occurred_at > now - SENT_WINDOW,
+        Interaction.occurred_at <= now,
+    ]
     rows = session.execute(
         select(
             Interaction.id,
@@ -265,36 +274,32 @@ def _sent(
         )
         .join(Participant, Participant.interaction_id == Interaction.id)
         .where(
-            Interaction.owner_id == owner_id,
-            Interaction.kind == "email",
-            Interaction.direction == "out",
-            Interaction.is_interaction.is_(True),
-            Interaction.occurred_at > now - SENT_WINDOW,
-            Interaction.occurred_at <= now,
+            *sent,
             Participant.is_counterpart.is_(True),
             Participant.contact_id.is_not(None),
         )
         .order_by(Interaction.occurred_at)
     ).all()
-    threads = {r.thread_key for r in rows if r.thread_key}
     last_reply: dict[str, datetime] = {}
-    if threads:
-        for thread, last in session.execute(
-            select(Interaction.thread_key, func.max(Interaction.occurred_at))
-            .where(
-                Interaction.owner_id == owner_id,
-                Interaction.thread_key.in_(threads),
-                Interaction.direction == "in",
-                Interaction.is_interaction.is_(True),
-                Interaction.occurred_at > now - SENT_WINDOW,
-                Interaction.occurred_at <= now,
-            )
-            .group_by(Interaction.thread_key)
-        ).all():
-            stamp = _aware(last)
-            if thread is not None and stamp is not None:
-                last_reply[thread] = stamp
-    sources = _first_sources(session, {r.id for r in rows})
+    # The threads as a subquery, not a list of parameters: tens of thousands of them at
+    # scale; ix_interactions_thread_replies answers each from the index alone.
+    threads = select(Interaction.thread_key).where(*sent, Interaction.thread_key.is_not(None))
+    for thread, last in session.execute(
+        select(Interaction.thread_key, func.max(Interaction.occurred_at))
+        .where(
+            Interaction.owner_id == owner_id,
+            Interaction.thread_key.in_(threads),
+            Interaction.direction == "in",
+            Interaction.is_interaction.is_(True),
+            Interaction.occurred_at > now - SENT_WINDOW,
+            Interaction.occurred_at <= now,
+        )
+        .group_by(Interaction.thread_key)
+    ).all():
+        stamp = _aware(last)
+        if thread is not None and stamp is not None:
+            last_reply[thread] = stamp
+    sources = _first_sources(session, select(Interaction.id).where(*sent)) if rows else {}
     latest: dict[tuple[int, str], SentMail] = {}
     for r in rows:
         contact = contacts.get(r.contact_id)
@@ -327,10 +332,13 @@ def _sent(
     return tuple(latest.values())
 
 
-def _first_sources(session: Session, ids: set[int]) -> dict[int, tuple[str, str | None]]:
-    """For each interaction, the account and provider thread of the first place it was seen."""
+def _first_sources(
+    session: Session, ids: set[int] | Select[Any]
+) -> dict[int, tuple[str, str | None]]:
+    """For each interaction (of a set, or of a query), the account and provider thread of
+    the first place it was seen."""
     out: dict[int, tuple[str, str | None]] = {}
-    if not ids:
+    if isinstance(ids, set) and not ids:
         return out
     rows = session.execute(
         select(InteractionSource.interaction_id, Account.name, InteractionSource.thread_id)
