@@ -158,6 +158,7 @@ def _recent(
             .where(*_page_rows(owner_id, ids, since, now))
             .group_by(P.contact_id)
         ).all()
+        if cid is not None
     }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 
 from connectors.base import Attendee, RawEvent, RawMessage
 from syncd.classify import ClassifyOptions
@@ -297,7 +297,7 @@ def test_the_property_sees_a_stale_row(prop_store: Any) -> None:
     assert _stored(world) == _recomputed(world) != []
     with store.session() as s, s.begin():
         s.execute(
-            ContactStats.__table__.update()
+            update(ContactStats)
             .where(ContactStats.owner_id == world.owner_id)
             .values(last_at=NOW - timedelta(days=400))
         )

@@ -42,17 +42,18 @@ def aggregate() -> Select[Any]:
         (and_(P.ends_at.is_not(None), P.ends_at > P.occurred_at), P.ends_at),
         else_=P.occurred_at,
     )
+    columns: list[Any] = [
+        P.contact_id,
+        func.min(P.owner_id),
+        func.max(case((real, P.occurred_at))),
+        func.max(case((and_(real, P.direction == "in"), P.occurred_at))),
+        func.max(case((and_(real, P.direction == "out"), P.occurred_at))),
+        func.max(case((and_(real, P.direction == "mutual"), P.occurred_at))),
+        func.count(func.distinct(case((real, P.interaction_id)))),
+        func.max(span_end),
+    ]
     return (
-        select(
-            P.contact_id,
-            func.min(P.owner_id),
-            func.max(case((real, P.occurred_at))),
-            func.max(case((and_(real, P.direction == "in"), P.occurred_at))),
-            func.max(case((and_(real, P.direction == "out"), P.occurred_at))),
-            func.max(case((and_(real, P.direction == "mutual"), P.occurred_at))),
-            func.count(func.distinct(case((real, P.interaction_id)))),
-            func.max(span_end),
-        )
+        select(*columns)
         # As ix_participants_contact_stats states its condition, so that it applies.
         .where(P.contact_id.is_not(None), P.is_counterpart == true())
         .group_by(P.contact_id)
