@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from plan import CONFIG, NOW, fill, measure  # bench/plan.py, beside this file
+from plan import (  # bench/plan.py, beside this file
+    CACHE,
+    NOW,
+    _fig,
+    _load,
+    floor,
+    measure,
+    prepared_store,
+)
 
 
 def per_measure(db: Path, since: datetime) -> list[tuple[str, float]]:
@@ -73,27 +80,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--since", help="report period start (default: the report's, 12 months)")
     ap.add_argument("--keep", action="store_true", help="keep the store (its path is printed)")
+    ap.add_argument("--cache", type=Path, default=CACHE, help="where filled stores are kept")
+    ap.add_argument("--no-cache", action="store_true", help="fill a new store, keep none")
     ap.add_argument(
         "--syncd", default=shutil.which("syncd", path=str(Path(sys.executable).parent)) or "syncd"
     )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="syncd-bench-report."))
     try:
-        db, maildir = tmp / "syncd.db", tmp / "mail"
-        for sub in ("cur", "new", "tmp"):
-            (maildir / sub).mkdir(parents=True)
-        cfg = tmp / "syncd.toml"
-        cfg.write_text(CONFIG.format(db=db, maildir=maildir), encoding="utf-8")
-        env = {**os.environ, "SYNCD_NOW": NOW.isoformat(), "SYNCD_STATE_DIR": str(tmp / "state")}
-        subprocess.run(
-            [args.syncd, "--config", str(cfg), "init"], check=True, env=env, capture_output=True
+        cache = None if args.no_cache else args.cache
+        db, cfg, env = prepared_store(
+            tmp, args.contacts, args.interactions, args.seed, args.syncd, cache
         )
-        t = time.perf_counter()
-        fill(db, args.contacts, args.interactions, args.seed)
-        print(
-            f"filled {args.contacts:,} contacts and {args.interactions:,} interactions"
-            f" in {time.perf_counter() - t:.1f} s ({db.stat().st_size / 1e6:.0f} MB)"
-        )
+        print(f"baseline, bare SQL aggregate per contact (sqlite3): {floor(db):.2f} s")
         since = ["--since", args.since] if args.since else []
         cmd = [args.syncd, "--config", str(cfg), "report", *since]
         first = measure([*cmd, "--json"], env)
@@ -105,14 +104,11 @@ def main() -> None:
             ).stdout
         )
         print(
-            f"syncd report --json: {first['wall']:.2f} s (again {again['wall']:.2f} s),"
-            f" peak RSS {first['rss_kb'] / 1024:.0f} MB, {first['out'] / 1e3:.0f} kB of JSON"
+            f"  (wall time; CPU time, user + system, beside it: the machine is shared; {_load()})"
         )
+        print(f"syncd report --json: {_fig(first)} (again {_fig(again)})")
         size = (tmp / "report.html").stat().st_size / 1e3
-        print(
-            f"syncd report --html: {html['wall']:.2f} s, peak RSS {html['rss_kb'] / 1024:.0f} MB,"
-            f" a page of {size:.0f} kB"
-        )
+        print(f"syncd report --html: {_fig(html)}, a page of {size:.0f} kB")
         i, a = doc["interactions"], doc["active_network"]
         print(
             f"period {doc['since'][:10]} to {doc['until'][:10]} ({len(doc['months'])} months):"

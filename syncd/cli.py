@@ -580,27 +580,35 @@ def _contacts_table(app: App, rows: list[dict[str, Any]], title: str) -> None:
 @click.option(
     "--sort", type=click.Choice(["recent", "strength", "name"]), default="recent", show_default=True
 )
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many contacts.")
+@click.option(
+    "--offset", type=click.IntRange(min=0), default=0, help="Skip this many contacts first."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option(
+    "--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object a line, as they are read."
+)
 @pass_app
-def contacts_list(app: App, due: bool, sort: str, as_json: bool) -> None:
-    """Every contact with their last interaction, activity in 90 days and strength."""
-    from syncd.contacts import is_due, list_contacts
+def contacts_list(
+    app: App, due: bool, sort: str, limit: int | None, offset: int, as_json: bool, as_jsonl: bool
+) -> None:
+    """Every contact with their last interaction, activity in 90 days and strength.
+
+    Read a page at a time: the JSON forms are written as they are read (the default order,
+    recent first, never holds the whole list); --limit and --offset page through it."""
+    from syncd.contact_list import json_array, json_lines, select_contacts
 
     now = app.now()
     with app.store.session() as s:
-        rows = list_contacts(s, app.owner_id, now, app.tiers())
-    if due:
-        rows = [c for c in rows if is_due(c, now)]
-    if sort == "strength":
-        rows.sort(key=lambda c: (-c["strength"], c["id"]))
-    elif sort == "name":
-        rows.sort(
-            key=lambda c: ((c["name"] or c["emails"][0] if c["emails"] else "").lower(), c["id"])
+        rows = select_contacts(
+            s, app.owner_id, now, app.tiers(), due=due, sort=sort, limit=limit, offset=offset
         )
-    if as_json:
-        emit_json(rows)
-        return
-    _contacts_table(app, rows, title=f"Contacts: {len(rows)}" + (" due" if due else ""))
+        if as_jsonl or as_json:
+            for text in (json_lines if as_jsonl else json_array)(rows):
+                click.echo(text, nl=False)
+            return
+        listed = list(rows)
+    _contacts_table(app, listed, title=f"Contacts: {len(listed)}" + (" due" if due else ""))
 
 
 @contacts.command("show")

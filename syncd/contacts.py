@@ -16,16 +16,18 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, true, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from syncd.addresses import normalize_address
 from syncd.errors import InputError, NotFound
-from syncd.ingest import address_hash, link_participants
+from syncd.ingest import address_hash
+from syncd.linking import link_participants
+from syncd.store import stats
 from syncd.store.models import (
     Account,
     Contact,
@@ -133,71 +135,11 @@ def list_contacts(
     *,
     contact_ids: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    since = now - timedelta(days=WINDOW_DAYS)
-    real = participation_counts_now(now)
-    P = Participant
-    agg = (
-        select(
-            P.contact_id.label("cid"),
-            func.max(case((real, P.occurred_at))).label("last"),
-            func.count(
-                func.distinct(case((and_(real, P.occurred_at >= since), P.interaction_id)))
-            ).label("n90"),
-        )
-        .where(
-            P.owner_id == owner_id,
-            P.contact_id.is_not(None),
-            P.is_counterpart == true(),  # as the partial index states it
-        )
-        .group_by(P.contact_id)
-        .subquery()
-    )
-    q = (
-        select(Contact, agg.c.last, agg.c.n90)
-        .outerjoin(agg, agg.c.cid == Contact.id)
-        .where(Contact.owner_id == owner_id)
-        .order_by(agg.c.last.desc().nulls_last(), Contact.id)
-    )
-    if contact_ids is not None:
-        q = q.where(Contact.id.in_(contact_ids))
-    rows = session.execute(q).all()
-    ids = [r[0].id for r in rows]
-    emails = _emails(session, owner_id, ids)
-    two_way = _two_way(session, owner_id, since, now, ids)
-    out = []
-    for contact, last, n90 in rows:
-        last_dt = (
-            last.replace(tzinfo=UTC) if isinstance(last, datetime) and last.tzinfo is None else last
-        )
-        if isinstance(last_dt, str):  # SQLite returns MAX() over a CASE as text
-            last_dt = datetime.fromisoformat(last_dt).replace(tzinfo=UTC)
-        cadence = contact.cadence_days or (
-            tiers.cadence_days.get(contact.tier) if contact.tier else None
-        )
-        due = None
-        if cadence:
-            due = (last_dt or contact.created_at) + timedelta(days=cadence)
-        tw = two_way.get(contact.id, 0)
-        out.append(
-            {
-                "id": contact.id,
-                "name": contact.name,
-                "emails": emails.get(contact.id, []),
-                "tier": contact.tier,
-                "cadence_days": cadence,
-                "timezone": contact.timezone,
-                "last_interaction_at": iso(last_dt),
-                "next_due_at": iso(due),
-                "interactions_90d": int(n90 or 0),
-                "two_way_90d": tw,
-                "strength": strength(last_dt, int(n90 or 0), tw, now),
-                "strength_parts": strength_parts(last_dt, int(n90 or 0), tw, now),
-                "do_not_contact": contact.do_not_contact,
-                "snoozed_until": iso(contact.snoozed_until),
-                "organisation": contact.organisation,
-            }
-        )
-    return out
+    """Every contact (or those of `contact_ids`), last interaction first; read from the
+    contact statistics a page at a time (syncd/contact_list.py)."""
+    from syncd.contact_list import iter_contacts  # it builds on this module
+
+    return list(iter_contacts(session, owner_id, now, tiers, contact_ids=contact_ids))
 
 
 def is_due(contact: dict[str, Any], now: datetime) -> bool:
@@ -207,69 +149,6 @@ def is_due(contact: dict[str, Any], now: datetime) -> bool:
     if snooze is not None and snooze > iso(now):
         return False
     return bool(contact["next_due_at"] <= iso(now))
-
-
-def _emails(session: Session, owner_id: int, ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    if not ids:
-        return out
-    for cid, addr in session.execute(
-        select(ContactAddress.contact_id, ContactAddress.address)
-        .where(ContactAddress.owner_id == owner_id)
-        .order_by(ContactAddress.id)
-    ):
-        out[cid].append(addr)
-    return out
-
-
-def _two_way(
-    session: Session, owner_id: int, since: datetime, now: datetime, ids: list[int]
-) -> dict[int, int]:
-    """Two-way interactions in the window: meetings, and mail in threads both sides wrote in."""
-    if not ids:
-        return {}
-    real = and_(participation_counts_now(now), Participant.occurred_at >= since)
-    meetings = dict(
-        session.execute(
-            select(Participant.contact_id, func.count(func.distinct(Participant.interaction_id)))
-            .where(
-                Participant.owner_id == owner_id,
-                Participant.is_counterpart == true(),
-                Participant.contact_id.is_not(None),
-                Participant.kind == "meeting",
-                real,
-            )
-            .group_by(Participant.contact_id)
-        ).all()
-    )
-    threads = (
-        select(
-            Participant.contact_id.label("cid"),
-            Interaction.thread_key.label("thread"),
-            func.count(func.distinct(Interaction.id)).label("n"),
-        )
-        .join(Interaction, Interaction.id == Participant.interaction_id)
-        .where(
-            Participant.owner_id == owner_id,
-            Participant.is_counterpart.is_(True),
-            Participant.contact_id.is_not(None),
-            Participant.kind == "email",
-            Interaction.thread_key.is_not(None),
-            real,
-        )
-        .group_by(Participant.contact_id, Interaction.thread_key)
-        .having(
-            and_(
-                func.sum(case((Participant.direction == "in", 1), else_=0)) > 0,
-                func.sum(case((Participant.direction == "out", 1), else_=0)) > 0,
-            )
-        )
-        .subquery()
-    )
-    mail = dict(
-        session.execute(select(threads.c.cid, func.sum(threads.c.n)).group_by(threads.c.cid)).all()
-    )
-    return {cid: int(meetings.get(cid, 0)) + int(mail.get(cid, 0)) for cid in ids}
 
 
 def history(
@@ -541,7 +420,8 @@ def merge(session: Session, owner_id: int, keep: Contact, other: Contact, now: d
     keep.do_not_contact = keep.do_not_contact or other.do_not_contact
     keep.updated_at = now
     session.flush()
-    session.delete(other)
+    stats.refresh(session, [keep.id])
+    session.delete(other)  # its statistics row goes with it (ON DELETE CASCADE)
 
 
 def forget(session: Session, owner_id: int, address: str, now: datetime) -> dict[str, int]:
@@ -573,6 +453,7 @@ def forget(session: Session, owner_id: int, address: str, now: datetime) -> dict
             )
         )
     )
+    others = stats.contacts_of_interactions(session, touched)
     removed_parts = cast(
         CursorResult[Any],
         session.execute(
@@ -598,6 +479,7 @@ def forget(session: Session, owner_id: int, address: str, now: datetime) -> dict
         session.execute(delete(Interaction).where(Interaction.id.in_(orphans)))
     if contact_id is not None:
         session.execute(delete(Contact).where(Contact.id == contact_id))
+    stats.refresh(session, others - {contact_id})
     for addr in addresses:
         h = address_hash(addr)
         exists = session.scalar(

@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 from connectors.base import RawEvent, RawMessage
 from syncd.addresses import OwnerIdentity
 from syncd.classify import Classification, ClassifyOptions, classify
+from syncd.linking import link_new_addresses
 from syncd.meetings import Meeting, meeting_from_event
 from syncd.owner_history import apply_owner_history
+from syncd.store import stats
 from syncd.store.bulk import allocate_ids, bulk_insert
 from syncd.store.models import (
     Base,
@@ -190,10 +192,16 @@ def store_prepared(
         skipped_private=prepared.skipped_private,
         by_category=dict(prepared.by_category),
     )
+    # Contact statistics (syncd/store/stats.py): the contacts this batch may touch, found
+    # before (a moved event's old attendees, a removed message's people) and after.
+    events = [i.provider_id for i in prepared.items if i.is_event]
+    touched = stats.contacts_of_sources(session, ctx.account_id, [*events, *removed])
     if removed:
         result.removed += _remove_sources(session, ctx, removed)
     if prepared.items:
         _store(session, ctx, prepared.items, result)
+    parties = {p.address for i in prepared.items for p in i.parties if p.is_counterpart}
+    stats.refresh(session, touched | stats.contacts_of_addresses(session, ctx.owner_id, parties))
     return result
 
 
@@ -527,38 +535,6 @@ def _resolve_contacts(
         # Earlier mail with these people was stored before they became contacts.
         link_new_addresses(session, ctx.owner_id, list(wanted))
     return known
-
-
-def link_participants(session: Session, owner_id: int, address: str, contact_id: int) -> None:
-    """Attach the stored participations of `address` that have no contact to `contact_id`."""
-    session.execute(
-        update(Participant)
-        .where(
-            Participant.owner_id == owner_id,
-            Participant.address == address,
-            Participant.contact_id.is_(None),
-        )
-        .values(contact_id=contact_id)
-    )
-
-
-def link_new_addresses(session: Session, owner_id: int, addresses: Sequence[str]) -> None:
-    """Attach stored participations of `addresses` that have no contact to the contact
-    each address now belongs to: one UPDATE for a whole batch of new contacts."""
-    ca = _table(ContactAddress)
-    p = _table(Participant)
-    owned = (
-        select(ca.c.contact_id)
-        .where(ca.c.owner_id == p.c.owner_id, ca.c.address == p.c.address)
-        .scalar_subquery()
-    )
-    for offset in range(0, len(addresses), 500):
-        chunk = addresses[offset : offset + 500]
-        session.execute(
-            update(p)
-            .where(p.c.owner_id == owner_id, p.c.address.in_(chunk), p.c.contact_id.is_(None))
-            .values(contact_id=owned)
-        )
 
 
 def _insert_participants(

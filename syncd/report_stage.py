@@ -6,7 +6,8 @@ contacts' participations since the first month's active-network window (`PARTS`,
 their interaction's thread) are read with one INSERT … SELECT each; every measure in
 `syncd.measures` is then a grouped query over them. The tables are `CREATE TEMPORARY
 TABLE`, the same on SQLite and PostgreSQL: they belong to the report's connection and
-transaction and are dropped when it is done. `syncd.measures` states the rules.
+transaction and are dropped when it is done. `syncd.measures` states the rules. PEOPLE
+comes from the contact statistics (`contact_stats`), not from the participations.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select
 
 from syncd.contacts import participation_counts_now
 from syncd.sqltime import epoch_seconds, month_of
-from syncd.store.models import Interaction, Participant, UTCDateTime
+from syncd.store.models import Contact, ContactStats, Interaction, Participant, UTCDateTime
 
 P = Participant
 DAY = 86400.0
@@ -287,8 +289,27 @@ def _two_way(o: Any, now: datetime) -> ColumnElement[bool]:
     return or_(o.kind == "meeting", and_(o.thread_key.is_not(None), other_way))
 
 
-def _people(owner_id: int, p: ReportParams) -> Select[Any]:
-    """Per contact: last interaction, last each way, ever met, interactions in all."""
+def _people(owner_id: int, p: ReportParams) -> Any:
+    """Per contact: last interaction, last each way, ever met, interactions in all.
+
+    From the contact statistics (syncd/store/stats.py) where they hold as of `now`; the
+    aggregate over the participations for a contact with one still ahead of `now`, or
+    with no statistics row."""
+    S = ContactStats
+    ahead = or_(S.contact_id.is_(None), S.horizon_at > p.now)
+    kept = select(
+        S.contact_id,
+        S.last_at,
+        S.last_in_at,
+        S.last_out_at,
+        case((S.last_meeting_at.is_not(None), 1), else_=0),
+        S.interactions,
+    ).where(S.owner_id == owner_id, S.horizon_at <= p.now)
+    exact_ids = (
+        select(Contact.id)
+        .outerjoin(S, S.contact_id == Contact.id)
+        .where(Contact.owner_id == owner_id, ahead)
+    )
     real = participation_counts_now(p.now)
     columns: list[Any] = [
         P.contact_id,
@@ -298,4 +319,9 @@ def _people(owner_id: int, p: ReportParams) -> Select[Any]:
         func.max(case((and_(real, P.direction == "mutual"), 1), else_=0)),
         func.count(func.distinct(case((real, P.interaction_id)))),
     ]
-    return select(*columns).where(*_contact_rows(owner_id)).group_by(P.contact_id)
+    exact = (
+        select(*columns)
+        .where(*_contact_rows(owner_id), P.contact_id.in_(exact_ids))
+        .group_by(P.contact_id)
+    )
+    return union_all(kept, exact)

@@ -161,7 +161,18 @@ class Interaction(Base):
     __table_args__ = (
         UniqueConstraint("owner_id", "message_key"),
         Index("ix_interactions_owner_id_occurred_at", "owner_id", "occurred_at"),
-        Index("ix_interactions_owner_id_thread_key", "owner_id", "thread_key"),
+        # A thread's messages with what says whether one answers another, so that the
+        # report's response times and two-way test read the index alone (0004; it
+        # replaced the plain (owner_id, thread_key) index, a prefix of it).
+        Index(
+            "ix_interactions_thread_replies",
+            "owner_id",
+            "thread_key",
+            "direction",
+            "occurred_at",
+            "kind",
+            "is_interaction",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -245,6 +256,33 @@ class Participant(Base):
     is_interaction: Mapped[bool | None] = mapped_column(Boolean)
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ContactStats(Base):
+    """Per contact, what the planner and the lists read instead of the participations.
+
+    Maintained at ingest in the batch's transaction, and by every path that adds, moves or
+    removes participations (syncd/store/stats.py recomputes the contacts they touch, with
+    one grouped INSERT … SELECT). Over the contact's real counterpart participations, at
+    any time: the last one, the last each way, the last meeting (direction `mutual`), how
+    many interactions. `horizon_at` is the latest instant any of their participations
+    (real or not) starts or ends: for a `now` at or after it, every value here is what an
+    aggregate "as of now" would give; readers recompute the others (upcoming meetings).
+    A row exists when the contact has any counterpart participation at all.
+    """
+
+    __tablename__ = "contact_stats"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_id: Mapped[int] = _owner_fk()
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_meeting_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    interactions: Mapped[int] = mapped_column(Integer, default=0)
+    horizon_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Action(Base):

@@ -1,0 +1,140 @@
+"""Per-contact statistics (`contact_stats`): kept equal to a recomputation, set-based.
+
+Every path that adds, moves or removes counterpart participations calls `refresh` with the
+contacts it touched, in its own transaction: one DELETE and one grouped INSERT … SELECT
+over those contacts' participations (the covering index ix_participants_contact_stats
+serves it), however many rows the batch had. `rebuild_all` does the same for every
+contact (the migration that added the table, and `syncd reconcile` if ever needed).
+
+`recompute` is the reference the property tests compare against: the same aggregate
+without the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from syncd.store.models import ContactAddress, ContactStats, InteractionSource, Participant
+
+P = Participant
+CHUNK = 500
+COLUMNS = (
+    "contact_id",
+    "owner_id",
+    "last_at",
+    "last_in_at",
+    "last_out_at",
+    "last_meeting_at",
+    "interactions",
+    "horizon_at",
+)
+
+
+def aggregate() -> Select[Any]:
+    """Per contact, the statistics' columns (in COLUMNS' order) from the participations."""
+    real = P.is_interaction.is_(True)
+    span_end = case(
+        (and_(P.ends_at.is_not(None), P.ends_at > P.occurred_at), P.ends_at),
+        else_=P.occurred_at,
+    )
+    columns: list[Any] = [
+        P.contact_id,
+        func.min(P.owner_id),
+        func.max(case((real, P.occurred_at))),
+        func.max(case((and_(real, P.direction == "in"), P.occurred_at))),
+        func.max(case((and_(real, P.direction == "out"), P.occurred_at))),
+        func.max(case((and_(real, P.direction == "mutual"), P.occurred_at))),
+        func.count(func.distinct(case((real, P.interaction_id)))),
+        func.max(span_end),
+    ]
+    return (
+        select(*columns)
+        # As ix_participants_contact_stats states its condition, so that it applies.
+        .where(P.contact_id.is_not(None), P.is_counterpart == true())
+        .group_by(P.contact_id)
+    )
+
+
+def refresh(session: Session, contact_ids: Iterable[int | None]) -> None:
+    """Recompute the statistics of `contact_ids` (None and repeats are ignored)."""
+    ids = sorted({c for c in contact_ids if c is not None})
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        session.execute(delete(ContactStats).where(ContactStats.contact_id.in_(chunk)))
+        session.execute(
+            insert(ContactStats).from_select(
+                list(COLUMNS), aggregate().where(P.contact_id.in_(chunk))
+            )
+        )
+
+
+def rebuild_all(session: Session, owner_id: int | None = None) -> int:
+    """Recompute every contact's statistics (of one owner, or all); returns how many rows."""
+    gone = delete(ContactStats)
+    agg = aggregate()
+    if owner_id is not None:
+        gone = gone.where(ContactStats.owner_id == owner_id)
+        agg = agg.where(P.owner_id == owner_id)
+    session.execute(gone)
+    session.execute(insert(ContactStats).from_select(list(COLUMNS), agg))
+    q = select(func.count()).select_from(ContactStats)
+    if owner_id is not None:
+        q = q.where(ContactStats.owner_id == owner_id)
+    return int(session.scalar(q) or 0)
+
+
+def contacts_of_interactions(session: Session, interaction_ids: Iterable[int]) -> set[int]:
+    """The contacts that are counterparts in any of `interaction_ids`."""
+    ids = sorted(set(interaction_ids))
+    out: set[int] = set()
+    for i in range(0, len(ids), CHUNK):
+        out.update(
+            session.scalars(
+                select(P.contact_id)
+                .where(P.interaction_id.in_(ids[i : i + CHUNK]), P.contact_id.is_not(None))
+                .distinct()
+            )
+        )
+    return out
+
+
+def contacts_of_sources(session: Session, account_id: int, provider_ids: Iterable[str]) -> set[int]:
+    """The contacts that are counterparts in what `account_id`'s `provider_ids` point at."""
+    S = InteractionSource
+    pids = sorted(set(provider_ids))
+    out: set[int] = set()
+    for i in range(0, len(pids), CHUNK):
+        out.update(
+            session.scalars(
+                select(P.contact_id)
+                .join(S, S.interaction_id == P.interaction_id)
+                .where(
+                    S.account_id == account_id,
+                    S.provider_id.in_(pids[i : i + CHUNK]),
+                    P.contact_id.is_not(None),
+                )
+                .distinct()
+            )
+        )
+    return out
+
+
+def contacts_of_addresses(session: Session, owner_id: int, addresses: Iterable[str]) -> set[int]:
+    """The contacts `addresses` belong to."""
+    A = ContactAddress
+    found = sorted(set(addresses))
+    out: set[int] = set()
+    for i in range(0, len(found), CHUNK):
+        out.update(
+            session.scalars(
+                select(A.contact_id).where(
+                    A.owner_id == owner_id, A.address.in_(found[i : i + CHUNK])
+                )
+            )
+        )
+    return out
