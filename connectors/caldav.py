@@ -20,7 +20,7 @@ Reading costs a fixed number of requests, never one per event (API-NOTES section
 - once ``now + horizon`` passes the stored window end by more than a day, one more
   calendar-query for the new stretch brings in instances that entered the window.
 
-Provider ids are ``"{href}#{UID}#{recurrence id}"`` (`connectors.ics.parse_ics` with the
+Provider ids are ``"{href}#{UID}#{recurrence id}"`` (`connectors.ical.parse_ics` with the
 href as relpath), the recurrence id being the instance's original start in UTC (ISO 8601)
 for instances of a series and empty otherwise.
 
@@ -78,7 +78,13 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
-from connectors.ics import IcsFileError, _require_aware, parse_ics
+from connectors.ical import (
+    DEFAULT_LIMITS,
+    IcsFileError,
+    RecurrenceLimits,
+    _require_aware,
+    parse_ics,
+)
 from connectors.ics_holds import _matching_fingerprint, hold_uid, merge_intervals, render_hold
 
 logger = logging.getLogger(__name__)
@@ -111,6 +117,8 @@ class CalDavSettings:
     lookback: timedelta = timedelta(days=365)
     horizon: timedelta = timedelta(days=90)
     batch_size: int = 500
+    limits: RecurrenceLimits = DEFAULT_LIMITS
+    owner: frozenset[str] = frozenset()  # the owner's addresses: their invitations
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +248,7 @@ class CalDavSource:
             for obj in self._query(url, start, end):
                 intervals.extend(
                     (event.start, event.end)
-                    for event in _parse(obj, start, end, "")
+                    for event in _parse(obj, start, end, "", self.settings)[0]
                     if not event.transparent
                     and event.status != "cancelled"
                     and event.start < end
@@ -479,6 +487,7 @@ class _PollRun:
         self.items: list[RawEvent] = []
         self.removed: list[str] = []
         self.read = 0
+        self.budget = source.settings.limits.per_calendar
 
     def initial(self) -> Iterator[Batch]:
         token = self.source._sync_token(self.calendar.url)
@@ -504,13 +513,15 @@ class _PollRun:
         yield self._batch(state.dump(), done=True)
 
     def _take_objects(self, objects: list[_Object], state: _Cursor) -> Iterator[Batch]:
+        s = self.source.settings
         for obj in objects:
             previous = state.upcoming.pop(obj.href, [])
-            events = (
-                []
+            events, expanded = (
+                ([], 0)
                 if obj.data is None
-                else _parse(obj, self.window_start, self.window_end, self.name)
+                else _parse(obj, self.window_start, self.window_end, self.name, s, self.budget)
             )
+            self.budget -= expanded
             self.read += obj.data is not None
             present = {e.provider_id for e in events}
             for provider_id, _start in previous:
@@ -615,16 +626,31 @@ def _objects(tree: Any) -> list[_Object]:
     return objects
 
 
-def _parse(obj: _Object, start: datetime, end: datetime, calendar: str) -> list[RawEvent]:
+def _parse(
+    obj: _Object,
+    start: datetime,
+    end: datetime,
+    calendar: str,
+    settings: CalDavSettings,
+    budget: int | None = None,
+) -> tuple[list[RawEvent], int]:
+    """The object's instances in the window, and how many of them recurring series made."""
     assert obj.data is not None
     try:
         parsed = parse_ics(
-            obj.data, window_start=start, window_end=end, calendar=calendar, relpath=obj.href
+            obj.data,
+            window_start=start,
+            window_end=end,
+            calendar=calendar,
+            relpath=obj.href,
+            limits=settings.limits,
+            owner=settings.owner,
+            budget=budget,
         )
     except IcsFileError as exc:
         logger.warning("caldav.object.skipped", extra={"href": obj.href, "reason": str(exc)})
-        return []
-    return parsed.events
+        return [], 0
+    return parsed.events, parsed.expanded
 
 
 def _name_calendars(calendars: list[_Calendar]) -> dict[str, _Calendar]:

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn, cast
@@ -49,7 +49,7 @@ from syncd.config import (
     parse_duration,
     parse_hours,
 )
-from syncd.connect import Connectors
+from syncd.connect import Connectors, calendar_guard
 from syncd.contacts import (
     Tiers,
     dates_of,
@@ -444,8 +444,14 @@ def import_(
         source = MaildirSource(path, batch_size=batch)
     else:
         s = app.config.settings.sync
+        limits, owner = calendar_guard(app.config)
         source = _SingleIcs(
-            path, parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon), batch
+            path,
+            lookback=parse_duration(s.calendar_lookback),
+            horizon=parse_duration(s.calendar_horizon),
+            batch_size=batch,
+            limits=limits,
+            owner=owner,
         )
     prefix = f"import:{kind}:{path.resolve()}:"
     syncer = app.syncer()
@@ -491,11 +497,9 @@ def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
 class _SingleIcs(IcsFolderSource):
     """`syncd import ics` takes one .ics file as well as a folder of them."""
 
-    def __init__(self, path: Path, lookback: timedelta, horizon: timedelta, batch: int) -> None:
+    def __init__(self, path: Path, **settings: Any) -> None:
         self.file = path if path.is_file() else None
-        super().__init__(
-            path.parent if self.file else path, lookback=lookback, horizon=horizon, batch_size=batch
-        )
+        super().__init__(path.parent if self.file else path, **settings)
 
     def streams(self) -> list[StreamInfo]:
         if self.file is None:
@@ -516,6 +520,8 @@ class _SingleIcs(IcsFolderSource):
             window_start=now - self.lookback,
             window_end=now + self.horizon,
             calendar=self.file.name,
+            limits=self.limits,
+            owner=self.owner,
         )
         for i in range(0, len(events), self.batch_size):
             yield Batch(items=events[i : i + self.batch_size], cursor=None, read=1)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import AuthFailed, DraftSink, HoldSink, Source
-from connectors.ics import IcsFolderSource
+from connectors.ics import IcsFolderSource, RecurrenceLimits
 from connectors.ics_holds import IcsHolds
 from connectors.maildir import MaildirSource
 from connectors.maildir_drafts import MaildirDrafts
@@ -54,6 +54,14 @@ def _credentials_dir(config: Config) -> Path:
     """<state_dir>/credentials, and in a team one folder per owner (account names repeat)."""
     folder = config.state_dir / "credentials"
     return folder / config.team_owner if config.team_owner else folder
+
+
+def calendar_guard(config: Config) -> tuple[RecurrenceLimits, frozenset[str]]:
+    """How far .ics and CalDAV series are expanded, and the owner's addresses (lower case)
+    that tell which invitations the owner has not accepted."""
+    s, owner = config.settings.sync, config.owner
+    limits = RecurrenceLimits(s.calendar_max_instances, s.calendar_max_recurring)
+    return limits, frozenset(a.strip().lower() for a in (*owner.addresses, *owner.aliases))
 
 
 def token_key(config: Config) -> TokenKey | None:
@@ -192,9 +200,15 @@ class Connectors:
     def _build_calendar(self, account: str, cal: IcsCalendar | CalDavCalendar) -> Any:
         s = self.config.settings.sync
         lookback, horizon = parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon)
+        limits, owner = calendar_guard(self.config)
         if isinstance(cal, IcsCalendar):
             return IcsFolderSource(
-                cal.path, lookback=lookback, horizon=horizon, batch_size=s.batch_size
+                cal.path,
+                lookback=lookback,
+                horizon=horizon,
+                batch_size=s.batch_size,
+                limits=limits,
+                owner=owner,
             )
         from connectors.caldav import CalDavSettings, CalDavSource
 
@@ -211,6 +225,8 @@ class Connectors:
                 lookback=lookback,
                 horizon=horizon,
                 batch_size=s.batch_size,
+                limits=limits,
+                owner=owner,
             )
         )
 
