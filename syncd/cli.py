@@ -29,7 +29,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 from sqlalchemy import select
 
 from connectors.base import ConnectorError, RawMessage, StreamInfo
@@ -39,6 +38,7 @@ from connectors.mailparse import body_part_types, parse_header_block, read_heade
 from connectors.mbox import MboxFile
 from syncd import __version__
 from syncd.classify import ClassifyOptions, classify
+from syncd.cli_text import DataTable, cell, escaped
 from syncd.config import (
     DEFAULT_OWNER,
     OWNER_ENV,
@@ -155,7 +155,7 @@ class RichProgress:
         self.task: TaskID | None = None
 
     def start_stream(self, label: str, total: int | None) -> None:
-        self.task = self.progress.add_task(label, total=total)
+        self.task = self.progress.add_task(escaped(label), total=total)
 
     def advance(self, n: int) -> None:
         if self.task is not None:
@@ -320,7 +320,7 @@ def _print_sync(app: App, report: SyncReport, as_json: bool) -> None:
     if as_json:
         emit_json(_summary(report))
         return
-    table = Table(title="Sync", title_justify="left")
+    table = DataTable(title="Sync", title_justify="left")
     for col in ("account", "stream", "read", "new", "contacts", "status"):
         table.add_column(col, justify="right" if col in ("read", "new", "contacts") else "left")
     for s in report.streams:
@@ -330,7 +330,7 @@ def _print_sync(app: App, report: SyncReport, as_json: bool) -> None:
             str(s.read),
             str(s.result.new_interactions),
             str(s.result.new_contacts),
-            f"[red]{s.error}[/red]" if s.error else ("resynced" if s.resynced else "ok"),
+            cell(s.error, "red") if s.error else ("resynced" if s.resynced else "ok"),
         )
     app.out.print(table)
 
@@ -529,7 +529,7 @@ class _SingleIcs(IcsFolderSource):
 
 
 def _interactions_table(app: App, title: str, rows: list[dict[str, Any]]) -> None:
-    t = Table(title=title, title_justify="left")
+    t = DataTable(title=title, title_justify="left")
     for col in ("when (UTC)", "kind", "dir", "with", "subject", "accounts"):
         t.add_column(col)
     for i in rows:
@@ -599,11 +599,11 @@ def explain(app: App, file: Path, as_json: bool) -> None:
         f"[bold]{c.kind}[/bold]  " + ("interaction" if c.is_interaction else "not an interaction")
     )
     out.print(f"direction:    {c.direction or '-'}")
-    out.print(f"counterparts: {', '.join(c.counterparts) or '-'}")
-    out.print(f"subject:      {c.subject or '-'}", markup=False)
+    out.print(cell(f"counterparts: {', '.join(c.counterparts) or '-'}"))
+    out.print(cell(f"subject:      {c.subject or '-'}"))
     out.print("reasons:")
     for r in c.reasons:
-        out.print(f"  - {r}", markup=False)
+        out.print(cell(f"  - {r}"))
 
 
 # --- history ---
@@ -642,7 +642,7 @@ def history_cmd(
         emit_json(items)
         return
     if not items:
-        app.err.print(f"no interactions with {', '.join(addresses)}")
+        app.err.print(cell(f"no interactions with {', '.join(addresses)}"))
         return
     _interactions_table(app, f"History with {', '.join(addresses)}", items)
 
@@ -656,7 +656,7 @@ def contacts() -> None:
 
 
 def _contacts_table(app: App, rows: list[dict[str, Any]], title: str) -> None:
-    t = Table(title=title, title_justify="left")
+    t = DataTable(title=title, title_justify="left")
     for col in ("name", "emails", "tier", "last (UTC)", "90d", "two-way", "strength", "due"):
         t.add_column(col, justify="right" if col in ("90d", "two-way", "strength") else "left")
     for c in rows:
@@ -717,7 +717,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
         emit_json(row)
         return
     out = app.out
-    out.print(f"[bold]{row['name'] or row['emails'][0]}[/bold]  (id {row['id']})")
+    out.print(cell(row["name"] or row["emails"][0], "bold") + f"  (id {row['id']})")
     for key in (
         "emails",
         "tier",
@@ -742,13 +742,13 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             value = [f"{d['label'] or d['kind']} {d['date']}" for d in value]
         if isinstance(value, list):
             value = ", ".join(value)
-        out.print(f"{key + ':':22}{'' if value is None else value}", markup=False)
+        out.print(cell(f"{key + ':':22}{'' if value is None else value}"))
     if row["recent"]:
         out.print("recent:")
         for i in row["recent"]:
             when = (i["occurred_at"] or "")[:10]
             line = f"  {when}  {i['kind']:7} {i['direction'] or '':6} {i['subject'] or ''}"
-            out.print(line, markup=False)
+            out.print(cell(line))
 
 
 def _strength_line(row: dict[str, Any]) -> str:
@@ -994,7 +994,7 @@ def accounts_list(app: App, as_json: bool) -> None:
     if as_json:
         emit_json(doc)
         return
-    t = Table(title="Accounts", title_justify="left")
+    t = DataTable(title="Accounts", title_justify="left")
     cols = ("account", "kind", "state", "stream", "items", "last sync (UTC)", "health", "error")
     for col in cols:
         t.add_column(col)
