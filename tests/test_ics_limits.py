@@ -178,3 +178,51 @@ def test_a_hostile_folder_costs_what_the_caps_allow(tmp_path: Path) -> None:
     assert {e.uid for e in items} == {"d"} and len(items) == 50
     assert batches[-1].skipped_events == 3  # type: ignore[attr-defined]
     assert elapsed < 2.0 and peak < 50_000_000
+
+
+def test_syncd_sync_of_the_probes_folder_stays_within_its_caps(tmp_path: Path) -> None:
+    """The probe's three invitations in one .ics folder, through `syncd sync` in a child:
+    at most 10 s of CPU, 200 MB of peak RSS and the cap of rows (before: killed at 180 s)."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.util import OWNER_TOML, make_maildir
+
+    now = datetime.now(UTC)
+    start = (now - timedelta(days=30)).strftime("%Y%m%dT%H%M%SZ")
+    folder = tmp_path / "cal"
+    for name, rule, partstat in (
+        ("minutely", "FREQ=MINUTELY", "ACCEPTED"),
+        ("secondly", "FREQ=SECONDLY;COUNT=1000000", "ACCEPTED"),
+        ("unaccepted", "FREQ=MINUTELY;COUNT=100000", "NEEDS-ACTION"),
+        ("unaccepted-daily", "FREQ=DAILY;COUNT=100000", "NEEDS-ACTION"),
+        ("daily", "FREQ=DAILY", "ACCEPTED"),
+    ):
+        event = invitation(name, rule, partstat).replace(START, f"DTSTART:{start}")
+        write(folder / f"{name}.ics", vcalendar(event))
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        OWNER_TOML + f'[store]\nurl = "sqlite:///{tmp_path / "syncd.db"}"\n'
+        "[sync]\ncalendar_max_instances = 50\n"
+        f'[[accounts]]\nname = "w"\nkind = "maildir"\npath = "{make_maildir(tmp_path / "m", "INBOX")}"\n'
+        f'calendar = {{ kind = "ics", path = "{folder}" }}\n',
+        encoding="utf-8",
+    )
+    log = tmp_path / "sync.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "--config", str(config), "sync", "--json"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        _pid, raw, usage = os.wait4(proc.pid, 0)  # this child's own usage, not the others'
+        proc.returncode = os.waitstatus_to_exitcode(raw)
+    assert proc.returncode == 0, log.read_text()
+    cpu, rss_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+    assert cpu <= 10 and rss_mb <= 200, f"{cpu:.1f} s of CPU, {rss_mb} MB peak RSS"
+    with sqlite3.connect(tmp_path / "syncd.db") as db:
+        keys = [r[0] for r in db.execute("SELECT message_key FROM interactions")]
+    assert {k.split("|")[0] for k in keys} == {"ical:daily"} and len(keys) == 50
