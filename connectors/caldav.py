@@ -78,6 +78,12 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
+from connectors.caldav_xml import C as _C
+from connectors.caldav_xml import D as _D
+from connectors.caldav_xml import DavObject as _Object
+from connectors.caldav_xml import check_multistatus as _check_multistatus
+from connectors.caldav_xml import objects as _objects
+from connectors.caldav_xml import responses as _responses
 from connectors.ical import (
     DEFAULT_LIMITS,
     IcsFileError,
@@ -95,8 +101,6 @@ MULTIGET_CHUNK = 500
 _REEXPAND_AFTER = timedelta(days=1)
 _MAX_SYNC_ROUNDS = 100  # truncated sync-collection replies followed at most this often
 
-_D = "{DAV:}"
-_C = "{urn:ietf:params:xml:ns:caldav}"
 _XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
 _NS = 'xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"'
 _DATA_PROPS = "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
@@ -145,16 +149,6 @@ class _Cursor:
             separators=(",", ":"),
             sort_keys=True,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Object:
-    href: str
-    etag: str | None
-    data: bytes | None  # None: the server says the object is gone (404)
-
-
-# ----------------------------------------------------------------------------- the source
 
 
 class CalDavSource:
@@ -583,47 +577,6 @@ def _guard(call: Callable[[], Any], url: str) -> Any:
         raise SourceUnavailable(f"{url}: {exc}") from exc
     except OSError as exc:  # niquests' RequestException, timeouts and resets included
         raise SourceUnavailable(f"{url}: {exc}") from exc
-
-
-def _check_multistatus(response: Any, url: str) -> None:
-    if response.status != 207 or response.tree is None:
-        raise SourceUnavailable(f"{url}: expected a multistatus, got HTTP {response.status}")
-
-
-def _status_code(text: str | None) -> int:
-    parts = (text or "").split()
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 200
-
-
-def _responses(tree: Any) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """(href, status, {property tag: element}) per DAV:response, 200-propstat props only."""
-    for response in tree.iter(f"{_D}response"):
-        href = (response.findtext(f"{_D}href") or "").strip()
-        status = _status_code(response.findtext(f"{_D}status"))
-        props: dict[str, Any] = {}
-        for propstat in response.iter(f"{_D}propstat"):
-            if _status_code(propstat.findtext(f"{_D}status")) != 200:
-                continue
-            prop = propstat.find(f"{_D}prop")
-            if prop is not None:
-                props.update((child.tag, child) for child in prop)
-        yield href, status, props
-
-
-def _objects(tree: Any) -> list[_Object]:
-    objects = []
-    for href, status, props in _responses(tree):
-        if status == 404:
-            objects.append(_Object(href, None, None))
-            continue
-        data = props.get(f"{_C}calendar-data")
-        if data is None or not data.text:
-            continue
-        etag = props.get(f"{_D}getetag")
-        objects.append(
-            _Object(href, None if etag is None else etag.text, data.text.encode("utf-8"))
-        )
-    return objects
 
 
 def _parse(
