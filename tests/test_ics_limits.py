@@ -18,6 +18,9 @@ import pytest
 from connectors.base import StreamInfo
 from connectors.ical import DEFAULT_LIMITS, ParsedIcs, RecurrenceLimits, parse_ics
 from connectors.ics import IcsFolderSource
+from tests.radicale import radicale  # noqa: F401  # the fixture
+from tests.test_caldav import NOW as DAV_NOW
+from tests.test_caldav import Calendar, calendar, drain  # noqa: F401  # calendar: a fixture
 from tests.test_ics import vcalendar, vevent, write
 
 NOW = datetime(2024, 3, 20, 12, 0, tzinfo=UTC)
@@ -226,3 +229,19 @@ def test_syncd_sync_of_the_probes_folder_stays_within_its_caps(tmp_path: Path) -
     with sqlite3.connect(tmp_path / "syncd.db") as db:
         keys = [r[0] for r in db.execute("SELECT message_key FROM interactions")]
     assert {k.split("|")[0] for k in keys} == {"ical:daily"} and len(keys) == 50
+
+
+@pytest.mark.integration
+def test_caldav_applies_the_same_limits(calendar: Calendar) -> None:  # noqa: F811
+    """The CalDAV connector parses with the same caps, on a real Radicale."""
+    start = f"DTSTART:{(DAV_NOW - timedelta(days=300)):%Y%m%dT%H%M%SZ}"
+    for uid, rule, partstat in (
+        ("minutely", "FREQ=MINUTELY", "ACCEPTED"),
+        ("invite", "FREQ=DAILY", "NEEDS-ACTION"),
+        ("daily", "FREQ=DAILY", "ACCEPTED"),
+    ):
+        ics = vcalendar(invitation(uid, rule, partstat).replace(START, start)).decode()
+        calendar.put(uid, ics.replace("PRODID:-//syncd tests//EN\r\n", "PRODID:-//t//EN\r\n"))
+    source = calendar.source(limits=RecurrenceLimits(per_event=40, per_calendar=30), owner=OWNER)
+    items, _removed, _cursor, _batches = drain(source, None, now=DAV_NOW)
+    assert {e.uid for e in items} == {"daily"} and len(items) == 30
