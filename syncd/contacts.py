@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from syncd.addresses import normalize_address
 from syncd.errors import InputError, NotFound
-from syncd.ingest import address_hash, link_new_addresses, link_participants
+from syncd.ingest import address_hash, link_participants
 from syncd.sanitize import clean_block, clean_fields, clean_line
 from syncd.store.models import (
     Account,
@@ -500,12 +500,13 @@ def merge_card(
     if card.notes and not contact.notes:
         contact.notes = clean_block(card.notes)
     contact.updated_at = now
-    fresh = [e for e in emails if e not in owned]
+    fresh = [e for e in emails if e not in owned]  # at most vcard.MAX_EMAILS
     session.add_all(
         ContactAddress(owner_id=owner_id, contact_id=contact.id, address=e) for e in fresh
     )
     session.flush()
-    link_new_addresses(session, owner_id, fresh)
+    for e in fresh:
+        link_participants(session, owner_id, e, contact.id)
     if card.birthday:
         set_date(session, owner_id, contact, "birthday", card.birthday)
     if card.anniversary:
