@@ -500,13 +500,10 @@ def merge_card(
     if card.notes and not contact.notes:
         contact.notes = clean_block(card.notes)
     contact.updated_at = now
-    fresh = [e for e in emails if e not in owned]  # at most vcard.MAX_EMAILS
-    session.add_all(
-        ContactAddress(owner_id=owner_id, contact_id=contact.id, address=e) for e in fresh
-    )
-    session.flush()
-    for e in fresh:
-        link_participants(session, owner_id, e, contact.id)
+    for e in emails:  # at most vcard.MAX_EMAILS; each UPDATE flushes the address before it
+        if e not in owned:
+            session.add(ContactAddress(owner_id=owner_id, contact_id=contact.id, address=e))
+            link_participants(session, owner_id, e, contact.id)
     if card.birthday:
         set_date(session, owner_id, contact, "birthday", card.birthday)
     if card.anniversary:
