@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from connectors.base import Batch, CursorExpired, RawEvent, SourceInvalid, StreamInfo
 from connectors.ical import (
@@ -63,6 +63,7 @@ from connectors.ical import (
 __all__ = [
     "IcsBatch",
     "IcsFileError",
+    "IcsFileSource",
     "IcsFolderSource",
     "ParsedIcs",
     "RecurrenceLimits",
@@ -246,6 +247,37 @@ class IcsFolderSource:
         if is_root_name:
             return root
         raise SourceInvalid(f"{root}: no calendar folder named {name!r}")
+
+
+class IcsFileSource(IcsFolderSource):
+    """`syncd import ics` takes one .ics file as well as a folder of them."""
+
+    def __init__(self, path: Path, **settings: Any) -> None:
+        self.file = path if path.is_file() else None
+        super().__init__(path.parent if self.file else path, **settings)
+
+    def streams(self) -> list[StreamInfo]:
+        if self.file is None:
+            return super().streams()
+        return [StreamInfo(name=self.file.name, kind="calendar")]
+
+    def poll(
+        self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
+    ) -> Iterator[IcsBatch]:
+        if self.file is None:
+            yield from super().poll(stream, cursor, now=now, full=full)
+            return
+        events = read_ics_file(
+            self.file,
+            window_start=now - self.lookback,
+            window_end=now + self.horizon,
+            calendar=self.file.name,
+            limits=self.limits,
+            owner=self.owner,
+        )
+        for i in range(0, len(events), self.batch_size):
+            yield IcsBatch(items=events[i : i + self.batch_size], cursor=None, read=1)
+        yield IcsBatch(items=(), cursor=None, read=0, done=True)
 
 
 def _folder_name(path: Path) -> str:

@@ -31,8 +31,7 @@ from rich.progress import (
 )
 from sqlalchemy import select
 
-from connectors.base import ConnectorError, RawMessage, StreamInfo
-from connectors.ics import IcsFolderSource
+from connectors.base import ConnectorError, RawMessage
 from connectors.maildir import MaildirSource
 from connectors.mailparse import body_part_types, parse_header_block, read_header_section
 from connectors.mbox import MboxFile
@@ -49,7 +48,7 @@ from syncd.config import (
     parse_duration,
     parse_hours,
 )
-from syncd.connect import Connectors, calendar_guard
+from syncd.connect import Connectors, ics_import_source
 from syncd.contacts import (
     Tiers,
     dates_of,
@@ -443,16 +442,7 @@ def import_(
     elif kind == "maildir":
         source = MaildirSource(path, batch_size=batch)
     else:
-        s = app.config.settings.sync
-        limits, owner = calendar_guard(app.config)
-        source = _SingleIcs(
-            path,
-            lookback=parse_duration(s.calendar_lookback),
-            horizon=parse_duration(s.calendar_horizon),
-            batch_size=batch,
-            limits=limits,
-            owner=owner,
-        )
+        source = ics_import_source(app.config, path)
     prefix = f"import:{kind}:{path.resolve()}:"
     syncer = app.syncer()
     acc = AccountSources(account, "import", [(prefix, source)])
@@ -492,40 +482,6 @@ def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
         + ("" if create else " (--create adds them)")
         + (f", {counts['skipped']} broken card(s) skipped" if counts["skipped"] else "")
     )
-
-
-class _SingleIcs(IcsFolderSource):
-    """`syncd import ics` takes one .ics file as well as a folder of them."""
-
-    def __init__(self, path: Path, **settings: Any) -> None:
-        self.file = path if path.is_file() else None
-        super().__init__(path.parent if self.file else path, **settings)
-
-    def streams(self) -> list[StreamInfo]:
-        if self.file is None:
-            return super().streams()
-        return [StreamInfo(name=self.file.name, kind="calendar")]
-
-    def poll(
-        self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
-    ) -> Iterator[Any]:
-        if self.file is None:
-            yield from super().poll(stream, cursor, now=now, full=full)
-            return
-        from connectors.base import Batch
-        from connectors.ics import read_ics_file
-
-        events = read_ics_file(
-            self.file,
-            window_start=now - self.lookback,
-            window_end=now + self.horizon,
-            calendar=self.file.name,
-            limits=self.limits,
-            owner=self.owner,
-        )
-        for i in range(0, len(events), self.batch_size):
-            yield Batch(items=events[i : i + self.batch_size], cursor=None, read=1)
-        yield Batch(items=(), cursor=None, read=0, done=True)
 
 
 def _interactions_table(app: App, title: str, rows: list[dict[str, Any]]) -> None:

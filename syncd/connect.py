@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import AuthFailed, DraftSink, HoldSink, Source
-from connectors.ics import IcsFolderSource, RecurrenceLimits
+from connectors.ics import IcsFileSource, IcsFolderSource, RecurrenceLimits
 from connectors.ics_holds import IcsHolds
 from connectors.maildir import MaildirSource
 from connectors.maildir_drafts import MaildirDrafts
@@ -62,6 +62,20 @@ def calendar_guard(config: Config) -> tuple[RecurrenceLimits, frozenset[str]]:
     s, owner = config.settings.sync, config.owner
     limits = RecurrenceLimits(s.calendar_max_instances, s.calendar_max_recurring)
     return limits, frozenset(a.strip().lower() for a in (*owner.addresses, *owner.aliases))
+
+
+def ics_import_source(config: Config, path: Path) -> IcsFileSource:
+    """The source `syncd import ics` reads: one .ics file or a folder of them."""
+    s = config.settings.sync
+    limits, owner = calendar_guard(config)
+    return IcsFileSource(
+        path,
+        lookback=parse_duration(s.calendar_lookback),
+        horizon=parse_duration(s.calendar_horizon),
+        batch_size=s.batch_size,
+        limits=limits,
+        owner=owner,
+    )
 
 
 def token_key(config: Config) -> TokenKey | None:
