@@ -20,7 +20,7 @@ Reading costs a fixed number of requests, never one per event (API-NOTES section
 - once ``now + horizon`` passes the stored window end by more than a day, one more
   calendar-query for the new stretch brings in instances that entered the window.
 
-Provider ids are ``"{href}#{UID}#{recurrence id}"`` (`connectors.ics.parse_ics` with the
+Provider ids are ``"{href}#{UID}#{recurrence id}"`` (`connectors.ical.parse_ics` with the
 href as relpath), the recurrence id being the instance's original start in UTC (ISO 8601)
 for instances of a series and empty otherwise.
 
@@ -54,10 +54,8 @@ network errors, timeouts, 429 and 5xx `SourceUnavailable`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -79,19 +77,31 @@ from connectors.base import (
     StreamInfo,
 )
 from connectors.caldav_reconcile import CalDavReconcile, calendar_of
-from connectors.ics import IcsFileError, _require_aware, parse_ics
+from connectors.caldav_state import (
+    MULTIGET_CHUNK,
+    CalDavSettings,
+    _Calendar,
+    _Cursor,
+    _load_cursor,
+    _parse,
+)
+from connectors.caldav_xml import C as _C
+from connectors.caldav_xml import D as _D
+from connectors.caldav_xml import DavObject as _Object
+from connectors.caldav_xml import check_multistatus as _check_multistatus
+from connectors.caldav_xml import objects as _objects
+from connectors.caldav_xml import responses as _responses
+from connectors.ical import (
+    _require_aware,
+)
 from connectors.ics_holds import _matching_fingerprint, hold_uid, merge_intervals, render_hold
 
 logger = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
 HOLDS_CALENDAR = "syncd holds"
-MULTIGET_CHUNK = 500
 _REEXPAND_AFTER = timedelta(days=1)
 _MAX_SYNC_ROUNDS = 100  # truncated sync-collection replies followed at most this often
 
-_D = "{DAV:}"
-_C = "{urn:ietf:params:xml:ns:caldav}"
 _XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
 _NS = 'xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"'
 _DATA_PROPS = "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
@@ -99,52 +109,6 @@ _DATA_PROPS = "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class CalDavSettings:
-    url: str
-    username: str
-    password: str
-    calendar: str | None = None  # display name or URL path; None: read all, hold in first
-    ca_file: str | None = None
-    timeout: float = 30.0
-    lookback: timedelta = timedelta(days=365)
-    horizon: timedelta = timedelta(days=90)
-    batch_size: int = 500
-
-
-@dataclass(frozen=True, slots=True)
-class _Calendar:
-    url: str
-    path: str
-    display_name: str | None
-
-
-@dataclass(slots=True)
-class _Cursor:
-    token: str
-    window_end: datetime
-    upcoming: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-
-    def dump(self) -> str:
-        return json.dumps(
-            {
-                "v": CURSOR_VERSION,
-                "token": self.token,
-                "window_end": self.window_end.isoformat(),
-                "upcoming": {h: [list(e) for e in up] for h, up in self.upcoming.items() if up},
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Object:
-    href: str
-    etag: str | None
-    data: bytes | None  # None: the server says the object is gone (404)
 
 
 # ----------------------------------------------------------------------------- the source
@@ -239,7 +203,7 @@ class CalDavSource(CalDavReconcile):
             for obj in self._query(url, start, end):
                 intervals.extend(
                     (event.start, event.end)
-                    for event in _parse(obj, start, end, "")
+                    for event in _parse(obj, start, end, "", self.settings)[0]
                     if not event.transparent
                     and event.status != "cancelled"
                     and event.start < end
@@ -454,6 +418,16 @@ class CalDavSource(CalDavReconcile):
         _check_multistatus(response, url)
         return _objects(response.tree)
 
+    def _baseline(self, calendar: _Calendar, name: str, now: datetime) -> str:
+        """A cursor as a first poll at `now` leaves it: the collection's sync-token first,
+        then the events still to come (so a later removal of one is reported)."""
+        run = _PollRun(self, calendar, name, None, now=now)
+        state = _Cursor(token=self._sync_token(calendar.url), window_end=run.window_end)
+        objects = self._query(calendar.url, now, run.window_end)
+        for _batch in run._take_objects(objects, state):  # fills state.upcoming
+            pass
+        return state.dump()
+
 
 # ----------------------------------------------------------------------------- one poll
 
@@ -478,6 +452,7 @@ class _PollRun:
         self.items: list[RawEvent] = []
         self.removed: list[str] = []
         self.read = 0
+        self.budget = source.settings.limits.per_calendar
 
     def initial(self) -> Iterator[Batch]:
         token = self.source._sync_token(self.calendar.url)
@@ -503,13 +478,15 @@ class _PollRun:
         yield self._batch(state.dump(), done=True)
 
     def _take_objects(self, objects: list[_Object], state: _Cursor) -> Iterator[Batch]:
+        s = self.source.settings
         for obj in objects:
             previous = state.upcoming.pop(obj.href, [])
-            events = (
-                []
+            events, expanded = (
+                ([], 0)
                 if obj.data is None
-                else _parse(obj, self.window_start, self.window_end, self.name)
+                else _parse(obj, self.window_start, self.window_end, self.name, s, self.budget)
             )
+            self.budget -= expanded
             self.read += obj.data is not None
             present = {e.provider_id for e in events}
             for provider_id, _start in previous:
@@ -573,59 +550,6 @@ def _guard(call: Callable[[], Any], url: str) -> Any:
         raise SourceUnavailable(f"{url}: {exc}") from exc
 
 
-def _check_multistatus(response: Any, url: str) -> None:
-    if response.status != 207 or response.tree is None:
-        raise SourceUnavailable(f"{url}: expected a multistatus, got HTTP {response.status}")
-
-
-def _status_code(text: str | None) -> int:
-    parts = (text or "").split()
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 200
-
-
-def _responses(tree: Any) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """(href, status, {property tag: element}) per DAV:response, 200-propstat props only."""
-    for response in tree.iter(f"{_D}response"):
-        href = (response.findtext(f"{_D}href") or "").strip()
-        status = _status_code(response.findtext(f"{_D}status"))
-        props: dict[str, Any] = {}
-        for propstat in response.iter(f"{_D}propstat"):
-            if _status_code(propstat.findtext(f"{_D}status")) != 200:
-                continue
-            prop = propstat.find(f"{_D}prop")
-            if prop is not None:
-                props.update((child.tag, child) for child in prop)
-        yield href, status, props
-
-
-def _objects(tree: Any) -> list[_Object]:
-    objects = []
-    for href, status, props in _responses(tree):
-        if status == 404:
-            objects.append(_Object(href, None, None))
-            continue
-        data = props.get(f"{_C}calendar-data")
-        if data is None or not data.text:
-            continue
-        etag = props.get(f"{_D}getetag")
-        objects.append(
-            _Object(href, None if etag is None else etag.text, data.text.encode("utf-8"))
-        )
-    return objects
-
-
-def _parse(obj: _Object, start: datetime, end: datetime, calendar: str) -> list[RawEvent]:
-    assert obj.data is not None
-    try:
-        parsed = parse_ics(
-            obj.data, window_start=start, window_end=end, calendar=calendar, relpath=obj.href
-        )
-    except IcsFileError as exc:
-        logger.warning("caldav.object.skipped", extra={"href": obj.href, "reason": str(exc)})
-        return []
-    return parsed.events
-
-
 def _name_calendars(calendars: list[_Calendar]) -> dict[str, _Calendar]:
     counts: dict[str, int] = {}
     for c in calendars:
@@ -644,21 +568,3 @@ def _same_path(a: str, b: str) -> bool:
 
 def _ical_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _load_cursor(cursor: str) -> _Cursor:
-    try:
-        data = json.loads(cursor)
-        if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
-            raise ValueError("unknown cursor version")
-        token = data["token"]
-        window_end = datetime.fromisoformat(data["window_end"])
-        if not isinstance(token, str) or window_end.tzinfo is None:
-            raise ValueError("bad token or window end")
-        upcoming = {
-            str(href): [(str(pid), int(start)) for pid, start in entries]
-            for href, entries in dict(data.get("upcoming", {})).items()
-        }
-    except (ValueError, TypeError, KeyError) as exc:
-        raise CursorExpired(f"unreadable CalDAV cursor: {exc}") from exc
-    return _Cursor(token=token, window_end=window_end, upcoming=upcoming)

@@ -12,8 +12,8 @@ cheap as a poll: a fixed number of REPORTs, never one request per event.
   to ``now + horizon`` for the cursor's ``upcoming`` list (so a later removal of an event
   still to come is reported), as a first poll leaves its cursor.
 
-`connectors.caldav` is imported when a method runs, not at import time: it imports this
-module to mix the class in.
+What both modules need (the cursor, the parse of an object) is in `connectors.caldav_state`;
+the baseline's first poll is the source's own (`CalDavSource._baseline`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from connectors.base import Batch, RawEvent, SourceInvalid, StreamInfo
+from connectors.caldav_state import MULTIGET_CHUNK, _Calendar, _load_cursor, _parse
 
 if TYPE_CHECKING:
-    from connectors.caldav import CalDavSource, _Calendar
+    from connectors.caldav import CalDavSource
 
 
 def calendar_of(source: CalDavSource, stream: StreamInfo) -> _Calendar:
@@ -42,24 +43,21 @@ class CalDavReconcile:
     def recent_ids(
         self, stream: StreamInfo, since: datetime, *, cursor: str | None = None
     ) -> set[str]:
-        from connectors import caldav
-
         source = cast("CalDavSource", self)
         end = source.clock() + source.settings.horizon
         if cursor is not None:
-            end = caldav._load_cursor(cursor).window_end
+            end = _load_cursor(cursor).window_end
         if end <= since:
             return set()
         calendar = calendar_of(source, stream)
         found: set[str] = set()
         for obj in source._query(calendar.url, since, end):
             if obj.data is not None:
-                found.update(e.provider_id for e in caldav._parse(obj, since, end, stream.name))
+                events, _expanded = _parse(obj, since, end, stream.name, source.settings)
+                found.update(e.provider_id for e in events)
         return found
 
     def fetch(self, stream: StreamInfo, ids: Collection[str]) -> Iterator[Batch]:
-        from connectors import caldav
-
         source = cast("CalDavSource", self)
         calendar = calendar_of(source, stream)
         wanted = set(ids)
@@ -67,11 +65,11 @@ class CalDavReconcile:
         now = source.clock()
         start, end = now - source.settings.lookback, now + source.settings.horizon
         items: list[RawEvent] = []
-        for i in range(0, len(hrefs), caldav.MULTIGET_CHUNK):
-            for obj in source._multiget(calendar.url, hrefs[i : i + caldav.MULTIGET_CHUNK]):
+        for i in range(0, len(hrefs), MULTIGET_CHUNK):
+            for obj in source._multiget(calendar.url, hrefs[i : i + MULTIGET_CHUNK]):
                 if obj.data is None:
                     continue  # gone since
-                events = caldav._parse(obj, start, end, stream.name)
+                events, _expanded = _parse(obj, start, end, stream.name, source.settings)
                 items.extend(e for e in events if e.provider_id in wanted)
                 if len(items) >= source.settings.batch_size:
                     yield Batch(items=items, cursor=None, read=len(items))
@@ -79,16 +77,8 @@ class CalDavReconcile:
         yield Batch(items=items, cursor=None, read=len(items), done=True)
 
     def baseline(self, stream: StreamInfo, *, now: datetime) -> str:
-        from connectors import caldav
-
         source = cast("CalDavSource", self)
-        calendar = calendar_of(source, stream)
-        run = caldav._PollRun(source, calendar, stream.name, None, now=now)
-        state = caldav._Cursor(token=source._sync_token(calendar.url), window_end=run.window_end)
-        objects = source._query(calendar.url, now, run.window_end)
-        for _batch in run._take_objects(objects, state):  # fills state.upcoming
-            pass
-        return state.dump()
+        return source._baseline(calendar_of(source, stream), stream.name, now)
 
 
 __all__ = ["CalDavReconcile", "calendar_of"]

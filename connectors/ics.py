@@ -4,10 +4,10 @@ Layout: the files directly in the configured folder form one stream named after 
 folder; each subdirectory (one level, vdirsyncer makes one per collection) that holds .ics
 files is another stream named after the subdirectory. Hidden files and folders are ignored.
 
-Parsing (`parse_ics`, `read_ics_file`) is pure: bytes in, `RawEvent`s out. Recurring
-series are expanded with recurring_ical_events inside the poll window
-``[now - lookback, now + horizon]``; every datetime comes out in UTC (all-day events at
-midnight UTC of their date, floating times read as UTC). Broken input never stops a poll:
+Parsing is `connectors.ical.parse_ics`, pure: bytes in, `RawEvent`s out, recurring series
+expanded inside the poll window ``[now - lookback, now + horizon]`` within
+`RecurrenceLimits` (instances per series; the per-calendar budget is spent across all the
+files one poll reads). Broken input never stops a poll:
 an event with a bad date, an unknown TZID or no UID is skipped and counted in
 `IcsBatch.skipped_events`; a file that is not iCalendar at all is skipped and counted in
 `IcsBatch.skipped_files`. Both are logged as ``ics.event.skipped`` / ``ics.file.skipped``.
@@ -44,46 +44,37 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-import icalendar
-import recurring_ical_events
-from icalendar.cal.component import Component
-
-from connectors.base import (
-    Attendee,
-    Batch,
-    CursorExpired,
-    EventStatus,
-    RawEvent,
-    Response,
-    SourceInvalid,
-    StreamInfo,
+from connectors.base import Batch, CursorExpired, RawEvent, SourceInvalid, StreamInfo
+from connectors.ical import (
+    DEFAULT_LIMITS,
+    IcsFileError,
+    ParsedIcs,
+    RecurrenceLimits,
+    _require_aware,
+    parse_ics,
 )
+
+__all__ = [
+    "IcsBatch",
+    "IcsFileError",
+    "IcsFileSource",
+    "IcsFolderSource",
+    "ParsedIcs",
+    "RecurrenceLimits",
+    "parse_ics",
+    "read_ics_file",
+]
 
 logger = logging.getLogger(__name__)
 
 CURSOR_VERSION = 1
 _REEXPAND_AFTER = timedelta(days=1)
-_TIME_PROPS = frozenset(
-    {"DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE"}
-)
-_SERIES_PROPS = ("RRULE", "RDATE", "RECURRENCE-ID")
-_RESPONSES: dict[str, Response] = {
-    "ACCEPTED": "accepted",
-    "DECLINED": "declined",
-    "TENTATIVE": "tentative",
-}
-_STATUSES: dict[str, EventStatus] = {"CANCELLED": "cancelled", "TENTATIVE": "tentative"}
-_RESOURCE_CUTYPES = frozenset({"RESOURCE", "ROOM"})
-
-
-class IcsFileError(ValueError):
-    """A file that cannot be read as iCalendar at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +83,6 @@ class IcsBatch(Batch):
 
     skipped_files: int = 0
     skipped_events: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedIcs:
-    """The instances of one .ics file inside a window.
-
-    `reaches_past_window` is true when the file holds a recurring series or an event that
-    starts after the window end, so a later, wider window may find more in it.
-    """
-
-    events: list[RawEvent]
-    skipped_events: int
-    reaches_past_window: bool
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -117,6 +95,8 @@ def read_ics_file(
     window_end: datetime,
     calendar: str = "",
     relpath: str | None = None,
+    limits: RecurrenceLimits = DEFAULT_LIMITS,
+    owner: frozenset[str] = frozenset(),
 ) -> list[RawEvent]:
     """Every event instance of the .ics file at `path` inside the window, sorted by start.
 
@@ -134,265 +114,12 @@ def read_ics_file(
             window_end=window_end,
             calendar=calendar,
             relpath=path.name if relpath is None else relpath,
+            limits=limits,
+            owner=owner,
         )
     except IcsFileError as exc:
         raise SourceInvalid(f"{path}: not an iCalendar file ({exc})") from exc
     return parsed.events
-
-
-def parse_ics(
-    data: bytes,
-    *,
-    window_start: datetime,
-    window_end: datetime,
-    calendar: str = "",
-    relpath: str = "",
-) -> ParsedIcs:
-    """Expand the VEVENTs in `data` inside [window_start, window_end] into `RawEvent`s.
-
-    Raises `IcsFileError` when `data` holds no VCALENDAR that can be parsed.
-    """
-    _require_aware(window_start, "window_start")
-    _require_aware(window_end, "window_end")
-    start_utc, end_utc = window_start.astimezone(UTC), window_end.astimezone(UTC)
-    events: list[RawEvent] = []
-    seen: set[str] = set()
-    skipped = 0
-    reaches = False
-    for cal in _parse_calendars(data):
-        good, bad = _valid_events(cal, relpath)
-        skipped += bad
-        if not good:
-            continue
-        in_series = {str(c["UID"]) for c in good if any(p in c for p in _SERIES_PROPS)}
-        reaches = reaches or any(_reaches_past(c, end_utc) for c in good)
-        occurrences, failed = _expand(cal, good, start_utc, end_utc, relpath)
-        skipped += failed
-        for occurrence in occurrences:
-            try:
-                event = _to_raw_event(occurrence, in_series, calendar, relpath)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                _log_skipped_event(relpath, occurrence.get("UID"), str(exc))
-                skipped += 1
-                continue
-            if event.provider_id not in seen:
-                seen.add(event.provider_id)
-                events.append(event)
-    events.sort(key=lambda e: (e.start, e.provider_id))
-    return ParsedIcs(events, skipped, reaches)
-
-
-def _parse_calendars(data: bytes) -> list[Component]:
-    text = _decode(data)
-    try:
-        components = icalendar.Calendar.from_ical(text, multiple=True)
-    except Exception as exc:  # the parser's failure modes on arbitrary bytes are open-ended
-        raise IcsFileError(str(exc) or type(exc).__name__) from exc
-    calendars: list[Component] = [c for c in components if c.name == "VCALENDAR"]
-    if not calendars:
-        raise IcsFileError("no VCALENDAR in the file")
-    return calendars
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _valid_events(cal: Component, relpath: str) -> tuple[list[Component], int]:
-    """The VEVENTs of `cal` that can be expanded, and how many were not."""
-    good: list[Component] = []
-    bad = 0
-    for component in cal.subcomponents:
-        if component.name != "VEVENT":
-            continue
-        problem = _event_problem(component)
-        if problem is None:
-            good.append(component)
-        else:
-            _log_skipped_event(relpath, component.get("UID"), problem)
-            bad += 1
-    return good, bad
-
-
-def _event_problem(component: Component) -> str | None:
-    """Why a VEVENT cannot be used, or None when it can."""
-    uid = component.get("UID")
-    if uid is None or isinstance(uid, list) or not str(uid).strip():
-        return "no UID"
-    for name, message in component.errors:
-        if name in _TIME_PROPS:
-            return f"{name}: {message}"
-    if component.get("DTSTART") is None:
-        return "no DTSTART"
-    for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
-        prop = component.get(name)
-        if prop is None:
-            continue
-        if isinstance(prop, list):
-            return f"several {name}"
-        if not isinstance(prop.dt, date):
-            return f"{name} is not a date or date-time"
-        if _unknown_tzid(prop.params, [prop.dt]):
-            return f"{name}: unknown TZID {prop.params['TZID']}"
-    for name in ("EXDATE", "RDATE"):
-        for prop in _as_list(component.get(name)):
-            if _unknown_tzid(prop.params, [value.dt for value in prop.dts]):
-                return f"{name}: unknown TZID {prop.params['TZID']}"
-    return None
-
-
-def _unknown_tzid(params: Any, values: Iterable[object]) -> bool:
-    """icalendar leaves a time naive when its TZID names no zone it can find."""
-    if "TZID" not in params:
-        return False
-    return any(isinstance(v, datetime) and v.tzinfo is None for v in values)
-
-
-def _reaches_past(component: Component, window_end: datetime) -> bool:
-    if "RRULE" in component or "RDATE" in component:
-        return True
-    return _to_utc(_date_prop(component, "DTSTART")) > window_end
-
-
-def _expand(
-    cal: Component, events: list[Component], start: datetime, end: datetime, relpath: str
-) -> tuple[list[Component], int]:
-    """Occurrences of `events` in the window, and how many events had to be skipped.
-
-    The whole calendar is expanded at once; only when that fails is each UID expanded on
-    its own, so one broken series costs its own instances and no others.
-    """
-    timezones = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
-    try:
-        return _between(_with_components(cal, timezones + events), start, end), 0
-    except Exception:  # recurring_ical_events raises many types on malformed series
-        pass
-    by_uid: dict[str, list[Component]] = {}
-    for event in events:
-        by_uid.setdefault(str(event["UID"]), []).append(event)
-    occurrences: list[Component] = []
-    failed = 0
-    for uid, group in by_uid.items():
-        try:
-            occurrences.extend(_between(_with_components(cal, timezones + group), start, end))
-        except Exception as exc:  # as above: skip this series, keep the others
-            _log_skipped_event(relpath, uid, str(exc) or type(exc).__name__)
-            failed += len(group)
-    return occurrences, failed
-
-
-def _with_components(cal: Component, components: list[Component]) -> Component:
-    copy = cal.copy()
-    copy.subcomponents = list(components)
-    return copy
-
-
-def _between(cal: Component, start: datetime, end: datetime) -> list[Component]:
-    occurrences: list[Component] = recurring_ical_events.of(cal).between(start, end)
-    return occurrences
-
-
-def _to_raw_event(
-    occurrence: Component, in_series: set[str], calendar: str, relpath: str
-) -> RawEvent:
-    uid = str(occurrence["UID"])
-    raw_start = _date_prop(occurrence, "DTSTART")
-    raw_end = _date_prop(occurrence, "DTEND") if "DTEND" in occurrence else raw_start
-    start, end = _to_utc(raw_start), _to_utc(raw_end)
-    recurrence_id: datetime | None = None
-    if uid in in_series and "RECURRENCE-ID" in occurrence:
-        recurrence_id = _to_utc(_date_prop(occurrence, "RECURRENCE-ID"))
-    organizer = _email(occurrence.get("ORGANIZER"))
-    return RawEvent(
-        provider_id=f"{relpath}#{uid}#{recurrence_id.isoformat() if recurrence_id else ''}",
-        uid=uid,
-        start=start,
-        end=max(start, end),
-        calendar=calendar,
-        recurrence_id=recurrence_id,
-        all_day=not isinstance(raw_start, datetime),
-        summary=_text(occurrence.get("SUMMARY")),
-        status=_STATUSES.get((_text(occurrence.get("STATUS")) or "").upper(), "confirmed"),
-        transparent=(_text(occurrence.get("TRANSP")) or "").upper() == "TRANSPARENT",
-        organizer=organizer,
-        attendees=_attendees(occurrence.get("ATTENDEE"), organizer),
-    )
-
-
-def _date_prop(component: Component, name: str) -> date:
-    value = getattr(component.get(name), "dt", None)
-    if not isinstance(value, date):
-        raise ValueError(f"{name} is not a date or date-time")
-    return value
-
-
-def _attendees(value: object, organizer: str | None) -> tuple[Attendee, ...]:
-    attendees: list[Attendee] = []
-    seen: set[str] = set()
-    for prop in _as_list(value):
-        email = _email(prop)
-        if email is None or email in seen:
-            continue
-        seen.add(email)
-        params = getattr(prop, "params", {})
-        name = str(params.get("CN", "")).strip()
-        cutype = str(params.get("CUTYPE", "")).upper()
-        attendees.append(
-            Attendee(
-                email=email,
-                name=name or None,
-                response=_RESPONSES.get(str(params.get("PARTSTAT", "")).upper(), "needs_action"),
-                is_organizer=email == organizer,
-                is_resource=cutype in _RESOURCE_CUTYPES,
-            )
-        )
-    return tuple(attendees)
-
-
-def _email(value: object) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if value is None:
-        return None
-    address = str(value).strip()
-    if address.lower().startswith("mailto:"):
-        address = address[len("mailto:") :]
-    return address.strip().lower() or None
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return None if value is None else str(value)
-
-
-def _as_list(value: object) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _to_utc(value: date) -> datetime:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-    return datetime.combine(value, time(0), tzinfo=UTC)
-
-
-def _require_aware(value: datetime, name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got {value!r}")
-
-
-def _log_skipped_event(relpath: str, uid: object, reason: str) -> None:
-    logger.warning(
-        "ics.event.skipped",
-        extra={"path": relpath, "uid": None if uid is None else str(uid), "reason": reason},
-    )
 
 
 # ----------------------------------------------------------------------------- cursor
@@ -459,6 +186,8 @@ class IcsFolderSource:
         lookback: timedelta = timedelta(days=365),
         horizon: timedelta = timedelta(days=90),
         batch_size: int = 500,
+        limits: RecurrenceLimits = DEFAULT_LIMITS,
+        owner: frozenset[str] = frozenset(),
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -466,6 +195,8 @@ class IcsFolderSource:
         self.lookback = lookback
         self.horizon = horizon
         self.batch_size = batch_size
+        self.limits = limits
+        self.owner = owner
 
     def streams(self) -> list[StreamInfo]:
         """One stream for the folder itself when it holds .ics files, one per subfolder."""
@@ -518,6 +249,37 @@ class IcsFolderSource:
         raise SourceInvalid(f"{root}: no calendar folder named {name!r}")
 
 
+class IcsFileSource(IcsFolderSource):
+    """`syncd import ics` takes one .ics file as well as a folder of them."""
+
+    def __init__(self, path: Path, **settings: Any) -> None:
+        self.file = path if path.is_file() else None
+        super().__init__(path.parent if self.file else path, **settings)
+
+    def streams(self) -> list[StreamInfo]:
+        if self.file is None:
+            return super().streams()
+        return [StreamInfo(name=self.file.name, kind="calendar")]
+
+    def poll(
+        self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
+    ) -> Iterator[IcsBatch]:
+        if self.file is None:
+            yield from super().poll(stream, cursor, now=now, full=full)
+            return
+        events = read_ics_file(
+            self.file,
+            window_start=now - self.lookback,
+            window_end=now + self.horizon,
+            calendar=self.file.name,
+            limits=self.limits,
+            owner=self.owner,
+        )
+        for i in range(0, len(events), self.batch_size):
+            yield IcsBatch(items=events[i : i + self.batch_size], cursor=None, read=1)
+        yield IcsBatch(items=(), cursor=None, read=0, done=True)
+
+
 def _folder_name(path: Path) -> str:
     return path.name or path.resolve().name or str(path)
 
@@ -566,6 +328,7 @@ class _PollRun:
         self.window_end_ts = int(self.window_end.timestamp())
         self.reexpand_before = int((self.window_end - _REEXPAND_AFTER).timestamp())
         self.seen: set[str] = set()
+        self.budget = source.limits.per_calendar
         self._reset()
 
     def _reset(self) -> None:
@@ -627,6 +390,9 @@ class _PollRun:
                 window_end=self.window_end,
                 calendar=self.calendar,
                 relpath=relpath,
+                limits=self.source.limits,
+                owner=self.source.owner,
+                budget=self.budget,
             )
         except IcsFileError as exc:
             self._skip_file(relpath, f"not iCalendar: {exc}")
@@ -634,6 +400,7 @@ class _PollRun:
             self.files[name] = {"m": stat.st_mtime_ns, "s": stat.st_size, "up": kept}
             return
         self.skipped_events += parsed.skipped_events
+        self.budget -= parsed.expanded
         for event in parsed.events:
             self.items.append(event)
             if self._full():

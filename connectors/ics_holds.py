@@ -32,7 +32,7 @@ from pathlib import Path
 import icalendar
 
 from connectors.base import Created, HoldSpec, ObjectState, SourceInvalid, object_state
-from connectors.ics import IcsFileError, _require_aware, _to_utc, parse_ics
+from connectors.ical import IcsFileError, _require_aware, _to_utc, parse_ics
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """An mbox file (a Google Takeout export, or any mboxo/mboxrd file) as a one-shot source.
 
-The file is read line by line: header sections are kept, bodies are skipped, so a
-multi-gigabyte export costs the memory of one header section. The cursor is the byte
+The file is read line by line, and a long line in pieces: header sections are kept,
+bodies are skipped, so a multi-gigabyte export, even one whose body is a single line of
+hundreds of megabytes, costs the memory of one header section. The cursor is the byte
 offset of the next message, so an import killed half-way resumes where it stopped.
 
 Takeout adds ``X-Gmail-Labels`` and ``X-GM-THRID`` to every message; they become Gmail
@@ -21,6 +22,8 @@ from typing import BinaryIO
 from connectors.base import Batch, FolderRole, RawMessage, SourceInvalid, StreamInfo
 from connectors.gmail_parse import label_role
 from connectors.mailparse import MAX_HEADER_BYTES, parse_header_block
+
+_PIECE = 64 * 1024  # the most of one line held at a time
 
 _TAKEOUT_LABELS = {
     "inbox": "INBOX",
@@ -141,27 +144,34 @@ def _offset(cursor: str | None) -> int:
 
 
 def _messages(stream: BinaryIO, start: int) -> Iterator[tuple[int, int, bytes, bool]]:
-    """Yield (start offset, end offset, header bytes, truncated) for each message."""
+    """Yield (start offset, end offset, header bytes, truncated) for each message.
+
+    Lines are read in pieces of at most `_PIECE` bytes, so one enormous line (a body
+    without line breaks) costs a piece of memory, not the line.
+    """
     pos = start
     msg_start: int | None = None
     head = bytearray()
     in_head = False
     truncated = False
     prev_blank = True
-    for line in stream:
-        is_sep = line.startswith(b"From ") and prev_blank
-        if is_sep:
+    line_start = True
+    while piece := stream.readline(_PIECE):
+        blank = line_start and piece in (b"\n", b"\r\n")
+        if line_start and prev_blank and piece.startswith(b"From "):
             if msg_start is not None:
                 yield msg_start, pos, bytes(head), truncated
             msg_start, head, in_head, truncated = pos, bytearray(), True, False
         elif in_head:
-            if line in (b"\n", b"\r\n"):
+            if blank:
                 in_head = False
             elif len(head) < MAX_HEADER_BYTES:
-                head += line
+                head += piece
             else:
                 truncated = True
-        pos += len(line)
-        prev_blank = line in (b"\n", b"\r\n")
+        pos += len(piece)
+        line_start = piece.endswith(b"\n")
+        if line_start:
+            prev_blank = blank
     if msg_start is not None:
         yield msg_start, pos, bytes(head), truncated

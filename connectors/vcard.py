@@ -10,7 +10,8 @@ What is read from a card, and how:
 * ``uid`` (UID), ``name`` (FN, else N assembled as prefix given middle family suffix),
   ``organisation`` (the first component of ORG), ``notes`` (NOTE; several are joined).
 * ``emails``: every EMAIL, lowercased, ``mailto:`` removed, preferred ones first (TYPE=pref
-  in 3.0, a bare PREF in 2.1, PREF=1..100 in 4.0), duplicates dropped.
+  in 3.0, a bare PREF in 2.1, PREF=1..100 in 4.0), duplicates dropped; at most
+  `MAX_EMAILS` (``vcard.card.capped`` is logged when a card has more).
 * ``birthday`` / ``anniversary`` as ``(year or None, month, day)`` from BDAY and
   ANNIVERSARY (or X-ANNIVERSARY, X-EVOLUTION-ANNIVERSARY, X-MS-ANNIVERSARY). Accepted
   forms: 1985-04-12, 19850412, --0412, --04-12, each possibly followed by a time. A value
@@ -57,6 +58,7 @@ _ANNIVERSARY_PROPERTIES = (
     "X-MS-ANNIVERSARY",
 )
 _APPLE_NO_YEAR = 1604
+MAX_EMAILS = 100  # a card with more addresses is not one person: the preferred ones are kept
 _NAME = re.compile(r"[A-Za-z0-9-]+")
 _LINE_BREAK = re.compile(rb"\r\n|\n|\r")
 _APPLE_LABEL = re.compile(r"_\$!<(.*)>!\$_")
@@ -191,16 +193,18 @@ def _logical_lines(data: bytes) -> Iterator[bytes]:
         line = physical[i]
         i += 1
         qp = b"QUOTED-PRINTABLE" in line.split(b":", 1)[0].upper()
+        pieces = [line]  # joined once: adding bytes one fold at a time is quadratic
         while i < n:
             following = physical[i]
-            folded = following[:1] in (b" ", b"\t")
-            if qp and line.endswith(b"="):  # a soft line break: the next line is all value
-                line = line[:-1] + following
-            elif folded:
-                line += following[1:]
+            if qp and pieces[-1].endswith(b"="):  # a soft line break: the next is all value
+                pieces[-1] = pieces[-1][:-1]
+                pieces.append(following)
+            elif following[:1] in (b" ", b"\t"):
+                pieces.append(following[1:])
             else:
                 break
             i += 1
+        line = b"".join(pieces)
         if line.strip():
             yield line
 
@@ -469,7 +473,10 @@ def _emails(props: list[_Property]) -> tuple[str, ...]:
         for index, p in enumerate(props)
         if (address := _email(p)) is not None
     )
-    return tuple(dict.fromkeys(address for _, _, address in ranked))
+    emails = tuple(dict.fromkeys(address for _, _, address in ranked))
+    if len(emails) > MAX_EMAILS:
+        logger.warning("vcard.card.capped", extra={"emails": len(emails), "kept": MAX_EMAILS})
+    return emails[:MAX_EMAILS]
 
 
 def _first_date(props: list[_Property]) -> PartialDate | None:

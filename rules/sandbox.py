@@ -17,7 +17,8 @@ config either renders quickly or fails with one clear line:
 * **Work is counted.** Each attribute lookup, call, operator, filter and loop item costs a
   step from a per-render budget of `STEP_LIMIT`, and every character produced (output and
   captured blocks included) or scanned by a filter, method or comparison counts against
-  `CHAR_LIMIT`; the render fails when either is spent, so nested loops or recursive macros
+  `CHAR_LIMIT` (a string method such as ``find`` or ``count`` pays for the whole string it
+  scans); the render fails when either is spent, so nested loops or recursive macros
   end in well under a second. The count is deterministic: no clock is read.
 * **Less surface.** ``range`` is capped at `RANGE_LIMIT` items; ``lipsum`` and ``namespace``
   (the only way to carry state out of a loop) are gone, as are the ``urlize`` and
@@ -287,6 +288,8 @@ class HardenedEnvironment(ImmutableSandboxedEnvironment):
             args = (counted(args[0]), *args[1:])
         owner = getattr(obj, "__self__", None)
         if isinstance(obj, types.BuiltinMethodType) and isinstance(owner, str):
+            # find, count, split, replace ... scan the whole string they are called on
+            charge(0, len(owner))
             args = check_str_method(owner, obj.__name__, args, kwargs)
         elif isinstance(obj, types.BuiltinMethodType) and obj.__name__ == "strftime" and args:
             check_estimate(16 * weight(args[0]), "strftime")

@@ -36,7 +36,10 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([QqBb])\?([^?]*)\?=")
 _SPACE_ONLY = re.compile(r"\s*")
 _Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 but tab and line breaks (collapsed anyway), DEL, C1 and bidi controls
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 # Codecs Python knows that are not character sets: they fail with errors="replace", warn
 # (unicode_escape emits DeprecationWarning on stray backslashes) or are not text at all.

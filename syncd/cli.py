@@ -217,12 +217,12 @@ def _summary(report: SyncReport) -> dict[str, Any]:
 
 
 def _print_sync(app: App, report: SyncReport, as_json: bool) -> None:
-    from rich.table import Table
+    from syncd.cli_text import DataTable, cell
 
     if as_json:
         emit_json(_summary(report))
         return
-    table = Table(title="Sync", title_justify="left")
+    table = DataTable(title="Sync", title_justify="left")
     for col in ("account", "stream", "read", "new", "contacts", "status"):
         table.add_column(col, justify="right" if col in ("read", "new", "contacts") else "left")
     for s in report.streams:
@@ -232,7 +232,7 @@ def _print_sync(app: App, report: SyncReport, as_json: bool) -> None:
             str(s.read),
             str(s.result.new_interactions),
             str(s.result.new_contacts),
-            f"[red]{s.error}[/red]" if s.error else ("resynced" if s.resynced else "ok"),
+            cell(s.error, "red") if s.error else ("resynced" if s.resynced else "ok"),
         )
     app.out.print(table)
 
@@ -341,8 +341,6 @@ def import_(
     """
     from connectors.maildir import MaildirSource
     from connectors.mbox import MboxFile
-    from syncd.config import parse_duration
-    from syncd.ics_import import SingleIcs
     from syncd.sync import AccountSources, SyncReport
 
     if not path.exists():
@@ -361,10 +359,9 @@ def import_(
     elif kind == "maildir":
         source = MaildirSource(path, batch_size=batch)
     else:
-        s = app.config.settings.sync
-        source = SingleIcs(
-            path, parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon), batch
-        )
+        from syncd.connect import ics_import_source
+
+        source = ics_import_source(app.config, path)
     prefix = f"import:{kind}:{path.resolve()}:"
     syncer = app.syncer()
     acc = AccountSources(account, "import", [(prefix, source)])
@@ -409,9 +406,9 @@ def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
 
 
 def _interactions_table(app: App, title: str, rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
+    from syncd.cli_text import DataTable
 
-    t = Table(title=title, title_justify="left")
+    t = DataTable(title=title, title_justify="left")
     for col in ("when (UTC)", "kind", "dir", "with", "subject", "accounts"):
         t.add_column(col)
     for i in rows:
@@ -444,6 +441,7 @@ def explain(app: App, file: Path, as_json: bool) -> None:
     from connectors.base import RawMessage
     from connectors.mailparse import body_part_types, parse_header_block, read_header_section
     from syncd.classify import classify
+    from syncd.cli_text import cell
     from syncd.contacts import iso
     from syncd.owner_history import explain_history, with_verdict
 
@@ -489,11 +487,11 @@ def explain(app: App, file: Path, as_json: bool) -> None:
         f"[bold]{c.kind}[/bold]  " + ("interaction" if c.is_interaction else "not an interaction")
     )
     out.print(f"direction:    {c.direction or '-'}")
-    out.print(f"counterparts: {', '.join(c.counterparts) or '-'}")
-    out.print(f"subject:      {c.subject or '-'}", markup=False)
+    out.print(cell(f"counterparts: {', '.join(c.counterparts) or '-'}"))
+    out.print(cell(f"subject:      {c.subject or '-'}"))
     out.print("reasons:")
     for r in c.reasons:
-        out.print(f"  - {r}", markup=False)
+        out.print(cell(f"  - {r}"))
 
 
 # --- history ---
@@ -516,6 +514,7 @@ def history_cmd(
     ("Lisa Taylor", "lisa"); a name that fits several contacts lists them."""
     from sqlalchemy import select
 
+    from syncd.cli_text import cell
     from syncd.contacts import history
     from syncd.store.models import ContactAddress
 
@@ -542,7 +541,7 @@ def history_cmd(
         emit_json(items)
         return
     if not items:
-        app.err.print(f"no interactions with {', '.join(addresses)}")
+        app.err.print(cell(f"no interactions with {', '.join(addresses)}"))
         return
     _interactions_table(app, f"History with {', '.join(addresses)}", items)
 
@@ -556,9 +555,9 @@ def contacts() -> None:
 
 
 def _contacts_table(app: App, rows: list[dict[str, Any]], title: str) -> None:
-    from rich.table import Table
+    from syncd.cli_text import DataTable
 
-    t = Table(title=title, title_justify="left")
+    t = DataTable(title=title, title_justify="left")
     for col in ("name", "emails", "tier", "last (UTC)", "90d", "two-way", "strength", "due"):
         t.add_column(col, justify="right" if col in ("90d", "two-way", "strength") else "left")
     for c in rows:
@@ -619,6 +618,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
     """One contact: settings, measures and recent history.
 
     ADDRESS_OR_NAME is one of the contact's addresses or their name, whole or in part."""
+    from syncd.cli_text import cell
     from syncd.contacts import dates_of, history, list_contacts
 
     now = app.now()
@@ -635,7 +635,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
         emit_json(row)
         return
     out = app.out
-    out.print(f"[bold]{row['name'] or row['emails'][0]}[/bold]  (id {row['id']})")
+    out.print(cell(row["name"] or row["emails"][0], "bold") + f"  (id {row['id']})")
     for key in (
         "emails",
         "tier",
@@ -660,13 +660,13 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             value = [f"{d['label'] or d['kind']} {d['date']}" for d in value]
         if isinstance(value, list):
             value = ", ".join(value)
-        out.print(f"{key + ':':22}{'' if value is None else value}", markup=False)
+        out.print(cell(f"{key + ':':22}{'' if value is None else value}"))
     if row["recent"]:
         out.print("recent:")
         for i in row["recent"]:
             when = (i["occurred_at"] or "")[:10]
             line = f"  {when}  {i['kind']:7} {i['direction'] or '':6} {i['subject'] or ''}"
-            out.print(line, markup=False)
+            out.print(cell(line))
 
 
 def _strength_line(row: dict[str, Any]) -> str:
@@ -912,16 +912,15 @@ def _accounts_doc(app: App) -> list[dict[str, Any]]:
 @pass_app
 def accounts_list(app: App, as_json: bool) -> None:
     """Each account with the state of its streams (cursor age, last error and its age)."""
-    from rich.table import Table
-
     from syncd.account_words import error_cell
+    from syncd.cli_text import DataTable
 
     doc = _accounts_doc(app)
     now = app.now()
     if as_json:
         emit_json(doc)
         return
-    t = Table(title="Accounts", title_justify="left")
+    t = DataTable(title="Accounts", title_justify="left")
     cols = ("account", "kind", "state", "stream", "items", "last sync (UTC)", "health", "error")
     for col in cols:
         t.add_column(col)

@@ -140,7 +140,9 @@ class RichProgress:
         self.task: TaskID | None = None
 
     def start_stream(self, label: str, total: int | None) -> None:
-        self.task = self.progress.add_task(label, total=total)
+        from syncd.cli_text import escaped
+
+        self.task = self.progress.add_task(escaped(label), total=total)
 
     def advance(self, n: int) -> None:
         if self.task is not None:

@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import click
-from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import AuthFailed, ConnectorError
 from syncd.cli_app import App, emit_json, pass_app
+from syncd.cli_text import cell, escaped
 from syncd.config import (
     AnyAccount,
     CalDavCalendar,
@@ -293,10 +293,10 @@ def doctor(app: App, as_json: bool) -> None:
         for c in checks:
             who = f"[{c.owner}] " if c.owner else ""
             label = c.subject if c.check in ("account", "secret") else f"{c.check} {c.subject}"
-            text = escape(f"{who}{label}: {c.detail}")
+            text = escaped(f"{who}{label}: {c.detail}")
             app.out.print(f"{_MARK[c.status]} {text}", highlight=False)
             if c.fix and c.status != "ok":
-                app.out.print(f"       fix: {c.fix}", markup=False, highlight=False)
+                app.out.print(cell(f"       fix: {c.fix}"), highlight=False)
     failed = sum(c.status == "fail" for c in checks)
     if failed:
         if not as_json:

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
-from rich.table import Table
 
 from connectors.base import ConnectorError
 from syncd.cli_app import App, emit_json, parse_date, pass_app
+from syncd.cli_text import DataTable
 from syncd.config import Config, parse_duration
 from syncd.errors import SyncdError
 from syncd.reconcile import (
@@ -109,7 +109,7 @@ def _print(app: App, checks: list[StreamCheck], as_json: bool, *, title: str) ->
     if as_json:
         emit_json([c.as_dict() for c in checks])
         return
-    t = Table(title=title, title_justify="left")
+    t = DataTable(title=title, title_justify="left")
     for col in ("account", "stream", "checked", "missing", "repaired", "result"):
         t.add_column(col, justify="right" if col in ("checked", "missing", "repaired") else "left")
     for c in checks:

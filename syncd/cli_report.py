@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from syncd.cli_app import App, emit_json, parse_date, pass_app
+from syncd.cli_text import DataTable, cell
 from syncd.config import Config, parse_duration
 from syncd.errors import InputError
 from syncd.report import (
@@ -102,7 +101,7 @@ def report(
             )
         except OSError as exc:
             raise InputError(f"{html_file}: cannot write: {exc.strerror or exc}") from None
-        app.err.print(f"report written to {html_file}", markup=False, highlight=False)
+        app.err.print(cell(f"report written to {html_file}"), highlight=False)
     if as_json:
         emit_json(doc)
         return
@@ -121,7 +120,7 @@ def print_report(app: App, doc: dict[str, Any]) -> None:
         f" active = two-way in {doc['settings']['active_window_days']} d)"
     )
     i, r, a = doc["interactions"], doc["response"], doc["active_network"]
-    summary = Table(title="Summary", title_justify="left", show_header=False)
+    summary = DataTable(title="Summary", title_justify="left", show_header=False)
     summary.add_column("measure")
     summary.add_column("value", justify="right")
     growth = f"{a['growth']:+d}" + (f" ({a['growth_pct']:+.1f}%)" if a["growth_pct"] else "")
@@ -150,7 +149,7 @@ def print_report(app: App, doc: dict[str, Any]) -> None:
 
 
 def _months_table(app: App, months: list[dict[str, Any]]) -> None:
-    t = Table(title="Month by month (UTC)", title_justify="left")
+    t = DataTable(title="Month by month (UTC)", title_justify="left")
     cols = ("month", "in", "out", "meetings", "total", "two-way", "active", "change")
     for col in (*cols, "yours answered", "theirs answered"):
         t.add_column(col, justify="left" if col == "month" else "right")
@@ -172,7 +171,7 @@ def _months_table(app: App, months: list[dict[str, Any]]) -> None:
 
 
 def _tiers_table(app: App, tiers: list[dict[str, Any]]) -> None:
-    t = Table(title="Per tier", title_justify="left")
+    t = DataTable(title="Per tier", title_justify="left")
     cols = ("tier", "cadence", "contacts", "reached", "interactions", "per contact/mo")
     for col in (*cols, "two-way", "yours answered", "median", "theirs answered", "overdue"):
         t.add_column(col, justify="left" if col == "tier" else "right")
@@ -180,7 +179,7 @@ def _tiers_table(app: App, tiers: list[dict[str, Any]]) -> None:
     for row in tiers:
         per = row["per_contact_per_month"]
         t.add_row(
-            Text(row["tier"] or "(none)"),
+            cell(row["tier"] or "(none)"),
             f"{row['cadence_days']} d" if row["cadence_days"] else "",
             str(row["contacts"]),
             str(row["contacts_reached"]),
@@ -197,16 +196,16 @@ def _tiers_table(app: App, tiers: list[dict[str, Any]]) -> None:
 
 
 def _neglected_table(app: App, rows: list[dict[str, Any]]) -> None:
-    t = Table(title="Most neglected relationships", title_justify="left")
+    t = DataTable(title="Most neglected relationships", title_justify="left")
     for col in ("name", "email", "tier", "last (UTC)", "silent", "overdue by", "interactions"):
         t.add_column(
             col, justify="right" if col in ("silent", "overdue by", "interactions") else "left"
         )
     for n in rows:
         t.add_row(  # names and addresses are the user's data, not rich markup
-            Text(n["name"] or ""),
-            Text(n["email"] or ""),
-            Text(n["tier"] or ""),
+            cell(n["name"]),
+            cell(n["email"]),
+            cell(n["tier"]),
             (n["last_interaction_at"] or "")[:10],
             f"{n['days_silent']} d",
             "" if n["overdue_days"] is None else f"{n['overdue_days']} d",

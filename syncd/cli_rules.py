@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import click
-from rich.table import Table
 from sqlalchemy import select
 
 from rules.model import Plan, PlannedAction
 from syncd.cli_app import App, emit_json, pass_app
+from syncd.cli_text import DataTable, cell
 from syncd.config import parse_duration
 from syncd.contacts import iso
 from syncd.outbox import Outbox, OutboxReport
@@ -89,9 +89,9 @@ def plan(app: App, as_json: bool, backtest_window: str | None) -> None:
         return
     _actions_table(app, docs, f"Plan: {len(docs)} action(s) as of {iso(now)}", reason=True)
     for w in withdrawals:
-        app.out.print(f"withdraw {w['key']}: {w['reason']}", markup=False)
+        app.out.print(cell(f"withdraw {w['key']}: {w['reason']}"))
     for key in result.deferred:
-        app.out.print(f"deferred by the caps: {key}", markup=False)
+        app.out.print(cell(f"deferred by the caps: {key}"))
 
 
 def _backtest(app: App, now: datetime, days: int, as_json: bool) -> None:
@@ -105,7 +105,7 @@ def _backtest(app: App, now: datetime, days: int, as_json: bool) -> None:
     if as_json:
         emit_json(docs)
         return
-    t = Table(title=f"Backtest over {days} days: {len(docs)} action(s)", title_justify="left")
+    t = DataTable(title=f"Backtest over {days} days: {len(docs)} action(s)", title_justify="left")
     for col in ("day", "rule", "kind", "contact", "reason"):
         t.add_column(col)
     for d in docs:
@@ -159,7 +159,7 @@ def print_rules_outcome(app: App, doc: dict[str, Any]) -> None:
         markup=False,
     )
     for e in doc["errors"]:
-        app.err.print(f"  {e}", markup=False)
+        app.err.print(cell(f"  {e}"))
 
 
 @click.group()
@@ -201,7 +201,7 @@ def _action_docs(app: App, state: str | None) -> list[dict[str, Any]]:
 
 
 def _actions_table(app: App, docs: list[dict[str, Any]], title: str, *, reason: bool) -> None:
-    t = Table(title=title, title_justify="left")
+    t = DataTable(title=title, title_justify="left")
     cols = ["id", "rule", "kind", "contact", "due (UTC)", "state", "reason" if reason else "error"]
     for col in cols:
         t.add_column(col)

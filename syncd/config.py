@@ -219,6 +219,19 @@ class SyncSettings(_Model):
     )
     calendar_lookback: str = Field(default="365d", description="How far back events are read.")
     calendar_horizon: str = Field(default="90d", description="How far ahead events are read.")
+    calendar_max_instances: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Instances one recurring event may yield"
+        " (the latest in the window); one recurring more than once a day is not expanded.",
+    )
+    calendar_max_recurring: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="Instances all recurring events of one calendar may yield per sync.",
+    )
     batch_size: int = Field(default=2000, ge=1, le=10000, description="Items per transaction.")
     parallel_backfill_min: int = Field(
         default=20_000,
@@ -679,6 +692,11 @@ class RuleSettings(_Model):
         " as JSON on stdin and prints the body; the template is used when it fails.",
     )
     writer_timeout: str = Field(default="20s", description="How long the writer may take.")
+    writer_env: list[str] = Field(
+        default=[],
+        description="Variables passed to the writer besides PATH, LANG, LC_*,"
+        " HOME and TZ (it sees no other).",
+    )
 
     _name = field_validator("name")(classmethod(lambda cls, value: check_name(value)))
 

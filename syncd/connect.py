@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import AuthFailed, DraftSink, HoldSink, Source, close_if_closable
-from connectors.ics import IcsFolderSource
+from connectors.ics import IcsFileSource, IcsFolderSource, RecurrenceLimits
 from connectors.ics_holds import IcsHolds
 from connectors.maildir import MaildirSource
 from connectors.maildir_drafts import MaildirDrafts
@@ -56,6 +56,28 @@ def _credentials_dir(config: Config) -> Path:
     """<state_dir>/credentials, and in a team one folder per owner (account names repeat)."""
     folder = config.state_dir / "credentials"
     return folder / config.team_owner if config.team_owner else folder
+
+
+def calendar_guard(config: Config) -> tuple[RecurrenceLimits, frozenset[str]]:
+    """How far .ics and CalDAV series are expanded, and the owner's addresses (lower case)
+    that tell which invitations the owner has not accepted."""
+    s, owner = config.settings.sync, config.owner
+    limits = RecurrenceLimits(s.calendar_max_instances, s.calendar_max_recurring)
+    return limits, frozenset(a.strip().lower() for a in (*owner.addresses, *owner.aliases))
+
+
+def ics_import_source(config: Config, path: Path) -> IcsFileSource:
+    """The source `syncd import ics` reads: one .ics file or a folder of them."""
+    s = config.settings.sync
+    limits, owner = calendar_guard(config)
+    return IcsFileSource(
+        path,
+        lookback=parse_duration(s.calendar_lookback),
+        horizon=parse_duration(s.calendar_horizon),
+        batch_size=s.batch_size,
+        limits=limits,
+        owner=owner,
+    )
 
 
 def token_key(config: Config) -> TokenKey | None:
@@ -360,7 +382,15 @@ def _imap_source(c: Connectors, acc: ImapAccount) -> Any:
 def _ics_source(c: Connectors, acc: AnyAccount, cal: IcsCalendar) -> Any:
     s = c.config.settings.sync
     lookback, horizon = parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon)
-    return IcsFolderSource(cal.path, lookback=lookback, horizon=horizon, batch_size=s.batch_size)
+    limits, owner = calendar_guard(c.config)
+    return IcsFolderSource(
+        cal.path,
+        lookback=lookback,
+        horizon=horizon,
+        batch_size=s.batch_size,
+        limits=limits,
+        owner=owner,
+    )
 
 
 def _caldav_source(c: Connectors, acc: AnyAccount, cal: CalDavCalendar) -> Any:
@@ -369,6 +399,7 @@ def _caldav_source(c: Connectors, acc: AnyAccount, cal: CalDavCalendar) -> Any:
     s = c.config.settings.sync
     lookback, horizon = parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon)
     password = read_secret(cal.password_file, cal.password_env, what=f"account {acc.name} calendar")
+    limits, owner = calendar_guard(c.config)
     return CalDavSource(
         CalDavSettings(
             url=cal.url,
@@ -379,6 +410,8 @@ def _caldav_source(c: Connectors, acc: AnyAccount, cal: CalDavCalendar) -> Any:
             lookback=lookback,
             horizon=horizon,
             batch_size=s.batch_size,
+            limits=limits,
+            owner=owner,
         )
     )
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from syncd.addresses import normalize_address
 from syncd.errors import InputError, NotFound
 from syncd.ingest import address_hash
 from syncd.linking import link_participants
+from syncd.sanitize import clean_block, clean_fields, clean_line
 from syncd.store import stats
 from syncd.store.models import (
     Account,
@@ -164,26 +165,24 @@ def history(
     people = select(Participant.interaction_id).where(
         Participant.owner_id == owner_id, Participant.address.in_(addresses)
     )
-    q = (
-        select(Interaction)
-        .where(Interaction.id.in_(people))
-        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
-    )
-    if not include_noise:
-        q = q.where(counts_now(now))
+    cond = [Interaction.id.in_(people), *([] if include_noise else [counts_now(now)])]
+    newest = (Interaction.occurred_at.desc(), Interaction.id.desc())
+    picked = select(Interaction.id).where(*cond)
     if limit:
-        q = q.limit(limit)
-    interactions = session.scalars(q).all()
-    return describe_interactions(session, list(interactions))
+        picked = picked.order_by(*newest).limit(limit)
+    rows = session.scalars(select(Interaction).where(*cond).order_by(*newest).limit(limit))
+    return describe_interactions(session, list(rows), picked)
 
 
 def describe_interactions(
-    session: Session, interactions: list[Interaction]
+    session: Session, interactions: list[Interaction], picked: Select[Any] | None = None
 ) -> list[dict[str, Any]]:
-    ids = [i.id for i in interactions]
+    """`interactions` as JSON documents; `picked` selects their ids (a subquery instead
+    of a list of ids, which would grow with the history past what a database binds)."""
+    ids = [i.id for i in interactions] if picked is None else picked
     parts: dict[int, list[Participant]] = defaultdict(list)
     sources: dict[int, list[tuple[str, InteractionSource]]] = defaultdict(list)
-    if ids:
+    if interactions:
         for p in session.scalars(
             select(Participant).where(Participant.interaction_id.in_(ids)).order_by(Participant.id)
         ):
@@ -241,7 +240,7 @@ def recent_interactions(
 
 
 def set_fields(session: Session, contact: Contact, now: datetime, **fields: Any) -> None:
-    for name, value in fields.items():
+    for name, value in clean_fields(fields).items():
         setattr(contact, name, value)
     contact.updated_at = now
 
@@ -372,25 +371,24 @@ def merge_card(
             if other is not None and other.id != contact.id:
                 merge(session, owner_id, contact, other, now)
     if card.name:
-        contact.name = card.name[:300]
+        contact.name = clean_line(card.name, 300)
     if card.timezone and not contact.timezone:
         contact.timezone = card.timezone
     if card.organisation and not contact.organisation:
-        contact.organisation = card.organisation[:300]
+        contact.organisation = clean_line(card.organisation, 300)
     if card.notes and not contact.notes:
-        contact.notes = card.notes
+        contact.notes = clean_block(card.notes)
     contact.updated_at = now
-    for e in emails:
+    for e in emails:  # at most vcard.MAX_EMAILS; each UPDATE flushes the address before it
         if e not in owned:
             session.add(ContactAddress(owner_id=owner_id, contact_id=contact.id, address=e))
-            session.flush()
             link_participants(session, owner_id, e, contact.id)
     if card.birthday:
         set_date(session, owner_id, contact, "birthday", card.birthday)
     if card.anniversary:
         set_date(session, owner_id, contact, "anniversary", card.anniversary)
     for label, value in card.custom_dates:
-        set_date(session, owner_id, contact, "custom", value, label[:200])
+        set_date(session, owner_id, contact, "custom", value, clean_line(label, 200) or "")
     return outcome
 
 

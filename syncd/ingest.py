@@ -24,6 +24,7 @@ from syncd.classify import Classification, ClassifyOptions, classify
 from syncd.linking import link_new_addresses
 from syncd.meetings import Meeting, meeting_from_event
 from syncd.owner_history import apply_owner_history
+from syncd.sanitize import clean_line
 from syncd.store import stats
 from syncd.store.bulk import allocate_ids, bulk_insert
 from syncd.store.models import (
@@ -232,7 +233,7 @@ def _prepare_message(msg: RawMessage, ctx: IngestContext) -> _Item | None:
         direction=c.direction,
         occurred_at=occurred,
         ends_at=None,
-        subject=_clip(c.subject),
+        subject=clean_line(c.subject, MAX_SUBJECT),
         thread_key=_clip(c.thread_key),
         in_reply_to=_clip(c.in_reply_to),
         reasons="; ".join(c.reasons),
@@ -258,7 +259,7 @@ def _message_parties(c: Classification, ctx: IngestContext) -> list[_Party] | No
         parties.append(
             _Party(
                 address=p.address,
-                name=(p.name or None) and p.name[:300],
+                name=clean_line(p.name, 300),
                 role=p.role,
                 is_owner=is_owner,
                 is_counterpart=p.address in counterparts and not is_owner,
@@ -318,7 +319,7 @@ def _prepare_event(ev: RawEvent, ctx: IngestContext) -> _Item | None:
         parties.append(
             _Party(
                 address=a.address,
-                name=a.name,
+                name=clean_line(a.name, 300),
                 role=a.role,
                 is_owner=is_owner,
                 is_counterpart=a.is_counterpart,
@@ -345,7 +346,7 @@ def _prepare_event(ev: RawEvent, ctx: IngestContext) -> _Item | None:
         direction="mutual",
         occurred_at=m.start,
         ends_at=m.end,
-        subject=_clip(ev.summary),
+        subject=clean_line(ev.summary, MAX_SUBJECT),
         thread_key=None,
         in_reply_to=None,
         reasons="; ".join(m.reasons),

@@ -392,7 +392,10 @@ class Outbox:
         note = None
         if rule is not None and rule.writer:
             written = personalise(
-                rule.writer, context, timeout=parse_duration(rule.writer_timeout).total_seconds()
+                rule.writer,
+                context,
+                timeout=parse_duration(rule.writer_timeout).total_seconds(),
+                env_names=rule.writer_env,
             )
             if written.body is not None:
                 body = written.body

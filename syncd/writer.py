@@ -7,11 +7,12 @@ killed, with everything it started, when it runs past `timeout`, and every failu
 back as `WriterResult.error`, one line that says what happened, never as an exception, so
 the caller can fall back to the template's text.
 
-The writer runs in a session (and process group) of its own, with the parent's
-environment minus every variable whose name contains TOKEN, SECRET, PASSWORD, PASSWD,
-CREDENTIAL or KEY, so that syncd's secrets do not leak into it. Datetimes and dates in the
-context become ISO 8601 strings, sets become sorted lists, anything else unknown its
-``str()``.
+The writer runs in a session (and process group) of its own, with an allow-list of the
+parent's environment: PATH, LANG, LC_*, HOME, TZ and the names the rule's ``writer_env``
+lists, nothing else. So syncd's secrets (a ``password_env`` variable, a ``DATABASE_URL``
+with a password, whatever the service manager passes) never reach it unless named.
+Datetimes and dates in the context become ISO 8601 strings, sets become sorted lists,
+anything else unknown its ``str()``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from datetime import time as clock_time
 
 from rules.templates import header_safe
 
-_SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY")
+_ALLOWED = frozenset({"PATH", "LANG", "HOME", "TZ"})
 _STDERR_KEEP = 64 * 1024
 _CHUNK = 64 * 1024
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -51,6 +52,7 @@ def personalise(
     *,
     timeout: float = 20.0,
     max_output: int = 100_000,
+    env_names: Sequence[str] = (),
 ) -> WriterResult:
     """Run the writer `command` on `context`; see the module docstring."""
     if not command:
@@ -62,7 +64,7 @@ def personalise(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=writer_environment(os.environ),
+            env=writer_environment(os.environ, env_names),
             start_new_session=True,
             close_fds=True,
         )
@@ -89,12 +91,13 @@ def personalise(
     return _judge(proc.returncode, stdout, stderr, max_output)
 
 
-def writer_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` without the variables that may hold secrets."""
+def writer_environment(environ: Mapping[str, str], names: Sequence[str] = ()) -> dict[str, str]:
+    """The variables of `environ` the writer may see: the allow-list and `names`."""
+    extra = frozenset(names)
     return {
         name: value
         for name, value in environ.items()
-        if not any(marker in name.upper() for marker in _SECRET_MARKERS)
+        if name in _ALLOWED or name.startswith("LC_") or name in extra
     }
 
 

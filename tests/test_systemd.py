@@ -64,3 +64,34 @@ def test_the_team_unit_differs_only_in_owner_and_description() -> None:
     assert team["ExecStart"] == [plain["ExecStart"][0].replace(" run", " --owner %i run")]
     differ = {k for k in plain.keys() | team.keys() if plain.get(k) != team.get(k)}
     assert differ == {"ExecStart", "Description"}
+
+
+def test_the_unit_limits_memory_tasks_and_files_as_documented() -> None:
+    # Issue 13: without limits, one hostile input could take the host's memory.
+    s = _settings()
+    limits = {"MemoryMax": "1G", "TasksMax": "256", "LimitNOFILE": "4096"}
+    for key, value in limits.items():
+        assert s.get(key) == [value], key
+    operations = (UNITS.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    for key, value in limits.items():
+        assert f"{key}={value}" in operations, f"docs/operations.md does not explain {key}"
+
+
+@pytest.mark.parametrize("unit", [UNIT, TEAM_UNIT], ids=lambda u: u.name)
+def test_systemd_analyze_security_rates_the_unit_ok_or_better(unit: Path) -> None:
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        if required("systemd"):
+            pytest.fail("systemd-analyze is required here but not installed")
+        pytest.skip("systemd-analyze is not installed")
+    done = subprocess.run(
+        [tool, "security", "--offline=true", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    overall = [line for line in done.stdout.splitlines() if "Overall exposure level" in line]
+    assert overall, done.stdout + done.stderr
+    level = overall[0].split(":", 1)[1].split()
+    assert float(level[0]) < 2.0 and level[1] in ("SAFE", "OK"), overall[0]

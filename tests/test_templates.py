@@ -221,6 +221,12 @@ HOSTILE = [
     ("{{ ([[1] * 1000] * 10)|sum(start=[]) }}", "template can only sum numbers"),
     (S + "{{ s|wordwrap(1)|length }}", "too much work"),
     ("{{ 'a'|int(base=10**9) }}", "passed 1000000000 to 'filter int'"),
+    # string methods pay for the string they scan (the probe: 6.4 s of CPU per render)
+    (S + "{% for i in range(10000) %}{{ s.find('xxy') }}{% endfor %}", "too much text"),
+    (S + "{% for i in range(10000) %}{{ s.count('xy') }}{% endfor %}", "too much text"),
+    (S + "{% for i in range(10000) %}{{ s.rfind('yx') }}{% endfor %}", "too much text"),
+    (S + "{% for i in range(10000) %}{{ s.isalpha() }}{% endfor %}", "too much text"),
+    (S + "{% for i in range(10000) %}{{ s.replace('y', 'z')|length }}{% endfor %}", "too much"),
 ]
 
 

@@ -142,8 +142,10 @@ def test_secrets_are_not_passed_to_the_writer(monkeypatch: pytest.MonkeyPatch) -
         "DB_PASSWORD": False,
         "SMTP_PASSWD": False,
         "AWS_CREDENTIALS_FILE": False,
-        "SYNCD_WRITER_STYLE": True,
+        "SYNCD_WRITER_STYLE": False,
         "LANG": True,
+        "LC_ALL": True,
+        "TZ": True,
     }
     for name in names:
         monkeypatch.setenv(name, "value")
@@ -156,9 +158,27 @@ def test_secrets_are_not_passed_to_the_writer(monkeypatch: pytest.MonkeyPatch) -
     assert "PATH" in seen
 
 
-def test_writer_environment_filters_by_name_only() -> None:
-    env = writer_environment({"HOME": "/home/a", "GITHUB_TOKEN": "t", "Keyring": "k", "X": "KEY"})
-    assert env == {"HOME": "/home/a", "X": "KEY"}
+def test_the_writer_sees_no_secret_whatever_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The probe: an account's password_env named freely, and a DATABASE_URL with a password,
+    # both passed the old name-based filter.
+    monkeypatch.setenv("FASTMAIL_IMAP", "hunter2-imap")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://syncd:hunter2-db@db/syncd")
+    monkeypatch.setenv("SYNCD_WRITER_STYLE", "warm")
+    code = "import json, os; print(json.dumps(dict(os.environ)))"
+    result = personalise(python(code), CONTEXT, env_names=["SYNCD_WRITER_STYLE"])
+    assert result.body is not None
+    seen = json.loads(result.body)
+    assert "hunter2" not in result.body
+    assert "FASTMAIL_IMAP" not in seen and "DATABASE_URL" not in seen
+    assert seen["SYNCD_WRITER_STYLE"] == "warm"
+
+
+def test_writer_environment_is_an_allow_list() -> None:
+    env = writer_environment(
+        {"HOME": "/home/a", "LC_TIME": "C", "GITHUB_TOKEN": "t", "X": "KEY", "PYTHONPATH": "/p"},
+        ["X"],
+    )
+    assert env == {"HOME": "/home/a", "LC_TIME": "C", "X": "KEY"}
 
 
 def test_the_writer_runs_in_its_own_session() -> None:
