@@ -79,11 +79,13 @@ from connectors.base import (
 from connectors.caldav_reconcile import CalDavReconcile, calendar_of
 from connectors.caldav_state import (
     MULTIGET_CHUNK,
-    CalDavSettings,
     _Calendar,
     _Cursor,
     _load_cursor,
     _parse,
+)
+from connectors.caldav_state import (
+    CalDavSettings as CalDavSettings,  # re-exported: connectors.caldav is where it is used
 )
 from connectors.caldav_xml import C as _C
 from connectors.caldav_xml import D as _D

@@ -62,32 +62,6 @@ class _Cursor:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Calendar:
-    url: str
-    path: str
-    display_name: str | None
-
-
-@dataclass(slots=True)
-class _Cursor:
-    token: str
-    window_end: datetime
-    upcoming: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-
-    def dump(self) -> str:
-        return json.dumps(
-            {
-                "v": CURSOR_VERSION,
-                "token": self.token,
-                "window_end": self.window_end.isoformat(),
-                "upcoming": {h: [list(e) for e in up] for h, up in self.upcoming.items() if up},
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-
-
 def _parse(
     obj: DavObject,
     start: datetime,
