@@ -31,6 +31,7 @@ from syncd.sanitize import clean_block, clean_fields, clean_line
 from syncd.store import stats
 from syncd.store.models import (
     Account,
+    Action,
     Contact,
     ContactAddress,
     ContactDate,
@@ -404,6 +405,9 @@ def merge(session: Session, owner_id: int, keep: Contact, other: Contact, now: d
     session.execute(
         update(Participant).where(Participant.contact_id == other.id).values(contact_id=keep.id)
     )
+    # Its drafts and holds stay in the outbox (a cascade would forget a draft that is in the
+    # user's mailbox); the planner then withdraws those the merged contact no longer needs.
+    session.execute(update(Action).where(Action.contact_id == other.id).values(contact_id=keep.id))
     for name in (
         "name",
         "tier",

@@ -347,3 +347,17 @@ def test_a_hold_lands_where_both_sides_work(demo: Demo) -> None:
     assert start is not None
     when = datetime.strptime(start.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     assert when == datetime(2026, 11, 26, 14, 0, tzinfo=UTC), when
+
+
+def test_a_merge_keeps_the_merged_contacts_drafts_tracked(tmp_path: Path) -> None:
+    """Drafts made before an address-book import merges two contacts stay in the outbox:
+    none is orphaned in the mailbox, and the next apply settles them (the demo's order)."""
+    d = Demo(tmp_path)
+    d.run("run", "--once")
+    made = set(d.syncd_drafts())
+    assert any(":" in k and k.startswith("no-reply:") for k in made)
+    d.run("import", "vcard", str(d.dir / "examples" / "contacts.vcf"))  # merges Daniel Kim
+    d.run("apply")
+    tracked = {str(a["key"]) for a in d.actions()}
+    # Every draft syncd made is still an action it knows, so it can be withdrawn later.
+    assert set(d.syncd_drafts()) <= tracked
