@@ -39,7 +39,9 @@ class IcsReconcile:
         source._check_cursor(cursor)
         found: set[str] = set()
         for batch in source.poll(stream, None, now=source.clock()):
-            found.update(e.provider_id for e in batch.items if e.start >= since)
+            found.update(
+                e.provider_id for e in batch.items if isinstance(e, RawEvent) and e.start >= since
+            )
         return found
 
     def fetch(self, stream: StreamInfo, ids: Collection[str]) -> Iterator[Batch]:
