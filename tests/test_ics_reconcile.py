@@ -25,7 +25,7 @@ from tests.test_reconcile_providers import (
     repaired,
     stream_ids,
 )
-from tests.util import deliver, make_maildir, message
+from tests.util import deliver, make_maildir, message, run_cli
 
 # The source reads the folder at the real clock, as the daemon does; the CLI's SYNCD_NOW is
 # pinned close to it so that both see the same window.
@@ -78,6 +78,10 @@ def test_ics_rows_deleted_behind_the_back_are_repaired(tmp_path: Path) -> None:
     cli(cfg, env, "sync")
     names = healthy_after_a_clean_pass(cfg, env, "local")
     assert sorted(names) == ["calendar:cal", "mail:INBOX"]
+    table = run_cli("--config", str(cfg), "accounts", "status", env=env)
+    assert table.returncode == 0 and "Traceback" not in table.stderr, table.stderr
+    assert "calendar:cal" in table.stdout and "healthy" in table.stdout, table.stdout
+    assert "unverified" not in table.stdout and "not_reconcilable" not in table.stdout
     store = Store(f"sqlite:///{db}")
     try:
         before, sources = snapshot(store), count_sources(store)
