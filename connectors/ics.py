@@ -37,6 +37,9 @@ span several batches enters the cursor with its last one. Files vanished from th
 are reported, and dropped from the cursor, at the end of the poll. A file that turns into
 garbage keeps its ``up`` list: a corrupt file is not taken as the meetings being cancelled.
 A cursor that cannot be read raises `CursorExpired`.
+
+`IcsFolderSource` is `connectors.base.Reconcilable` through
+`connectors.ics_reconcile.IcsReconcile`, reading the folder at its `clock`.
 """
 
 from __future__ import annotations
