@@ -37,6 +37,9 @@ span several batches enters the cursor with its last one. Files vanished from th
 are reported, and dropped from the cursor, at the end of the poll. A file that turns into
 garbage keeps its ``up`` list: a corrupt file is not taken as the meetings being cancelled.
 A cursor that cannot be read raises `CursorExpired`.
+
+`IcsFolderSource` is `connectors.base.Reconcilable` through
+`connectors.ics_reconcile.IcsReconcile`, reading the folder at its `clock`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +62,7 @@ from connectors.ical import (
     _require_aware,
     parse_ics,
 )
+from connectors.ics_reconcile import IcsReconcile
 
 __all__ = [
     "IcsBatch",
@@ -176,8 +180,13 @@ def _dump_cursor(files: dict[str, _FileState]) -> str:
 # ----------------------------------------------------------------------------- source
 
 
-class IcsFolderSource:
-    """A calendar source over a folder of .ics files (see the module docstring)."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IcsFolderSource(IcsReconcile):
+    """A calendar source over a folder of .ics files (see the module docstring);
+    `Reconcilable` through `connectors.ics_reconcile.IcsReconcile`, reading at `clock`."""
 
     def __init__(
         self,
@@ -188,6 +197,7 @@ class IcsFolderSource:
         batch_size: int = 500,
         limits: RecurrenceLimits = DEFAULT_LIMITS,
         owner: frozenset[str] = frozenset(),
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -197,6 +207,7 @@ class IcsFolderSource:
         self.batch_size = batch_size
         self.limits = limits
         self.owner = owner
+        self.clock = clock
 
     def streams(self) -> list[StreamInfo]:
         """One stream for the folder itself when it holds .ics files, one per subfolder."""
@@ -229,6 +240,14 @@ class IcsFolderSource:
                     raise
         run = _PollRun(self, directory, stream.name, files, now=now, full=full)
         return run.batches()
+
+    def _check_cursor(self, cursor: str | None) -> None:
+        """Raise `CursorExpired` when `cursor` is given and cannot be read."""
+        if cursor is not None:
+            _load_cursor(cursor)
+
+    def _entries(self, directory: Path) -> Iterator[os.DirEntry[str]]:
+        return _ics_entries(directory)
 
     def _root(self) -> Path:
         if not self.path.exists():

@@ -71,7 +71,7 @@ class TestIcsFolderSource(SourceContract):
     @pytest.fixture
     def source(self, tmp_path: Path) -> Source:
         (tmp_path / "cal").mkdir()
-        return IcsFolderSource(tmp_path / "cal")
+        return IcsFolderSource(tmp_path / "cal", clock=lambda: self.now)
 
     def add(self, source: Source, label: str) -> None:
         assert isinstance(source, IcsFolderSource)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from connectors.base import Batch, Source, StreamInfo
 from syncd.config import load_config
 from syncd.reconcile import (
     StreamCheck,
@@ -28,7 +30,7 @@ from syncd.reconcile import (
     stream_health,
 )
 from syncd.store.db import Store
-from syncd.sync import Syncer, sources_for, sync_all
+from syncd.sync import AccountSources, Syncer, sources_for, sync_all
 from tests.dovecot import Dovecot, account_toml, append_messages, claim_user
 from tests.util import deliver, make_maildir, message, run_cli, write_config
 
@@ -216,12 +218,39 @@ def test_maildir_rows_deleted_behind_the_back_are_found_logged_and_repaired(
     syncer.connectors.close()
 
 
+class PollOnly:
+    """A source that can list its streams and poll them, and nothing more."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+
+    def streams(self) -> list[StreamInfo]:
+        return self.inner.streams()
+
+    def poll(
+        self, stream: StreamInfo, cursor: str | None, *, now: datetime, full: bool = False
+    ) -> Iterator[Batch]:
+        return self.inner.poll(stream, cursor, now=now, full=full)
+
+
 def test_a_source_that_cannot_list_ids_is_not_reconcilable_and_never_healthy(
     tmp_path: Path,
 ) -> None:
+    # Every source kind syncd ships is reconcilable; a source with only `streams` and `poll`
+    # (the .ics folder seen through those two, as a third-party source may be) is not.
     syncer, _store, _root = maildir_setup(tmp_path, calendar=True)
     sync_all(syncer, now_fn=lambda: NOW)
-    checks = {c.stream: c.status for c in reconcile(syncer)}
+    full = sources_for(syncer.connectors, syncer.config.settings.accounts[0])
+    account = AccountSources(
+        full.name,
+        full.kind,
+        [(p, PollOnly(src) if p == "calendar:" else src) for p, src in full.sources],
+    )
+    records_of = records_for(syncer.config.state_dir)
+    found = reconcile_account(
+        syncer, account, now=NOW, window=timedelta(days=14), records=records_of
+    )
+    checks = {c.stream: c.status for c in found}
     assert checks["mail:INBOX"] == "ok"
     assert [s for s, v in checks.items() if s.startswith("calendar:")]
     assert all(v == "not_reconcilable" for s, v in checks.items() if s.startswith("calendar:"))
@@ -328,14 +357,14 @@ def test_cli_resync_and_status_on_a_maildir(tmp_path: Path) -> None:
     assert {c["stream"]: c["status"] for c in checks} == {
         "mail:INBOX": "ok",
         "mail:Sent": "ok",
-        "calendar:cal": "not_reconcilable",
+        "calendar:cal": "ok",
     }
     _, status, _ = cli.run("accounts", "status")
     streams = {s["name"]: s for s in status_of(status, "local")["streams"]}
     assert streams["mail:INBOX"]["health"] == "healthy"
     assert streams["mail:INBOX"]["reconcile"]["status"] == "ok"
-    assert streams["calendar:cal"]["health"] == "unverified"
-    assert status_of(status, "local")["health"] == "unverified"  # the calendar is unproved
+    assert streams["calendar:cal"]["health"] == "healthy"  # the .ics folder is proved too
+    assert status_of(status, "local")["health"] == "healthy"
 
     lost = provider_ids(store, "INBOX/%")[1:4]
     delete_rows(cli.execute, lost)
