@@ -13,7 +13,7 @@ import codecs
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parsedate_tz
 from functools import lru_cache
 
@@ -295,16 +295,17 @@ def _build_datetime(
     # Every field is range-checked first, so the constructors below cannot raise.
     if not (MIN_YEAR <= year <= MAX_YEAR and 1 <= month <= 12):
         return None
-    if not (1 <= day <= calendar.monthrange(year, month)[1]):
+    if not 1 <= day <= (28 if day <= 28 else calendar.monthrange(year, month)[1]):
         return None
     if not (0 <= hour <= 23 and 0 <= minute <= 59 and 0 <= second <= 60):
         return None
     if not -86400 < offset < 86400:
         offset = 0  # a nonsense zone is a broken clock setting, not a reason to lose the date
-    local = datetime(
-        year, month, day, hour, minute, min(second, 59), tzinfo=timezone(timedelta(seconds=offset))
-    )
-    utc = local.astimezone(UTC)
+    # The wall time less its zone offset is the UTC instant: the same as building the local
+    # time and calling astimezone(UTC), without a timezone object per message.
+    utc = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    if offset:
+        utc -= timedelta(seconds=offset)
     return utc if MIN_YEAR <= utc.year <= MAX_YEAR else None
 
 

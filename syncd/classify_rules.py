@@ -17,6 +17,7 @@ from typing import Literal
 
 from connectors.base import RawMessage
 from syncd.classify_data import SenderData, domain_in
+from syncd.classify_families import Families
 
 Kind = Literal[
     "human",
@@ -137,48 +138,16 @@ class View:
         return values[0] if values else None
 
     def first_lower(self, name: str) -> str:
+        values = self.headers.get(name)  # most asked-for headers are absent: no cache then
+        if not values:
+            return ""
         found = self.lowered.get(name)
         if found is None:
-            values = self.headers.get(name)
-            found = self.lowered[name] = values[0][:SCAN].strip().lower() if values else ""
+            found = self.lowered[name] = values[0][:SCAN].strip().lower()
         return found
 
     def has(self, name: str) -> bool:
         return name in self.headers
-
-
-@dataclass(frozen=True, slots=True)
-class Families:
-    """Header names of the families the rules look for, in header order."""
-
-    platform: tuple[str, ...]
-    sympa: bool
-    esp: tuple[str, ...]
-    commerce: bool
-    newsletter: bool
-    verdicts: bool  # a receiving server's spam verdict headers
-
-
-_VERDICTS = frozenset(
-    {
-        "x-spam-flag",
-        "x-spam-status",
-        "x-spam",
-        "x-ms-exchange-organization-scl",
-        "x-forefront-antispam-report",
-    }
-)
-
-
-def families(names: tuple[str, ...], data: SenderData) -> Families:
-    return Families(
-        verdicts=not _VERDICTS.isdisjoint(names),
-        platform=tuple(n for n in names if n.startswith(data.platform_headers)),
-        sympa=any(n.startswith("x-sympa") for n in names),
-        esp=tuple(n for n in names if n.startswith(data.esp_headers)),
-        commerce=any(n.startswith(data.commerce_headers) for n in names),
-        newsletter=any(n.startswith(data.newsletter_headers) for n in names),
-    )
 
 
 def shown(value: str) -> str:
