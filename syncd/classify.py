@@ -204,6 +204,7 @@ def _counterparts(
     direction: Direction | None,
     owner: OwnerIdentity,
     from_address: str | None,
+    from_machine: bool,
     parties: tuple[Party, ...],
     data: SenderData,
 ) -> tuple[tuple[str, ...], int]:
@@ -219,7 +220,7 @@ def _counterparts(
     if direction == "out":
         people = tuple(a for a in recipients if not _is_machine(a, data))
     elif direction == "in" and from_address is not None and from_address in group:
-        people = () if _is_machine(from_address, data) else (from_address,)
+        people = () if from_machine else (from_address,)
     else:
         people = ()
     return people, len(group)
@@ -291,7 +292,10 @@ def classify(
 
     direction, direction_reason = _direction(msg, owner, from_address, sender)
     reasons.append(direction_reason)
-    counterparts, group = _counterparts(direction, owner, from_address, parties, data)
+    from_machine = from_address is not None and data.is_machine_local(
+        from_address.partition("@")[0]
+    )
+    counterparts, group = _counterparts(direction, owner, from_address, from_machine, parties, data)
     if kind not in _PERSON_KINDS:
         counterparts = ()
     too_large = group > options.max_group_size
@@ -331,7 +335,7 @@ def classify(
         interaction_if_human=(
             direction == "in"
             and from_address is not None
-            and not _is_machine(from_address, data)
+            and not from_machine
             and not too_large
             and not draft
         ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from connectors.base import RawMessage
@@ -444,24 +445,30 @@ def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
 
 
 def _machine_sender(v: View) -> str | None:
-    if not v.from_local:
-        return None
-    if v.data.is_machine_local(v.from_local):
-        return f"no-reply style sender ({v.from_local}@)"
-    if domain_in(v.from_domain, v.data.sending_domains):
-        return f"service sending domain ({v.from_domain})"
-    if domain_in(v.from_domain, v.data.service_domains) and not _named_person(v):
-        return f"service domain ({v.from_domain})"
+    return (
+        _machine_sender_of(v.data, v.from_local, v.from_domain, v.from_name)
+        if v.from_local
+        else None
+    )
+
+
+@lru_cache(maxsize=8192)  # a mailbox has few distinct senders; the answer is theirs alone
+def _machine_sender_of(data: SenderData, local: str, domain: str, name: str) -> str | None:
+    if data.is_machine_local(local):
+        return f"no-reply style sender ({local}@)"
+    if domain_in(domain, data.sending_domains):
+        return f"service sending domain ({domain})"
+    if domain_in(domain, data.service_domains) and not _named_person(local, domain, name):
+        return f"service domain ({domain})"
     return None
 
 
-def _named_person(v: View) -> bool:
+def _named_person(local: str, domain: str, name: str) -> bool:
     """Whether the local part is the person the display name names (jane.doe, "Jane Doe"),
     not the service itself (ebay@ebay.com, "eBay")."""
-    local, domain = v.from_local, v.from_domain
-    if any(len(p) >= 3 and p in v.from_name and p not in domain for p in _LOCAL_PARTS.split(local)):
+    if any(len(p) >= 3 and p in name and p not in domain for p in _LOCAL_PARTS.split(local)):
         return True
-    return any(len(w) >= 3 and w in local and w not in domain for w in _WORDS.findall(v.from_name))
+    return any(len(w) >= 3 and w in local and w not in domain for w in _WORDS.findall(name))
 
 
 def _notification(v: View, s: Signals) -> None:
