@@ -303,10 +303,15 @@ def _build_datetime(
         offset = 0  # a nonsense zone is a broken clock setting, not a reason to lose the date
     # The wall time less its zone offset is the UTC instant: the same as building the local
     # time and calling astimezone(UTC), without a timezone object per message.
-    utc = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    utc = datetime(year, month, day, hour, minute, second if second < 60 else 59, tzinfo=UTC)
     if offset:
-        utc -= timedelta(seconds=offset)
+        utc -= _offset(offset)
     return utc if MIN_YEAR <= utc.year <= MAX_YEAR else None
+
+
+@lru_cache(maxsize=256)  # mail comes from a handful of time zones
+def _offset(seconds: int) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 # The form nearly every mail program writes: "Tue, 3 Mar 2026 09:15:00 +0100". Read with

@@ -22,6 +22,7 @@ class Families:
     platform: tuple[str, ...]
     sympa: bool
     esp: tuple[str, ...]
+    campaign: tuple[str, ...]  # the esp names of a campaign tool
     commerce: bool
     newsletter: bool
     verdicts: bool  # a receiving server's spam verdict headers
@@ -39,11 +40,13 @@ _VERDICTS = frozenset(
 
 
 def families(names: tuple[str, ...], data: SenderData) -> Families:
+    esp = tuple(n for n in names if n.startswith(data.esp_headers))
     return Families(
         verdicts=not _VERDICTS.isdisjoint(names),
         platform=tuple(n for n in names if n.startswith(data.platform_headers)),
         sympa=any(n.startswith("x-sympa") for n in names),
-        esp=tuple(n for n in names if n.startswith(data.esp_headers)),
+        esp=esp,
+        campaign=tuple(n for n in esp if n.startswith(("x-campaign", "x-mailchimp"))),
         commerce=any(n.startswith(data.commerce_headers) for n in names),
         newsletter=any(n.startswith(data.newsletter_headers) for n in names),
     )

@@ -158,7 +158,7 @@ def shown(value: str) -> str:
 
 def _token(value: str) -> str:
     """The keyword a lowercased value opens with: ``auto-replied; x=y``, ``auto-replied (z``."""
-    m = _KEYWORD.match(value)
+    m = _KEYWORD.match(value) if value else None  # mostly absent: no regex then
     return m.group(0) if m else ""
 
 
@@ -229,14 +229,19 @@ def _calendar(v: View, s: Signals) -> None:
         strong.append(f"Content-Type {v.mime_type}{suffix}")
     if "calendarmessage" in v.first_lower("content-class"):
         strong.append("Content-Class: calendarmessage")
-    hinted = [t for t in _CALENDAR_TYPES if t in v.msg.body_hints]
+    hints = v.msg.body_hints  # most bodies hold no calendar: one set operation says so
+    hinted = (
+        None
+        if hints.isdisjoint(_CALENDAR_TYPES)
+        else next(t for t in _CALENDAR_TYPES if t in hints)
+    )
     subject = _CALENDAR_SUBJECT.match(v.subject)
     sender = _calendar_sender(v) if hinted or subject else None
     if hinted and (v.mime_type != "multipart/mixed" or subject or sender or strong):
         # An invitation carries its calendar as an alternative of the text (Graph marks it
         # without any Content-Type), or comes with an invitation subject or from a calendar
         # service; a person's note with an .ics file attached (multipart/mixed) does not.
-        strong.append(f"{hinted[0]} part in the body")
+        strong.append(f"{hinted} part in the body")
     for reason in strong:
         s.add("calendar", reason)
     if subject is not None and (strong or sender):
@@ -244,7 +249,7 @@ def _calendar(v: View, s: Signals) -> None:
         if sender:
             s.add("calendar", f"calendar service sender ({sender})")
     elif hinted and not strong:
-        s.personal.append(f"{hinted[0]} file attached to a note (no invitation signals)")
+        s.personal.append(f"{hinted} file attached to a note (no invitation signals)")
 
 
 def _calendar_sender(v: View) -> str | None:
@@ -411,7 +416,7 @@ def _publication(v: View) -> list[str]:
 
 def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
     """Bulk mail is marketing when it sells, a newsletter when it is a publication."""
-    campaign = [n for n in v.families.esp if n.startswith(("x-campaign", "x-mailchimp"))]
+    campaign = v.families.campaign
     is_bulk = (
         bool(bulk)
         or bool(campaign)
