@@ -465,11 +465,9 @@ def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
 
 
 def _machine_sender(v: View) -> str | None:
-    return (
-        _machine_sender_of(v.data, v.from_local, v.from_domain, v.from_name)
-        if v.from_local
-        else None
-    )
+    if not v.from_local:
+        return None
+    return _machine_sender_of(v.data, v.from_local, v.from_domain, v.from_name)
 
 
 @lru_cache(maxsize=8192)  # a mailbox has few distinct senders; the answer is theirs alone
@@ -511,19 +509,24 @@ def _notification(v: View, s: Signals) -> None:
         s.add("notification", "Outlook files it under Other (inferenceClassification)", soft=True)
     if v.families.esp:
         s.add("notification", f"bulk mail service header {v.families.esp[0]}", soft=True)
-    mailer = v.data.bulk_mailers.search(v.first_lower("x-mailer"))
+    mailer = v.data.bulk_mailer(v.first_lower("x-mailer"))
     if mailer is not None:
-        s.add("notification", f"sent by a mass mailer ({mailer.group(0)})", soft=True)
+        s.add("notification", f"sent by a mass mailer ({mailer})", soft=True)
 
 
 def _relayed(v: View) -> str | None:
     """A service writing in a person's name: "X via Docusign", "X (Google Docs)", or a
     Reply-To that leads to someone else than the sender."""
-    if _VIA.search(v.from_name):
+    if _relays_name(v.from_name):
         return f"relays a person ({shown(v.from_name)})"
     if v.reply_to is not None and v.reply_to.partition("@")[2] != v.from_domain:
         return f"relays a person (Reply-To {v.reply_to})"
     return None
+
+
+@lru_cache(maxsize=8192)  # per sender name, like the machine-sender verdict
+def _relays_name(name: str) -> bool:
+    return _VIA.search(name) is not None
 
 
 def _weak(v: View, s: Signals) -> None:
