@@ -276,7 +276,7 @@ def classify(
         sender_address=sender.address if sender is not None else None,
         sender_name=sender.name if sender is not None else "",
         reply_to=reply_to.address if reply_to is not None else None,
-        labels=frozenset(label.upper() for label in msg.labels),
+        labels=frozenset(map(str.upper, msg.labels)),
         data=data,
         families=families_of(tuple(headers), data),
         lowered={},
