@@ -236,9 +236,13 @@ def _clean_id(token: str) -> str | None:
     token = token.strip().lower()
     if not token or len(token) > MAX_MESSAGE_ID_LENGTH:
         return None
-    if _BAD_ID_CHAR.search(token):
-        return None
-    return token
+    if token.isascii():
+        # The same test without the regex, whose Unicode \s costs a µs per id: in ASCII, the
+        # non-printables are exactly \x00-\x1f and \x7f, and the only other white space is " ".
+        bad = not token.isprintable() or " " in token or "<" in token or ">" in token
+    else:
+        bad = _BAD_ID_CHAR.search(token) is not None
+    return None if bad else token
 
 
 def normalize_message_id(value: str | None) -> str | None:
