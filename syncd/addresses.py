@@ -89,7 +89,7 @@ def _q_decode(text: str) -> bytes:
 
 
 def _collapse(text: str) -> str:
-    if _CONTROL.search(text):
+    if not text.isprintable() and _CONTROL.search(text):  # controls are never printable
         text = _CONTROL.sub(" ", text)
     return " ".join(text.split())
 
