@@ -28,13 +28,12 @@ from syncd.addresses import (
     parse_references,
 )
 from syncd.classify_data import SenderData, default_sender_data
+from syncd.classify_families import families_of
 from syncd.classify_rules import (
     SCAN,
-    Families,
     Kind,
     View,
     decide,
-    families,
     is_soft,
     is_templated,
     signals,
@@ -119,6 +118,7 @@ _ROLES: tuple[tuple[Role, str], ...] = (
 # Kinds with a person behind them: their sender (or recipients) are counterparts. The others
 # come from machines, whatever address they use.
 _PERSON_KINDS = frozenset({"human", "list", "auto_reply", "calendar"})
+_RECIPIENT_ROLES = frozenset({"to", "cc", "bcc"})
 
 
 def _first(headers: dict[str, list[str]], name: str) -> str | None:
@@ -136,13 +136,6 @@ def _header_map(headers: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
         else:
             values.append(value)
     return result
-
-
-@lru_cache(maxsize=4096)
-def _families(names: tuple[str, ...], data: SenderData) -> Families:
-    """Scanning every header name against every family was a tenth of classifying; mail
-    from one program carries the same set of names, so the answer is kept per set."""
-    return families(names, data)
 
 
 # --- parties, direction, counterparts ------------------------------------------------------
@@ -174,16 +167,34 @@ def _is_machine(addr: str, data: SenderData) -> bool:
     return data.is_machine_local(addr.partition("@")[0])
 
 
+def _roles(parties: tuple[Party, ...]) -> tuple[Party | None, Party | None, Party | None]:
+    """The first From, Sender and Reply-To party, in one pass."""
+    from_party = sender = reply_to = None
+    for p in parties:
+        role = p.role
+        if role == "from":
+            if from_party is None:
+                from_party = p
+        elif role == "sender":
+            if sender is None:
+                sender = p
+        elif role == "reply_to":
+            if reply_to is None:
+                reply_to = p
+        else:
+            break  # parties come in _ROLES order: the recipients follow
+    return from_party, sender, reply_to
+
+
 def _direction(
-    msg: RawMessage, owner: OwnerIdentity, from_address: str | None, parties: tuple[Party, ...]
+    msg: RawMessage, owner: OwnerIdentity, from_address: str | None, sender: Party | None
 ) -> tuple[Direction | None, str]:
     if from_address is not None and owner.is_owner(from_address):
         return "out", f"sent by the owner ({from_address})"
     if msg.folder_role == "sent":
         return "out", "in the Sent folder"
-    sender = next((p.address for p in parties if p.role == "sender"), None)
-    if sender is not None and owner.is_owner(sender):
-        return "out", f"Sender is the owner ({sender}), sent on behalf of From"
+    if sender is not None and owner.is_owner(sender.address):
+        return "out", f"Sender is the owner ({sender.address}), sent on behalf of From"
     if from_address is not None:
         return "in", f"received from {from_address}"
     return None, "no usable From"
@@ -193,22 +204,23 @@ def _counterparts(
     direction: Direction | None,
     owner: OwnerIdentity,
     from_address: str | None,
+    from_machine: bool,
     parties: tuple[Party, ...],
     data: SenderData,
 ) -> tuple[tuple[str, ...], int]:
     """(counterparts, size of the group the message went to, not counting the owner)."""
-    recipients = dict.fromkeys(
-        p.address
-        for p in parties
-        if p.role in ("to", "cc", "bcc") and not owner.is_owner(p.address)
-    )
+    owners = owner.addresses
+    recipients: dict[str, None] = {}
+    for p in parties:
+        if p.role in _RECIPIENT_ROLES and p.address not in owners:
+            recipients[p.address] = None
     group = dict(recipients)
     if direction == "in" and from_address is not None and not owner.is_owner(from_address):
         group[from_address] = None
     if direction == "out":
         people = tuple(a for a in recipients if not _is_machine(a, data))
     elif direction == "in" and from_address is not None and from_address in group:
-        people = () if _is_machine(from_address, data) else (from_address,)
+        people = () if from_machine else (from_address,)
     else:
         people = ()
     return people, len(group)
@@ -244,15 +256,13 @@ def classify(
     """Classify one message from its headers; never raises, whatever the headers hold."""
     headers = _header_map(msg.headers)
     parties = _parties(headers)
-    from_address = next((p.address for p in parties if p.role == "from"), None)
+    from_party, sender, reply_to = _roles(parties)
+    from_address = from_party.address if from_party is not None else None
     from_is_owner = from_address is not None and owner.is_owner(from_address)
     raw_subject = _first(headers, "subject")
     subject = decode_words(raw_subject[:_SUBJECT_RAW])[:MAX_SUBJECT_LENGTH] if raw_subject else ""
     content_type = (_first(headers, "content-type") or "")[:SCAN].lower()
     data = options.senders
-    from_party = next((p for p in parties if p.role == "from"), None)
-    sender = next((p for p in parties if p.role == "sender"), None)
-    reply_to = next((p.address for p in parties if p.role == "reply_to"), None)
     view = View(
         headers=headers,
         msg=msg,
@@ -265,10 +275,10 @@ def classify(
         from_name=from_party.name.lower() if from_party is not None else "",
         sender_address=sender.address if sender is not None else None,
         sender_name=sender.name if sender is not None else "",
-        reply_to=reply_to,
-        labels=frozenset(label.upper() for label in msg.labels),
+        reply_to=reply_to.address if reply_to is not None else None,
+        labels=frozenset(map(str.upper, msg.labels)),
         data=data,
-        families=_families(tuple(headers), data),
+        families=families_of(tuple(headers), data),
         lowered={},
     )
     found = signals(view)
@@ -280,9 +290,12 @@ def classify(
     if kind == "human":
         reasons.extend(_human_reasons(in_reply_to, references, bool(found.weak)))
 
-    direction, direction_reason = _direction(msg, owner, from_address, parties)
+    direction, direction_reason = _direction(msg, owner, from_address, sender)
     reasons.append(direction_reason)
-    counterparts, group = _counterparts(direction, owner, from_address, parties, data)
+    from_machine = from_address is not None and data.is_machine_local(
+        from_address.partition("@")[0]
+    )
+    counterparts, group = _counterparts(direction, owner, from_address, from_machine, parties, data)
     if kind not in _PERSON_KINDS:
         counterparts = ()
     too_large = group > options.max_group_size
@@ -322,7 +335,7 @@ def classify(
         interaction_if_human=(
             direction == "in"
             and from_address is not None
-            and not _is_machine(from_address, data)
+            and not from_machine
             and not too_large
             and not draft
         ),

@@ -91,6 +91,10 @@ class SenderData:
     def is_machine_local(self, local: str) -> bool:
         return _machine_local(self, local)
 
+    def bulk_mailer(self, x_mailer: str) -> str | None:
+        """The mass mailer a lowercased X-Mailer value names, if any."""
+        return _bulk_mailer(self, x_mailer) if x_mailer else None
+
     def look_alike(self, domain: str) -> str | None:
         """The brand a sender domain imitates, if it names one it does not belong to."""
         return _look_alike(self, domain)
@@ -109,6 +113,14 @@ class SenderData:
 @lru_cache(maxsize=8192)
 def _machine_local(data: SenderData, local: str) -> bool:
     return data.machine_local.fullmatch(local) is not None
+
+
+# X-Mailer values repeat too (a few programs and versions), and searching the list of mass
+# mailers in one costs more than the rest of the rule.
+@lru_cache(maxsize=4096)
+def _bulk_mailer(data: SenderData, x_mailer: str) -> str | None:
+    m = data.bulk_mailers.search(x_mailer)
+    return m.group(0) if m else None
 
 
 @lru_cache(maxsize=8192)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import encodings.aliases
 import quopri
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime, getaddresses
 
@@ -587,3 +588,11 @@ def test_parse_addresses_names_outlook_writes() -> None:
     longest = "a" * (320 - len("@example.com")) + "@example.com"
     assert normalize_address(longest) == longest  # 320 characters is the limit
     assert normalize_address("a" + longest) is None
+
+
+@pytest.mark.parametrize("code", range(128))
+def test_message_id_ascii_fast_path_rejects_what_the_pattern_rejects(code: int) -> None:
+    # _clean_id skips its regex for ASCII ids; every ASCII character must get the same answer.
+    token = f"a{chr(code)}b@example.com"
+    expected = None if re.search(r"[\s<>\x00-\x1f\x7f]", token) else token.lower()
+    assert normalize_message_id(token) == expected
