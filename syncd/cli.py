@@ -376,7 +376,7 @@ def import_(
 def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
     from connectors.base import ConnectorError
     from connectors.vcard import read_vcard_files
-    from syncd.contacts import merge_card
+    from syncd.vcard_import import import_cards
 
     counts = {"created": 0, "updated": 0, "unmatched": 0, "skipped": 0, "files": 0}
     now = app.now()
@@ -388,8 +388,10 @@ def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
             if parsed.error:
                 problems.append(f"{file}: {parsed.error}")
             with app.store.session() as s, s.begin():
-                for card in parsed.cards:
-                    counts[merge_card(s, app.owner_id, card, now, create=create)] += 1
+                for outcome, n in import_cards(
+                    s, app.owner_id, parsed.cards, now, create=create
+                ).items():
+                    counts[outcome] += n
     except ConnectorError as exc:
         raise InputError(str(exc)) from None
     for problem in problems:
