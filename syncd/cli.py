@@ -388,10 +388,8 @@ def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
             if parsed.error:
                 problems.append(f"{file}: {parsed.error}")
             with app.store.session() as s, s.begin():
-                for outcome, n in import_cards(
-                    s, app.owner_id, parsed.cards, now, create=create
-                ).items():
-                    counts[outcome] += n
+                done = import_cards(s, app.owner_id, parsed.cards, now, create=create)
+            counts.update({outcome: counts[outcome] + n for outcome, n in done.items()})
     except ConnectorError as exc:
         raise InputError(str(exc)) from None
     for problem in problems:
@@ -628,7 +626,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
 
     with app.store.session() as s:
         contact = find_contact(s, app.owner_id, address)
-        [row] = list_contacts(s, app.owner_id, now, app.tiers(), contact_ids=[contact.id])
+        [row] = list_contacts(s, app.owner_id, now, app.tiers(), contact_id=contact.id)
         row["notes"] = contact.notes
         row["working_hours"] = contact.working_hours
         row["dates"] = dates_of(s, contact.id)
