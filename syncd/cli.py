@@ -376,7 +376,7 @@ def import_(
 def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
     from connectors.base import ConnectorError
     from connectors.vcard import read_vcard_files
-    from syncd.contacts import merge_card
+    from syncd.vcard_import import import_cards
 
     counts = {"created": 0, "updated": 0, "unmatched": 0, "skipped": 0, "files": 0}
     now = app.now()
@@ -388,8 +388,8 @@ def _import_vcards(app: App, path: Path, create: bool, as_json: bool) -> None:
             if parsed.error:
                 problems.append(f"{file}: {parsed.error}")
             with app.store.session() as s, s.begin():
-                for card in parsed.cards:
-                    counts[merge_card(s, app.owner_id, card, now, create=create)] += 1
+                done = import_cards(s, app.owner_id, parsed.cards, now, create=create)
+            counts.update({outcome: counts[outcome] + n for outcome, n in done.items()})
     except ConnectorError as exc:
         raise InputError(str(exc)) from None
     for problem in problems:
@@ -626,7 +626,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
 
     with app.store.session() as s:
         contact = find_contact(s, app.owner_id, address)
-        [row] = list_contacts(s, app.owner_id, now, app.tiers(), contact_ids=[contact.id])
+        [row] = list_contacts(s, app.owner_id, now, app.tiers(), contact_id=contact.id)
         row["notes"] = contact.notes
         row["working_hours"] = contact.working_hours
         row["dates"] = dates_of(s, contact.id)

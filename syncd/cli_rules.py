@@ -16,17 +16,22 @@ from syncd.contacts import iso
 from syncd.outbox import Outbox, OutboxReport
 from syncd.planning import apply_rules, backtest, make_plan, sinks_for
 from syncd.rule_checks import warn_rule_problems
+from syncd.store.chunks import chunked
 from syncd.store.models import Action, ContactAddress
 
 
 def _emails(app: App, ids: set[int]) -> dict[int, str]:
+    # `ids` are the contacts of one plan's actions (bounded by the plan): chunked.
+    out: dict[int, str] = {}
     with app.store.session() as s:
-        rows = s.execute(
-            select(ContactAddress.contact_id, ContactAddress.address)
-            .where(ContactAddress.contact_id.in_(ids))
-            .order_by(ContactAddress.id.desc())
-        ).all()
-    return {cid: addr for cid, addr in rows}
+        for chunk in chunked(sorted(ids)):
+            rows = s.execute(
+                select(ContactAddress.contact_id, ContactAddress.address)
+                .where(ContactAddress.contact_id.in_(chunk))
+                .order_by(ContactAddress.id.desc())
+            ).all()
+            out.update({cid: addr for cid, addr in rows})
+    return out
 
 
 def planned_doc(pa: PlannedAction, email: str | None, state: str) -> dict[str, Any]:
@@ -72,13 +77,15 @@ def plan(app: App, as_json: bool, backtest_window: str | None) -> None:
     warn_rule_problems(app.config)
     _, result = make_plan(app.store, app.config, app.owner_id, now)
     with app.store.session() as s:
-        states = dict(
-            s.execute(
-                select(Action.key, Action.state).where(
-                    Action.owner_id == app.owner_id, Action.key.in_([a.key for a in result.actions])
-                )
-            ).all()
-        )
+        states: dict[str, str] = {}
+        for keys in chunked(a.key for a in result.actions):  # one plan's actions, chunked
+            states.update(
+                s.execute(
+                    select(Action.key, Action.state).where(
+                        Action.owner_id == app.owner_id, Action.key.in_(keys)
+                    )
+                ).all()
+            )
     emails = _emails(app, {a.contact_id for a in result.actions})
     docs = [
         planned_doc(a, emails.get(a.contact_id), states.get(a.key, "new")) for a in result.actions

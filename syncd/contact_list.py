@@ -40,7 +40,7 @@ def iter_contacts(
     now: datetime,
     tiers: Tiers,
     *,
-    contact_ids: list[int] | None = None,
+    contact_id: int | None = None,
     limit: int | None = None,
     offset: int = 0,
     page: int = PAGE,
@@ -66,8 +66,8 @@ def iter_contacts(
         .where(Contact.owner_id == owner_id)
         .order_by(last.desc().nulls_last(), Contact.id)
     )
-    if contact_ids is not None:
-        q = q.where(Contact.id.in_(contact_ids))
+    if contact_id is not None:
+        q = q.where(Contact.id == contact_id)
     if limit is not None:
         q = q.limit(limit)
     if offset:
@@ -119,6 +119,10 @@ def _aware(value: Any) -> datetime | None:
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# `ids` below are one page of the contacts query (yield_per, at most `page`, PAGE by
+# default): bounded by construction, so they go as one IN list.
 
 
 def _emails(session: Session, owner_id: int, ids: list[int]) -> dict[int, list[str]]:

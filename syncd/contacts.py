@@ -135,13 +135,13 @@ def list_contacts(
     now: datetime,
     tiers: Tiers,
     *,
-    contact_ids: list[int] | None = None,
+    contact_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every contact (or those of `contact_ids`), last interaction first; read from the
+    """Every contact (or the one of `contact_id`), last interaction first; read from the
     contact statistics a page at a time (syncd/contact_list.py)."""
     from syncd.contact_list import iter_contacts  # it builds on this module
 
-    return list(iter_contacts(session, owner_id, now, tiers, contact_ids=contact_ids))
+    return list(iter_contacts(session, owner_id, now, tiers, contact_id=contact_id))
 
 
 def is_due(contact: dict[str, Any], now: datetime) -> bool:

@@ -44,6 +44,7 @@ from syncd.report_stage import (
     staged,
 )
 from syncd.sqltime import epoch_seconds
+from syncd.store.chunks import chunked
 from syncd.store.models import Contact, ContactAddress, UTCDateTime
 
 __all__ = ["ReportParams", "month_ends", "staged"]
@@ -368,10 +369,12 @@ def _first_emails(session: Session, owner_id: int, ids: list[int]) -> dict[int, 
     out: dict[int, str] = {}
     if not ids:
         return out
-    for cid, addr in session.execute(
-        select(ContactAddress.contact_id, ContactAddress.address)
-        .where(ContactAddress.owner_id == owner_id, ContactAddress.contact_id.in_(ids))
-        .order_by(ContactAddress.id)
-    ).all():
-        out.setdefault(cid, addr)
+    # `ids` are the neglected contacts, at most `neglected` of them: bounded, and chunked.
+    for chunk in chunked(ids):
+        for cid, addr in session.execute(
+            select(ContactAddress.contact_id, ContactAddress.address)
+            .where(ContactAddress.owner_id == owner_id, ContactAddress.contact_id.in_(chunk))
+            .order_by(ContactAddress.id)
+        ).all():
+            out.setdefault(cid, addr)
     return out

@@ -42,6 +42,7 @@ from rules.templates import DEFAULT_TEMPLATES, TemplateFailed, header_safe, rend
 from syncd import failpoints
 from syncd.config import Config, parse_business_days, parse_duration, parse_hours
 from syncd.snapshot import owner_info
+from syncd.store.chunks import chunked
 from syncd.store.db import Store
 from syncd.store.models import Action, Contact, ContactAddress
 from syncd.writer import personalise
@@ -159,10 +160,11 @@ class Outbox:
     def record(self, plan: Plan, now: datetime, report: OutboxReport) -> None:
         keys = [a.key for a in plan.actions]
         with self.store.session() as s, s.begin():
-            existing = {
+            existing = {  # the keys of one plan's actions: bounded by the plan, chunked
                 a.key: a
+                for chunk in chunked(keys)
                 for a in s.scalars(
-                    select(Action).where(Action.owner_id == self.owner_id, Action.key.in_(keys))
+                    select(Action).where(Action.owner_id == self.owner_id, Action.key.in_(chunk))
                 )
             }
             for pa in plan.actions:

@@ -32,6 +32,7 @@ from rules.model import (
 from syncd.addresses import OwnerIdentity
 from syncd.config import Config, parse_hours
 from syncd.contacts import participation_counts_now
+from syncd.store.chunks import chunked
 from syncd.store.models import (
     Account,
     Action,
@@ -342,14 +343,17 @@ def _first_sources(
     out: dict[int, tuple[str, str | None]] = {}
     if isinstance(ids, set) and not ids:
         return out
-    rows = session.execute(
-        select(InteractionSource.interaction_id, Account.name, InteractionSource.thread_id)
-        .join(Account, Account.id == InteractionSource.account_id)
-        .where(InteractionSource.interaction_id.in_(ids))
-        .order_by(InteractionSource.id)
-    ).all()
-    for iid, name, thread in rows:
-        out.setdefault(iid, (name, thread))
+    # A query goes as a subquery; a set (the meetings of a few weeks) in chunks, each in
+    # source order, which is all `setdefault` needs per interaction.
+    for chunk in [ids] if not isinstance(ids, set) else chunked(sorted(ids)):
+        rows = session.execute(
+            select(InteractionSource.interaction_id, Account.name, InteractionSource.thread_id)
+            .join(Account, Account.id == InteractionSource.account_id)
+            .where(InteractionSource.interaction_id.in_(chunk))
+            .order_by(InteractionSource.id)
+        ).all()
+        for iid, name, thread in rows:
+            out.setdefault(iid, (name, thread))
     return out
 
 
