@@ -96,12 +96,14 @@ def _batch(
             counts["unmatched"] += 1
             continue
         matched = list(dict.fromkeys(owned[e] for e in emails if e in owned))
-        if not matched and not create:
-            counts["unmatched"] += 1
-            continue
+        # An address an earlier card of the group brings in is not stored yet: such a card
+        # depends on the group whether or not it matched anything stored.
         depends = len(matched) > 1 or bool(
             group.emails.intersection(emails) or group.contacts.intersection(matched)
         )
+        if not depends and not matched and not create:
+            counts["unmatched"] += 1
+            continue
         if not depends:
             stored = {e for e in emails if e in owned}
             group.cards.append((card, emails, matched[0] if matched else None, stored))
