@@ -54,7 +54,10 @@ CONTACT_COMMANDS = ["contacts show", "history", "contacts set", "contacts merge"
 
 
 def _commands(group: click.Group = cli, prefix: str = "") -> Iterator[str]:
-    for name, sub in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):  # lazily loaded commands too
+        sub = group.get_command(ctx, name)
+        assert sub is not None, name
         full = f"{prefix}{name}"
         if isinstance(sub, click.Group):
             yield from _commands(sub, full + " ")
