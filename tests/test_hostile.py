@@ -218,8 +218,17 @@ class Ran:
     rss_mb: int
 
 
+def _rss_mb() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) // 1024
+
+
 def run_on_pty(*args: str) -> Ran:
+    """Runs one command in a forked child. Its `rss_mb` is what the command added to the
+    test process's resident memory: a forked child starts with the parent's pages, and
+    under pytest-xdist that parent has grown with every test before."""
     started = time.monotonic()
+    base = _rss_mb()
     pid, fd = pty.fork()
     if pid == 0:  # the child: the pty is its terminal
         code = 1
@@ -254,7 +263,7 @@ def run_on_pty(*args: str) -> Ran:
         status=os.waitstatus_to_exitcode(raw),
         output=b"".join(chunks).decode("utf-8", errors="replace"),
         seconds=time.monotonic() - started,
-        rss_mb=usage.ru_maxrss // 1024,
+        rss_mb=max(0, usage.ru_maxrss // 1024 - base),
     )
 
 
