@@ -10,17 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, null, or_, select, true
-from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
-
 from rules.model import (
-    ContactDate as PlanDate,
-)
-from rules.model import (
+    OPEN_STATES,
     ContactSnap,
     ExistingAction,
     MeetingSnap,
@@ -29,21 +23,15 @@ from rules.model import (
     Snapshot,
     WorkingTime,
 )
+from rules.model import (
+    ContactDate as PlanDate,
+)
 from syncd.addresses import OwnerIdentity
 from syncd.config import Config, parse_hours
-from syncd.contacts import participation_counts_now
-from syncd.store.chunks import chunked
-from syncd.store.models import (
-    Account,
-    Action,
-    Contact,
-    ContactAddress,
-    ContactDate,
-    ContactStats,
-    Interaction,
-    InteractionSource,
-    Participant,
-)
+from syncd.store import snapshot as q
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SENT_WINDOW = timedelta(days=45)  # no_reply looks at mail sent in this window
@@ -80,12 +68,13 @@ def read_snapshot(
     owner = owner_info(config)
     identity = config.owner.identity()
     contacts = _contacts(session, owner_id, config, identity, at)
+    actions = _actions(session, owner_id, at) if include_actions else ()
     return Snapshot(
         owner=owner,
         contacts=contacts,
-        sent=_sent(session, owner_id, at, contacts),
-        meetings=_meetings(session, owner_id, at, identity, contacts),
-        actions=_actions(session, owner_id, at) if include_actions else (),
+        sent=_sent(session, owner_id, at, contacts, actions),
+        meetings=_meetings(session, owner_id, at, contacts),
+        actions=actions,
         default_account=_default_account(config),
     )
 
@@ -98,47 +87,17 @@ def _default_account(config: Config) -> str | None:
 def _contacts(
     session: Session, owner_id: int, config: Config, identity: OwnerIdentity, now: datetime
 ) -> dict[int, ContactSnap]:
-    S = ContactStats
     # The statistics row per contact (syncd/store/stats.py); where some participation is
     # still ahead of `now` (an upcoming meeting, or a backtest's earlier day) or there is
     # no row, the aggregate as of `now` over that contact's participations instead.
-    rows = session.execute(
-        # Plain columns, not ORM objects: 50,000 entities cost seconds to build.
-        select(
-            Contact.id,
-            Contact.name,
-            Contact.tier,
-            Contact.cadence_days,
-            Contact.timezone,
-            Contact.working_hours,
-            Contact.do_not_contact,
-            Contact.snoozed_until,
-            S.contact_id.label("cid"),
-            S.last_at.label("last"),
-            S.last_in_at.label("last_in"),
-            S.last_out_at.label("last_out"),
-            case((S.last_meeting_at.is_not(None), 1), else_=0).label("met"),
-            case((S.last_at.is_not(None), 1), else_=0).label("any_real"),
-            null().label("next_meeting"),
-            # Compared in SQL: no datetime conversion for each of 50,000 rows.
-            case((or_(S.contact_id.is_(None), S.horizon_at > now), 1), else_=0).label("ahead"),
-        )
-        .outerjoin(S, S.contact_id == Contact.id)
-        .where(Contact.owner_id == owner_id, Contact.created_at <= now)
-    ).all()
-    exact = _exact_aggregates(session, owner_id, now)
+    rows = q.contact_rows(session, owner_id, now)
+    exact = q.exact_aggregates(session, owner_id, now, MEETING_AHEAD)
     emails: dict[int, list[str]] = defaultdict(list)
-    for cid, addr in session.execute(
-        select(ContactAddress.contact_id, ContactAddress.address)
-        .where(ContactAddress.owner_id == owner_id)
-        .order_by(ContactAddress.id)
-    ).all():
+    for cid, addr in q.addresses(session, owner_id):
         emails[cid].append(addr)
     dates: dict[int, list[PlanDate]] = defaultdict(list)
-    for d in session.scalars(select(ContactDate).where(ContactDate.owner_id == owner_id)):
-        dates[d.contact_id].append(
-            PlanDate(d.kind, d.month, d.day, d.year, d.label or None)  # type: ignore[arg-type]
-        )
+    for d in q.dates(session, owner_id):
+        dates[d.contact_id].append(PlanDate(d.kind, d.month, d.day, d.year, d.label or None))
     tiers = {k: t.cadence_days for k, t in config.settings.tiers.items()}
     out: dict[int, ContactSnap] = {}
     for row in rows:
@@ -181,52 +140,6 @@ _NONE: dict[str, Any] = {
 }
 
 
-def _exact_aggregates(session: Session, owner_id: int, now: datetime) -> dict[int, Any]:
-    """Per contact with no statistics row, or a participation still ahead of `now` (an
-    upcoming meeting, or a backtest's earlier day), its aggregates as of `now`."""
-    P, S = Participant, ContactStats
-    real = participation_counts_now(now)
-    ahead = (
-        select(Contact.id)
-        .outerjoin(S, S.contact_id == Contact.id)
-        .where(Contact.owner_id == owner_id, or_(S.contact_id.is_(None), S.horizon_at > now))
-    )
-    # One pass over the covering index ix_participants_contact_stats: no join.
-    rows = session.execute(
-        select(
-            P.contact_id.label("cid"),
-            func.max(case((real, P.occurred_at))).label("last"),
-            func.max(case((and_(real, P.direction == "in"), P.occurred_at))).label("last_in"),
-            func.max(case((and_(real, P.direction == "out"), P.occurred_at))).label("last_out"),
-            func.max(case((and_(real, P.direction == "mutual"), 1), else_=0)).label("met"),
-            func.max(case((real, 1), else_=0)).label("any_real"),
-            func.min(
-                case(
-                    (
-                        and_(
-                            P.kind == "meeting",
-                            P.is_interaction.is_(True),
-                            P.occurred_at > now,
-                        ),
-                        P.occurred_at,
-                    )
-                )
-            ).label("next_meeting"),
-        )
-        .where(
-            P.owner_id == owner_id,
-            # Stated as ix_participants_contact_stats states its condition, so that the
-            # partial index applies.
-            P.contact_id.is_not(None),
-            P.is_counterpart == true(),
-            P.occurred_at <= now + MEETING_AHEAD,
-            P.contact_id.in_(ahead),
-        )
-        .group_by(P.contact_id)
-    ).all()
-    return {r.cid: r._mapping for r in rows}
-
-
 def _contact_work(c: Any) -> WorkingTime | None:
     if not c.timezone or not c.working_hours:
         return None
@@ -249,65 +162,53 @@ def _aware(value: Any) -> datetime | None:
 
 
 def _sent(
-    session: Session, owner_id: int, now: datetime, contacts: dict[int, ContactSnap]
+    session: Session,
+    owner_id: int,
+    now: datetime,
+    contacts: dict[int, ContactSnap],
+    actions: tuple[ExistingAction, ...],
 ) -> tuple[SentMail, ...]:
     """The owner's latest human mail to each contact in each thread, in the window.
 
     It counts as answered when anyone replied in its thread afterwards, or the contact
-    wrote at all afterwards (their last inbound mail is in the contact's aggregates), so
-    two grouped queries do it, however large the history.
+    wrote at all afterwards (after their last inbound mail, in the contact's aggregates).
+
+    So a mail can be waiting only for a contact whose last mail out is in the window and
+    not before their last mail in (the contact's aggregates, already read), and only from
+    that last mail in on: the mail read is that of those contacts from there (an index
+    range each), plus, for the reasons of withdrawals, all the window's mail of contacts
+    with an open action. Every mail left out was answered by the contact and no rule or
+    withdrawal tells an answered mail left out from one listed, except by its reason,
+    which is kept for the open actions. The cost follows the mail awaiting an answer, not
+    the history nor the window's traffic.
     """
-    sent = [
-        Interaction.owner_id == owner_id,
-        Interaction.kind == "email",
-        Interaction.direction == "out",
-        Interaction.is_interaction.is_(True),
-        Interaction.occurred_at > now - SENT_WINDOW,
-        Interaction.occurred_at <= now,
-    ]
-    rows = session.execute(
-        select(
-            Interaction.id,
-            Interaction.message_key,
-            Interaction.subject,
-            Interaction.thread_key,
-            Interaction.occurred_at,
-            Participant.contact_id,
-            Participant.address,
-        )
-        .join(Participant, Participant.interaction_id == Interaction.id)
-        .where(
-            *sent,
-            Participant.is_counterpart.is_(True),
-            Participant.contact_id.is_not(None),
-        )
-        .order_by(Interaction.occurred_at)
-    ).all()
+    since = now - SENT_WINDOW
+    with_actions = {
+        a.contact_id for a in actions if a.state in OPEN_STATES and a.contact_id in contacts
+    }
+    waiting = {
+        c.id
+        for c in contacts.values()
+        if c.last_outbound_at is not None
+        and c.last_outbound_at > since
+        and (c.last_inbound_at is None or c.last_outbound_at >= c.last_inbound_at)
+    }
+    rows = []
+    for r in q.sent_to(session, owner_id, waiting | with_actions, since, now):
+        last_in = contacts[r.contact_id].last_inbound_at
+        sent_at = _aware(r.occurred_at)
+        if r.contact_id in with_actions or last_in is None or (sent_at and sent_at >= last_in):
+            rows.append(r)
     last_reply: dict[str, datetime] = {}
-    # The threads as a subquery, not a list of parameters: tens of thousands of them at
-    # scale; ix_interactions_thread_replies answers each from the index alone.
-    threads = select(Interaction.thread_key).where(*sent, Interaction.thread_key.is_not(None))
-    for thread, last in session.execute(
-        select(Interaction.thread_key, func.max(Interaction.occurred_at))
-        .where(
-            Interaction.owner_id == owner_id,
-            Interaction.thread_key.in_(threads),
-            Interaction.direction == "in",
-            Interaction.is_interaction.is_(True),
-            Interaction.occurred_at > now - SENT_WINDOW,
-            Interaction.occurred_at <= now,
-        )
-        .group_by(Interaction.thread_key)
-    ).all():
+    threads = {r.thread_key for r in rows if r.thread_key is not None}
+    for thread, last in q.last_replies(session, owner_id, threads, since, now):
         stamp = _aware(last)
         if thread is not None and stamp is not None:
             last_reply[thread] = stamp
-    sources = _first_sources(session, select(Interaction.id).where(*sent)) if rows else {}
+    sources = q.first_sources(session, {r.id for r in rows})
     latest: dict[tuple[int, str], SentMail] = {}
     for r in rows:
-        contact = contacts.get(r.contact_id)
-        if contact is None:
-            continue
+        contact = contacts[r.contact_id]
         key = r.message_key
         mid = key[4:] if key.startswith("mid:") else None
         thread = r.thread_key or key
@@ -335,59 +236,11 @@ def _sent(
     return tuple(latest.values())
 
 
-def _first_sources(
-    session: Session, ids: set[int] | Select[Any]
-) -> dict[int, tuple[str, str | None]]:
-    """For each interaction (of a set, or of a query), the account and provider thread of
-    the first place it was seen."""
-    out: dict[int, tuple[str, str | None]] = {}
-    if isinstance(ids, set) and not ids:
-        return out
-    # A query goes as a subquery; a set (the meetings of a few weeks) in chunks, each in
-    # source order, which is all `setdefault` needs per interaction.
-    for chunk in [ids] if not isinstance(ids, set) else chunked(sorted(ids)):
-        rows = session.execute(
-            select(InteractionSource.interaction_id, Account.name, InteractionSource.thread_id)
-            .join(Account, Account.id == InteractionSource.account_id)
-            .where(InteractionSource.interaction_id.in_(chunk))
-            .order_by(InteractionSource.id)
-        ).all()
-        for iid, name, thread in rows:
-            out.setdefault(iid, (name, thread))
-    return out
-
-
 def _meetings(
-    session: Session,
-    owner_id: int,
-    now: datetime,
-    identity: OwnerIdentity,
-    contacts: dict[int, ContactSnap],
+    session: Session, owner_id: int, now: datetime, contacts: dict[int, ContactSnap]
 ) -> tuple[MeetingSnap, ...]:
-    rows = session.execute(
-        select(
-            Interaction.message_key,
-            Interaction.subject,
-            Interaction.occurred_at,
-            Interaction.ends_at,
-            Participant.contact_id,
-            Interaction.id,
-        )
-        .join(Participant, Participant.interaction_id == Interaction.id)
-        .where(
-            Interaction.owner_id == owner_id,
-            Interaction.kind == "meeting",
-            Interaction.is_interaction.is_(True),
-            Interaction.ends_at >= now - MEETING_BACK,
-            # A lower bound on the indexed start too (no meeting lasts a week), so the
-            # query reads the last weeks, not the whole history.
-            Interaction.occurred_at >= now - MEETING_BACK - timedelta(days=7),
-            Interaction.occurred_at <= now + MEETING_AHEAD,
-            Participant.is_counterpart.is_(True),
-            Participant.contact_id.is_not(None),
-        )
-    ).all()
-    sources = _first_sources(session, {r.id for r in rows})
+    rows = q.meetings(session, owner_id, now, MEETING_BACK, MEETING_AHEAD)
+    sources = q.first_sources(session, {r.id for r in rows})
     out = []
     for r in rows:
         c = contacts.get(r.contact_id)
@@ -411,15 +264,6 @@ def _meetings(
 
 
 def _actions(session: Session, owner_id: int, now: datetime) -> tuple[ExistingAction, ...]:
-    rows = session.scalars(
-        select(Action).where(
-            Action.owner_id == owner_id,
-            or_(
-                Action.state.in_(("planned", "executing", "failed", "created")),
-                Action.due_at >= now - ACTIONS_BACK,
-            ),
-        )
-    ).all()
     return tuple(
         ExistingAction(
             key=a.key,
@@ -430,5 +274,5 @@ def _actions(session: Session, owner_id: int, now: datetime) -> tuple[ExistingAc
             due_at=a.due_at,
             created_at=a.created_at,
         )
-        for a in rows
+        for a in q.actions(session, owner_id, now, ACTIONS_BACK)
     )

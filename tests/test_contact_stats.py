@@ -36,7 +36,7 @@ from syncd.report_stage import ReportParams
 from syncd.snapshot import read_snapshot
 from syncd.store import stats
 from syncd.store.db import Store
-from syncd.store.models import Account, ContactStats, Stream
+from syncd.store.models import Account, ContactStats, Interaction, Participant, Stream
 from tests.util import write_config
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -240,16 +240,71 @@ def _recomputed(world: World) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
+def _waiting(sent: Any) -> set[tuple[int, str, datetime]]:
+    """The mail of a snapshot that awaits an answer: all the no_reply rule acts on."""
+    return {(m.contact_id, m.message_key, m.sent_at) for m in sent if m.answered_at is None}
+
+
+def _waiting_by_scan(s: Any, world: World, now: datetime) -> set[tuple[int, str, datetime]]:
+    """The same from the whole window's sent mail, as the snapshot read it before it used
+    the contacts' last mail in and out to bound it: every human mail out in the 45 days,
+    the latest per contact and thread, unanswered when nobody replied in its thread and
+    the contact wrote nothing afterwards."""
+    since = now - timedelta(days=45)
+    contacts = read_snapshot(s, world.owner_id, world.config, now, include_actions=False).contacts
+    window = [
+        Interaction.owner_id == world.owner_id,
+        Interaction.is_interaction.is_(True),
+        Interaction.occurred_at > since,
+        Interaction.occurred_at <= now,
+    ]
+    rows = s.execute(
+        select(Interaction, Participant.contact_id)
+        .join(Participant, Participant.interaction_id == Interaction.id)
+        .where(
+            *window,
+            Interaction.kind == "email",
+            Interaction.direction == "out",
+            Participant.is_counterpart.is_(True),
+            Participant.contact_id.is_not(None),
+        )
+        .order_by(Interaction.occurred_at, Interaction.id)
+    ).all()
+    replies = s.scalars(select(Interaction).where(*window, Interaction.direction == "in")).all()
+    latest: dict[tuple[int, str], Any] = {}
+    for mail, cid in rows:
+        if cid in contacts:
+            latest[(cid, mail.thread_key or mail.message_key)] = (mail, cid)
+    out = set()
+    for mail, cid in latest.values():
+        at = _utc(mail.occurred_at)
+        last_in = contacts[cid].last_inbound_at
+        if last_in is not None and last_in > at:
+            continue
+        thread = mail.thread_key
+        if thread is not None and any(
+            r.thread_key == thread and _utc(r.occurred_at) > at for r in replies
+        ):
+            continue
+        out.add((cid, mail.message_key, at))
+    return out
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
 def _reads(world: World, *, without_stats: bool) -> tuple[Any, Any, Any]:
     """What plan, contacts list and report see (plan also at an earlier day, a backtest)."""
     tiers = Tiers({"key": 14})
     with world.store.session() as s, s.begin():
         if without_stats:
             s.execute(delete(ContactStats).where(ContactStats.owner_id == world.owner_id))
-        snaps = [
-            read_snapshot(s, world.owner_id, world.config, at, include_actions=False).contacts
-            for at in (NOW, NOW - timedelta(days=20))
-        ]
+        snaps = []
+        for at in (NOW, NOW - timedelta(days=20)):
+            snap = read_snapshot(s, world.owner_id, world.config, at, include_actions=False)
+            assert _waiting(snap.sent) == _waiting_by_scan(s, world, at)
+            snaps.append((snap.contacts, _waiting(snap.sent)))
         listed = list_contacts(s, world.owner_id, NOW, tiers)
         params = ReportParams(now=NOW, since=NOW - timedelta(days=200), tiers={"key": 14})
         doc = build_report(s, world.owner_id, params)
