@@ -67,12 +67,12 @@ def read_snapshot(
     at = as_of or now
     owner = owner_info(config)
     identity = config.owner.identity()
-    contacts = _contacts(session, owner_id, config, identity, at)
+    contacts, ahead = _contacts(session, owner_id, config, identity, at)
     actions = _actions(session, owner_id, at) if include_actions else ()
     return Snapshot(
         owner=owner,
         contacts=contacts,
-        sent=_sent(session, owner_id, at, contacts, actions),
+        sent=_sent(session, owner_id, at, contacts, ahead, actions),
         meetings=_meetings(session, owner_id, at, contacts),
         actions=actions,
         default_account=_default_account(config),
@@ -86,10 +86,13 @@ def _default_account(config: Config) -> str | None:
 
 def _contacts(
     session: Session, owner_id: int, config: Config, identity: OwnerIdentity, now: datetime
-) -> dict[int, ContactSnap]:
-    # The statistics row per contact (syncd/store/stats.py); where some participation is
-    # still ahead of `now` (an upcoming meeting, or a backtest's earlier day) or there is
-    # no row, the aggregate as of `now` over that contact's participations instead.
+) -> tuple[dict[int, ContactSnap], set[int]]:
+    """The contacts, and those whose statistics do not hold as of `now`.
+
+    The statistics row per contact (syncd/store/stats.py); where some participation is
+    still ahead of `now` (an upcoming meeting, or a backtest's earlier day) or there is
+    no row, the aggregate as of `now` over that contact's participations instead.
+    """
     rows = q.contact_rows(session, owner_id, now)
     exact = q.exact_aggregates(session, owner_id, now, MEETING_AHEAD)
     emails: dict[int, list[str]] = defaultdict(list)
@@ -101,11 +104,14 @@ def _contacts(
     tiers = {k: t.cadence_days for k, t in config.settings.tiers.items()}
     internal = identity.is_internal
     out: dict[int, ContactSnap] = {}
+    exceptions: set[int] = set()
     # Plain tuples (syncd/store/snapshot.py gives their layout): 50,000 of them.
     for cid, name, tier, cadence, zone, hours, dnc, snoozed, ahead, *stats in rows:
         addrs = emails.get(cid)
         if not addrs:
             continue
+        if ahead:
+            exceptions.add(cid)
         has_row, last, last_in, last_out, met, any_real, upcoming = (
             exact.get(cid, _NONE) if ahead else stats
         )
@@ -129,7 +135,7 @@ def _contacts(
             next_meeting_at=_aware(upcoming),
             dates=tuple(dates.get(cid, ())),
         )
-    return out
+    return out, exceptions
 
 
 # What a contact with no participation at all has (no statistics row, no aggregate).
@@ -162,6 +168,7 @@ def _sent(
     owner_id: int,
     now: datetime,
     contacts: dict[int, ContactSnap],
+    ahead: set[int],
     actions: tuple[ExistingAction, ...],
 ) -> tuple[SentMail, ...]:
     """The owner's latest human mail to each contact in each thread, in the window.
@@ -170,64 +177,63 @@ def _sent(
     wrote at all afterwards (after their last inbound mail, in the contact's aggregates).
 
     So a mail can be waiting only for a contact whose last mail out is in the window and
-    not before their last mail in (the contact's aggregates, already read), and only from
-    that last mail in on: the mail read is that of those contacts from there (an index
-    range each), plus, for the reasons of withdrawals, all the window's mail of contacts
-    with an open action. Every mail left out was answered by the contact and no rule or
-    withdrawal tells an answered mail left out from one listed, except by its reason,
-    which is kept for the open actions. The cost follows the mail awaiting an answer, not
-    the history nor the window's traffic.
+    not before their last mail in, and only from that last mail in on: the mail read is
+    that of those contacts from there (for most contacts the statistics say who, and an
+    index range each reads it), plus, for the reasons of withdrawals, all the window's
+    mail of contacts with an open action. Every mail left out was answered by the contact
+    and no rule or withdrawal tells an answered mail left out from one listed, except by
+    its reason, which is kept for the open actions. The cost follows the mail awaiting an
+    answer, not the history nor the window's traffic.
     """
     since = now - SENT_WINDOW
     with_actions = {
         a.contact_id for a in actions if a.state in OPEN_STATES and a.contact_id in contacts
     }
+    # Those the statistics cannot tell about: decided here, on their exact aggregates.
     waiting = {
-        c.id
-        for c in contacts.values()
-        if c.last_outbound_at is not None
+        cid
+        for cid in ahead
+        if (c := contacts.get(cid)) is not None
+        and c.last_outbound_at is not None
         and c.last_outbound_at > since
         and (c.last_inbound_at is None or c.last_outbound_at >= c.last_inbound_at)
     }
-    rows = []
-    for r in q.sent_to(session, owner_id, waiting | with_actions, since, now):
-        last_in = contacts[r.contact_id].last_inbound_at
-        sent_at = _aware(r.occurred_at)
-        if r.contact_id in with_actions or last_in is None or (sent_at and sent_at >= last_in):
-            rows.append(r)
-    last_reply: dict[str, datetime] = {}
-    threads = {r.thread_key for r in rows if r.thread_key is not None}
-    for thread, last in q.last_replies(session, owner_id, threads, since, now):
-        stamp = _aware(last)
-        if thread is not None and stamp is not None:
-            last_reply[thread] = stamp
-    sources = q.first_sources(session, {r.id for r in rows})
     latest: dict[tuple[int, str], SentMail] = {}
-    for r in rows:
-        contact = contacts[r.contact_id]
-        key = r.message_key
+    for (
+        _id,
+        key,
+        subject,
+        thread_key,
+        at,
+        cid,
+        address,
+        reply,
+        account,
+        thread_id,
+    ) in q.sent_waiting(session, owner_id, since, now, waiting | with_actions):
+        contact = contacts.get(cid)
+        sent_at = _aware(at)
+        if contact is None or sent_at is None:
+            continue
+        last_in = contact.last_inbound_at
+        if cid not in with_actions and last_in is not None and sent_at < last_in:
+            continue  # answered by the contact (one decided here reads its whole window)
         mid = key[4:] if key.startswith("mid:") else None
-        thread = r.thread_key or key
-        refs = (r.thread_key,) if r.thread_key and r.thread_key != mid else ()
-        sent_at = _aware(r.occurred_at) or now
-        answers = [
-            t
-            for t in (last_reply.get(r.thread_key or ""), contact.last_inbound_at)
-            if t is not None and t > sent_at
-        ]
-        account, thread_id = sources.get(r.id, ("", None))
-        latest[(r.contact_id, thread)] = SentMail(
-            contact_id=r.contact_id,
+        thread = thread_key or key
+        refs = (thread_key,) if thread_key and thread_key != mid else ()
+        answers = [t for t in (_aware(reply), last_in) if t is not None and t > sent_at]
+        latest[(cid, thread)] = SentMail(
+            contact_id=cid,
             message_key=key,
             message_id=mid,
             references=refs,
-            subject=r.subject,
-            thread_key=r.thread_key,
+            subject=subject,
+            thread_key=thread_key,
             thread_id=thread_id,
-            account=account,
+            account=account or "",
             sent_at=sent_at,
             answered_at=min(answers) if answers else None,
-            address=r.address,
+            address=address,
         )
     return tuple(latest.values())
 

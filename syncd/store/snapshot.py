@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, case, func, null, or_, select, true, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from syncd.store.chunks import chunked
@@ -155,77 +155,103 @@ def dates(session: Session, owner_id: int) -> list[Any]:
     )
 
 
-def sent_to(
+def sent_waiting(
     session: Session,
     owner_id: int,
-    contact_ids: Iterable[int],
     since: datetime,
     now: datetime,
-) -> list[Any]:
-    """The owner's human mail in (`since`, `now`] to any of `contact_ids`, one row per
-    mail and contact, oldest first (ties by id).
+    contact_ids: Iterable[int] = (),
+) -> list[tuple[Any, ...]]:
+    """The owner's human mail in (`since`, `now`] that may await an answer, one row per
+    mail and contact, oldest first (ties by id): id, message_key, subject, thread_key,
+    occurred_at, contact_id, address, the latest reply in its thread in the window, and
+    the account and provider thread of the first place it was seen.
 
-    Per contact a range of ix_participants_contact_stats (contact, real, time), so the
-    cost follows the number of those contacts and of their mail in the window.
+    Which mail: from each contact whose statistics hold at `now`, its mail at or after its
+    last mail in, when its last mail out is in the window and not before its last mail in
+    (from `contact_stats`; a range of ix_participants_contact_stats per such contact);
+    and all the window's mail to `contact_ids`. Instants come raw (text on SQLite).
     """
-    out: list[Any] = []
+    M, A, Src = Interaction, Account, InteractionSource
+    reply = aliased(Interaction)
+    last_reply = (
+        select(func.max(reply.occurred_at))
+        .where(
+            reply.owner_id == owner_id,
+            reply.thread_key == M.thread_key,
+            reply.direction == "in",
+            reply.is_interaction.is_(True),
+            reply.occurred_at > since,
+            reply.occurred_at <= now,
+        )
+        .scalar_subquery()
+    )
+    # The first place it was seen (sources in id order), each from the interaction index.
+    first_account = (
+        select(Src.account_id)
+        .where(Src.interaction_id == M.id)
+        .order_by(Src.id)
+        .limit(1)
+        .correlate(M)
+        .scalar_subquery()
+    )
+    account = select(A.name).where(A.id == first_account).correlate(M).scalar_subquery()
+    thread_id = (
+        select(Src.thread_id)
+        .where(Src.interaction_id == M.id)
+        .order_by(Src.id)
+        .limit(1)
+        .correlate(M)
+        .scalar_subquery()
+    )
+    base = (
+        select(
+            M.id,
+            M.message_key,
+            M.subject,
+            M.thread_key,
+            _raw(M.occurred_at),
+            P.contact_id,
+            P.address,
+            _raw(last_reply),
+            account,
+            thread_id,
+        )
+        .select_from(P)
+        .join(M, M.id == P.interaction_id)
+        .where(
+            # As the partial index states its condition, so that it applies.
+            P.contact_id.is_not(None),
+            P.is_counterpart == true(),
+            P.is_interaction.is_(True),
+            P.occurred_at > since,
+            P.occurred_at <= now,
+            P.owner_id == owner_id,
+            M.owner_id == owner_id,
+            M.kind == "email",
+            M.direction == "out",
+            M.is_interaction.is_(True),
+            M.occurred_at > since,
+            M.occurred_at <= now,
+        )
+    )
+    found = {
+        (r[0], r[5]): tuple(r)
+        for r in session.execute(
+            base.join(S, S.contact_id == P.contact_id).where(
+                S.owner_id == owner_id,
+                S.horizon_at <= now,
+                S.last_out_at > since,
+                or_(S.last_in_at.is_(None), S.last_out_at >= S.last_in_at),
+                P.occurred_at >= func.coalesce(S.last_in_at, since),
+            )
+        )
+    }
     for chunk in chunked(sorted(set(contact_ids))):
-        out.extend(
-            session.execute(
-                select(
-                    Interaction.id,
-                    Interaction.message_key,
-                    Interaction.subject,
-                    Interaction.thread_key,
-                    Interaction.occurred_at,
-                    P.contact_id,
-                    P.address,
-                )
-                .join(Interaction, Interaction.id == P.interaction_id)
-                .where(
-                    P.contact_id.in_(chunk),
-                    # As the partial index states its condition, so that it applies.
-                    P.contact_id.is_not(None),
-                    P.is_counterpart == true(),
-                    P.is_interaction.is_(True),
-                    P.occurred_at > since,
-                    P.occurred_at <= now,
-                    P.owner_id == owner_id,
-                    Interaction.owner_id == owner_id,
-                    Interaction.kind == "email",
-                    Interaction.direction == "out",
-                    Interaction.is_interaction.is_(True),
-                    Interaction.occurred_at > since,
-                    Interaction.occurred_at <= now,
-                )
-            ).all()
-        )
-    out.sort(key=lambda r: (r.occurred_at, r.id))
-    return out
-
-
-def last_replies(
-    session: Session, owner_id: int, threads: Iterable[str], since: datetime, now: datetime
-) -> list[Any]:
-    """(thread, the latest real inbound mail in it in (`since`, `now`]) for `threads`;
-    ix_interactions_thread_replies answers each thread from the index alone."""
-    out: list[Any] = []
-    for chunk in chunked(sorted(set(threads))):
-        out.extend(
-            session.execute(
-                select(Interaction.thread_key, func.max(Interaction.occurred_at))
-                .where(
-                    Interaction.owner_id == owner_id,
-                    Interaction.thread_key.in_(chunk),
-                    Interaction.direction == "in",
-                    Interaction.is_interaction.is_(True),
-                    Interaction.occurred_at > since,
-                    Interaction.occurred_at <= now,
-                )
-                .group_by(Interaction.thread_key)
-            ).all()
-        )
-    return out
+        for r in session.execute(base.where(P.contact_id.in_(chunk))):
+            found[(r[0], r[5])] = tuple(r)
+    # Raw instants sort as instants: fixed-width text on SQLite, datetimes on PostgreSQL.
+    return sorted(found.values(), key=lambda r: (r[4], r[0]))
 
 
 def first_sources(
