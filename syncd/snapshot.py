@@ -1,9 +1,13 @@
-"""Reading what the rules plan over from the store: SQL aggregates, never whole histories.
+"""Reading what the rules plan over from the store, never whole histories (the queries are
+in syncd/store/snapshot.py).
 
-Per contact one grouped query gives the last interaction in each direction and whether
-the relationship was ever two-way; owner mail awaiting an answer and recent meetings are
-bounded by time windows, so the cost follows the size of the address book and of the last
-weeks' mail, not of the whole history. `as_of` lets a backtest read the store as it was.
+Per contact its statistics row (syncd/store/stats.py) gives the last interaction in each
+direction and whether the relationship was ever two-way, or, where they do not hold as
+of `now`, one grouped query over that contact's participations. The owner's mail awaiting
+an answer is read only for contacts whose last mail out is in the window and not before
+their last mail in, from that mail in on (see `_sent`), and meetings within a few weeks;
+so the cost follows the address book and the mail awaiting answers, not the history nor
+the window's traffic. `as_of` lets a backtest read the store as it was.
 """
 
 from __future__ import annotations
