@@ -77,7 +77,7 @@ def test_uid_set_compresses_runs() -> None:
 
 def test_gmail_fetch_uses_message_and_thread_ids_and_labels() -> None:
     from connectors.base import StreamInfo
-    from connectors.imap import HEADER_KEY, _message
+    from connectors.imap_read import HEADER_KEY, imapclient_message
 
     # As imapclient parses a Gmail FETCH (labels are bytes, ids ints).
     data = {
@@ -90,10 +90,10 @@ def test_gmail_fetch_uses_message_and_thread_ids_and_labels() -> None:
         b"X-GM-LABELS": (b"\\Inbox", b"Work"),
     }
     stream = StreamInfo("[Gmail]/All Mail", "mail", "all")
-    msg = _message(stream, 7, 42, data, gmail=True)
+    msg = imapclient_message(stream, 7, 42, data, gmail=True)
     assert msg.provider_id == "gm/1790000000000000001"
     assert msg.thread_id == "1790000000000000000"
     assert msg.labels == {"\\Seen", "\\Inbox", "Work"}
     assert msg.get("Subject") == "one" and msg.folder_role == "all"
-    plain = _message(StreamInfo("INBOX", "mail", "inbox"), 7, 42, data, gmail=False)
+    plain = imapclient_message(StreamInfo("INBOX", "mail", "inbox"), 7, 42, data, gmail=False)
     assert plain.provider_id == "INBOX/7/42" and plain.thread_id is None
