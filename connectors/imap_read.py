@@ -9,7 +9,6 @@ whose extra items (labels, ids) go through imapclient's parser.
 
 from __future__ import annotations
 
-import imaplib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from connectors.base import (
     SourceUnavailable,
     StreamInfo,
 )
-from connectors.imap_fetch import parse_fetch, uid_set
+from connectors.imap_fetch import Fetched, parse_other, read_fetch, uid_set
 from connectors.imap_pool import ImapPool
 from connectors.imap_watch import WatchedFolder
 from connectors.mailparse import parse_header_block
@@ -125,21 +124,35 @@ class ImapReader(ImapPool):
     def _fetch_raw(
         self, view: WatchedFolder, stream: StreamInfo, uids: Sequence[int]
     ) -> list[tuple[RawMessage, int]]:
-        """The header fetch through imaplib underneath imapclient, parsed by imap_fetch."""
+        """The header fetch on imaplib's connection underneath imapclient, its answer read
+        by `imap_fetch.read_fetch` (and, for any response in an unusual shape, by
+        imapclient's parser)."""
         wanted = set(uids)
         with self._errors(f"UID FETCH {stream.name}", self._dropper(view)):
             imap = view.imap
             imap.untagged_responses.pop("FETCH", None)  # stale unsolicited updates
+            store = imap.untagged_responses
+            tag = imap._command("UID", "FETCH", uid_set(uids), RAW_FETCH_ITEMS)
             try:
-                typ, data = imap.uid("FETCH", uid_set(uids), RAW_FETCH_ITEMS)
-            except imaplib.IMAP4.abort:
-                raise
-            except imaplib.IMAP4.error as exc:
-                raise SourceUnavailable(f"IMAP UID FETCH in {stream.name!r}: {exc}") from None
-        if typ != "OK":
-            raise SourceUnavailable(f"IMAP UID FETCH in {stream.name!r} answered {typ}: {data}")
+                answer = read_fetch(
+                    imap.readline,
+                    imap.read,
+                    tag,
+                    lambda typ, dat: store.setdefault(typ, []).append(dat),
+                )
+            finally:
+                imap.tagged_commands.pop(tag, None)
+            answer.fetched.extend(parse_other(answer.other))
+        if answer.status != "OK":
+            raise SourceUnavailable(
+                f"IMAP UID FETCH in {stream.name!r} answered {answer.status}: "
+                f"{answer.text.decode('utf-8', 'replace')[:200]}"
+            )
         out: list[tuple[RawMessage, int]] = []
-        for uid, got in sorted(parse_fetch(data).items()):
+        seen: dict[int, Fetched] = {}
+        for got in answer.fetched:  # the last response for a UID wins
+            seen[got.uid] = got
+        for uid, got in sorted(seen.items()):
             if uid not in wanted:
                 continue
             msg = RawMessage(
@@ -150,6 +163,7 @@ class ImapReader(ImapPool):
                 size=got.size,
                 labels=frozenset(f for f in got.flags if f.lower() != "\\recent"),
                 folder_role=stream.role,
+                truncated=got.truncated,
             )
             out.append((msg, uid))
         return out
