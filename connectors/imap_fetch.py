@@ -116,7 +116,13 @@ def read_fetch(
         m = fast(line)
         if m is not None:
             uid, flags, date, size, count = m.groups()
-            header, cut = _literal(read, int(count), max_literal)
+            n = int(count)
+            if n <= max_literal:
+                header, cut = read(n), False
+                if len(header) != n:
+                    raise imaplib.IMAP4.abort("socket error: EOF inside a literal")
+            else:
+                header, cut = _literal(read, n, max_literal)
             trailer = _line(readline)
             if uid is not None and trailer == b")\r\n":
                 fetched.append(
@@ -212,12 +218,22 @@ def parse_internaldate(value: bytes) -> datetime | None:
     if m is None or month is None:
         return None
     day, _mon, year, hour, minute, second, sign, off_h, off_m = m.groups()
-    offset = timedelta(hours=int(off_h), minutes=int(off_m))
+    zone = sign + off_h + off_m
+    offset = _ZONES.get(zone)
+    if offset is None:
+        offset = timedelta(hours=int(off_h), minutes=int(off_m)) * (-1 if sign == b"-" else 1)
+        if len(_ZONES) < 256:
+            _ZONES[zone] = offset
     try:
-        local = datetime(int(year), month, int(day), int(hour), int(minute), int(second))
+        local = datetime(
+            int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
     except ValueError:  # 31-Feb and friends
         return None
-    return (local + offset if sign == b"-" else local - offset).replace(tzinfo=UTC)
+    return local - offset
+
+
+_ZONES: dict[bytes, timedelta] = {}
 
 
 def _line(readline: Callable[[], bytes]) -> bytes:
