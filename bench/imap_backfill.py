@@ -7,11 +7,14 @@ cache, then measures in one run:
 
   (a) the raw limit: imaplib, UID FETCH of syncd's items in chunks (range strings)
   (b) imapclient's own fetch of the same items, nothing parsed beyond the library
-  (c) `syncd sync` of an imap account on that mailbox (a child process: wall time, peak RSS;
-      a first read of 20,000+ messages runs in two processes, both peaks are printed)
+  (c) `syncd sync` of an imap account on that mailbox, in one process (a child process:
+      wall time, peak RSS); and for comparison (c2) the same with the reader in a process
+      of its own (`sync.parallel_backfill_min`, syncd/pipeline.py), both peaks printed
 
-and prints the three rates, the ratios c/a and c/b, and the cost of the incremental poll
-`syncd run` makes (round trips and time, see `incremental`), at N and at --small.
+and prints the rates, the ratios c/a and c/b, the CPU time (user + system) per message of
+(b) and (c) (comparable on a loaded machine, where wall time is not) with the load average,
+and the cost of the incremental poll `syncd run` makes (round trips and time, see
+`incremental`), at N and at --small.
 
   python bench/imap_backfill.py                 # N=100,000, and 10,000 for comparison
   python bench/imap_backfill.py --n 20000 --small 5000
@@ -22,6 +25,8 @@ from __future__ import annotations
 import argparse
 import imaplib
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -57,8 +62,9 @@ MEASURE = (
     "err = p.stderr.decode();"
     "reader = [json.loads(l).get('reader_peak_rss_mb') for l in err.splitlines()"
     " if '\"pipeline.done\"' in l];"
-    "print(json.dumps({'wall': wall, 'rss_kb': resource.getrusage(resource.RUSAGE_CHILDREN)"
-    ".ru_maxrss, 'reader_mb': max(reader, default=None), 'rc': p.returncode,"
+    "ru = resource.getrusage(resource.RUSAGE_CHILDREN);"
+    "print(json.dumps({'wall': wall, 'rss_kb': ru.ru_maxrss, 'cpu': ru.ru_utime + ru.ru_stime,"
+    " 'reader_mb': max(reader, default=None), 'rc': p.returncode,"
     " 'err': err[-800:]}))"
 )
 
@@ -76,47 +82,54 @@ def fill(server, user: str, n: int, work: Path) -> None:  # type: ignore[no-unty
     append_messages(server, user, "INBOX", (f.read_bytes() for f in files))
 
 
-def raw_imaplib(server, user: str) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def raw_imaplib(server, user: str) -> tuple[int, float, float]:  # type: ignore[no-untyped-def]
     conn = imaplib.IMAP4(server.host, server.port)
     conn.login(user, server.users[user])
     conn.select("INBOX", readonly=True)
     _typ, data = conn.uid("SEARCH", "ALL")
     uids = [int(u) for u in data[0].split()]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu()
     count = 0
     for i in range(0, len(uids), CHUNK):
         part = uids[i : i + CHUNK]
         _typ, resp = conn.uid("FETCH", f"{part[0]}:{part[-1]}", RAW_FETCH_ITEMS)
         count += sum(1 for r in resp if isinstance(r, tuple))
-    elapsed = time.perf_counter() - t
+    elapsed, cpu = time.perf_counter() - t, _cpu() - cpu
     conn.logout()
-    return count, elapsed
+    return count, elapsed, cpu
 
 
-def lib_imapclient(server, user: str) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+def lib_imapclient(server, user: str) -> tuple[int, float, float]:  # type: ignore[no-untyped-def]
     import imapclient  # type: ignore[import-untyped]
 
     client = imapclient.IMAPClient(server.host, port=server.port, ssl=False)
     client.login(user, server.users[user])
     client.select_folder("INBOX", readonly=True)
     uids = client.search("ALL")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu()
     count = 0
     for i in range(0, len(uids), CHUNK):
         count += len(client.fetch(uids[i : i + CHUNK], FETCH_ITEMS))
-    elapsed = time.perf_counter() - t
+    elapsed, cpu = time.perf_counter() - t, _cpu() - cpu
     client.logout()
-    return count, elapsed
+    return count, elapsed, cpu
 
 
-def syncd_run(server, user: str, work: Path) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def syncd_run(server, user: str, work: Path, processes: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """`syncd sync` into a new store, the reader in its own process when `processes` is 2."""
     secret = work / f"{user}.pass"
     secret.write_text(server.users[user])
     secret.chmod(0o600)
-    cfg = work / f"{user}.toml"
+    cfg = work / f"{user}-{processes}.toml"
     cfg.write_text(
         f'[owner]\nname = "Alex Morgan"\naddresses = ["alex@example.com",'
-        f' "alex.morgan@example.com"]\n[store]\nurl = "sqlite:///{work}/{user}.db"\n'
+        f' "alex.morgan@example.com"]\n[store]\nurl = "sqlite:///{work}/{user}-{processes}.db"\n'
+        f"[sync]\nparallel_backfill_min = {0 if processes == 1 else 1}\n"
         f'[[accounts]]\nname = "bench"\nkind = "imap"\nhost = "127.0.0.1"\n'
         f'port = {server.port}\nsecurity = "none"\nusername = "{user}"\n'
         f'password_file = "{secret}"\n',
@@ -292,18 +305,29 @@ def main() -> None:
             raw_imaplib(server, user)  # warm the server's cache
             a = raw_imaplib(server, user)
             b = lib_imapclient(server, user)
-            c = syncd_run(server, user, work)
+            load = os.getloadavg()[0]
+            c = syncd_run(server, user, work, 1)
+            c2 = syncd_run(server, user, work, 2)
+            load = max(load, os.getloadavg()[0])
             polls = incremental(server, user)
-            rows[n] = (a, b, c, polls)
-        for n, (a, b, c, polls) in rows.items():
-            ra, rb, rc = a[0] / a[1], b[0] / b[1], n / c["wall"]
-            # A first read of a large folder runs in two processes (syncd/pipeline.py): the
-            # peak above is the larger of the two; the reader's own is shown beside it.
-            reader = f", reader process {c['reader_mb']:.0f} MB" if c.get("reader_mb") else ""
+            rows[n] = (a, b, c, c2, load, polls)
+        for n, (a, b, c, c2, load, polls) in rows.items():
+            ra, rb, rc, rc2 = a[0] / a[1], b[0] / b[1], n / c["wall"], n / c2["wall"]
+            # In (c2) the peak is the larger of the two processes; the reader's is beside it.
+            reader = f", reader process {c2['reader_mb']:.0f} MB" if c2.get("reader_mb") else ""
+            us = {k: v * 1e6 / n for k, v in (("b", b[2]), ("c", c["cpu"]), ("c2", c2["cpu"]))}
             print(
                 f"N={n:,}: (a) imaplib {ra:,.0f}/s  (b) imapclient {rb:,.0f}/s"
-                f"  (c) syncd sync {rc:,.0f}/s ({c['wall']:.1f} s, peak RSS"
-                f" {c['rss_kb'] / 1024:.0f} MB{reader})  c/a {rc / ra:.2f}  c/b {rc / rb:.2f}"
+                f"  (c) syncd sync, one process {rc:,.0f}/s ({c['wall']:.1f} s, peak RSS"
+                f" {c['rss_kb'] / 1024:.0f} MB)  c/a {rc / ra:.2f}  c/b {rc / rb:.2f}"
+            )
+            print(
+                f"        (c2) two processes {rc2:,.0f}/s ({c2['wall']:.1f} s, peak RSS"
+                f" {c2['rss_kb'] / 1024:.0f} MB{reader})  c2/b {rc2 / rb:.2f}"
+            )
+            print(
+                f"        CPU per message (user+sys, load {load:.1f}): (b) {us['b']:.0f} µs"
+                f"  (c) {us['c']:.0f} µs  (c2) {us['c2']:.0f} µs  b/c {us['b'] / us['c']:.2f}"
             )
             for case, poll in polls.items():
                 print(
