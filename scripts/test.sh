@@ -13,6 +13,10 @@ if [ "${1:-}" = "--fast" ]; then
   shift
   tier=(-m "not integration and not slow")
 fi
+# Compiled modules are cached even where the environment says not to write bytecode: each
+# worker and each `python -m syncd` the tests start would otherwise compile syncd and
+# rewrite the test modules again (__pycache__ is ignored by git).
+unset PYTHONDONTWRITEBYTECODE
 # The tests run in parallel, one worker per CPU (SYNCD_TEST_WORKERS=0: in this process);
 # each worker starts its own Dovecot and Radicale and uses its own PostgreSQL databases.
 exec python -m pytest -n "${SYNCD_TEST_WORKERS:-auto}" --maxprocesses 4 "${tier[@]}" "$@"

@@ -232,12 +232,14 @@ HOSTILE = [
 
 @pytest.mark.parametrize(("template", "expected"), HOSTILE)
 def test_hostile_templates_fail_fast_with_a_clear_message(template: str, expected: str) -> None:
-    started = time.perf_counter()
+    # CPU time, not wall time: the bound is on the work a template can cause, and it holds
+    # on a loaded machine too (the render runs in this process).
+    started = time.process_time()
     message = failure(template)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert expected in message
     assert message.startswith("template")
-    assert elapsed < 2.0, f"took {elapsed:.2f} s"
+    assert elapsed < 2.0, f"took {elapsed:.2f} s of CPU"
 
 
 # --- subjects and header safety ----------------------------------------------------------

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
+import select
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -78,18 +85,113 @@ def write_config(path: Path, body: str, *, store_url: str | None = None) -> Path
 def run_cli(
     *args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
+    """`python -m syncd ARGS` in a process of its own; forked from a pre-imported
+    interpreter (tests/cli_fork.py) unless SYNCD_TEST_FORK=0 asks for a fresh one."""
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run(
-        [sys.executable, "-m", "syncd", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    if os.environ.get("SYNCD_TEST_FORK", "1") == "0":
+        proc = subprocess.run(
+            [sys.executable, "-m", "syncd", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    else:
+        proc = _fork_server().run(list(args), full_env, timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"syncd {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
     return proc
+
+
+class _ForkServer:
+    """The client of tests/cli_fork.py: one server per test process, started on first use."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.folder = Path(tempfile.mkdtemp(prefix="syncd-cli-fork-"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.cli_fork"],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.buffer = b""
+        atexit.register(self.close)
+        if self._line(60) != "ready":
+            raise RuntimeError("tests/cli_fork.py did not start")
+
+    def _line(self, timeout: float) -> str | None:
+        """The server's next answer line, or None after `timeout` seconds without one."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return None
+            data = os.read(fd, 4096)
+            if not data:
+                raise RuntimeError(f"tests/cli_fork.py exited with {self.process.wait()}")
+            self.buffer += data
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode().strip()
+
+    def run(
+        self, args: list[str], env: dict[str, str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "syncd", *args]
+        with self.lock:
+            n = next(_counter)
+            out, err = self.folder / f"{n}.out", self.folder / f"{n}.err"
+            umask = os.umask(0o022)
+            os.umask(umask)
+            request = {
+                "argv": args,
+                "env": env,
+                "cwd": os.getcwd(),
+                "umask": umask,
+                "stdout": str(out),
+                "stderr": str(err),
+            }
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            pid = int(self._line(60) or "0")
+            status = self._line(timeout)
+            timed_out = status is None
+            if timed_out:
+                os.kill(pid, signal.SIGKILL)
+                status = self._line(60)
+            try:
+                stdout = out.read_text(encoding="utf-8", errors="replace")
+                stderr = err.read_text(encoding="utf-8", errors="replace")
+            finally:
+                out.unlink(missing_ok=True)
+                err.unlink(missing_ok=True)
+        if timed_out:
+            raise subprocess.TimeoutExpired(argv, timeout, stdout, stderr)
+        return subprocess.CompletedProcess(argv, int(status or "0"), stdout, stderr)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_server: _ForkServer | None = None
+
+
+def _fork_server() -> _ForkServer:
+    global _server
+    if _server is None or _server.process.poll() is not None:
+        _server = _ForkServer()
+    return _server
 
 
 def cli_json(*args: str, env: dict[str, str] | None = None) -> Any:
