@@ -1,0 +1,46 @@
+"""The triggers at their edges, each with the realistic case that needs it: the tier
+filter of every kind, keys that are stored (changing one plans the same action twice),
+and the boundaries that a flipped comparison would move."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from rules.model import ContactDate, ContactSnap, OwnerInfo, RuleSpec, Snapshot, WorkingTime
+from rules.plan import plan
+
+BERLIN = ZoneInfo("Europe/Berlin")
+OWNER = OwnerInfo(
+    "Alex Morgan",
+    "alex@example.com",
+    frozenset({"alex@example.com"}),
+    frozenset({"example.com"}),
+    WorkingTime("Europe/Berlin", time(9), time(17, 30)),
+)
+TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=BERLIN)
+PRIYA = ContactSnap(id=1, name="Priya Raman", email="priya@acme.test", two_way=True)
+DORMANT = RuleSpec("wake-up", "dormant", "hold", after_days=90)
+DATES = RuleSpec("dates", "date", "draft", after_days=3)
+
+
+def _keys(s: Snapshot, rule: RuleSpec, now: datetime = TUESDAY) -> list[str]:
+    return [a.key for a in plan(s, now, [rule]).actions]
+
+
+def test_dormant_only_for_the_tiers_the_rule_names() -> None:
+    quiet = TUESDAY - timedelta(days=120)
+    key_client = replace(PRIYA, tier="key", last_interaction_at=quiet)
+    regular = replace(PRIYA, id=2, email="jo@acme.test", tier="regular", last_interaction_at=quiet)
+    untiered = replace(PRIYA, id=3, email="sam@acme.test", last_interaction_at=quiet)
+    s = Snapshot(OWNER, {1: key_client, 2: regular, 3: untiered})
+    assert _keys(s, replace(DORMANT, tiers=frozenset({"key"}))) == ["wake-up:1:2026-07-27"]
+    assert len(_keys(s, DORMANT)) == 3
+
+
+def test_a_custom_date_without_a_label_has_a_stable_key() -> None:
+    # The key is stored with the action: it must stay the same from one run to the next.
+    for label in (None, "", "!!!"):
+        c = replace(PRIYA, dates=(ContactDate("custom", 11, 26, None, label),))
+        assert _keys(Snapshot(OWNER, {1: c}), DATES) == ["dates:1:custom:date:2026-11-26"]
