@@ -16,7 +16,16 @@
 # (tests/conftest.py: fixed examples, no shrinking, no database), so two runs of the same
 # code give the same table.
 #
-# Environment: MUTATION_CHILDREN (default 2) workers per run.
+# Affordable runs: each mutant runs its tests fastest first and stops at the first failure,
+# so a killed mutant costs little; a survivor runs every test that reaches it. The
+# scratch copy therefore loads the hypothesis profile "mutation": the "derandomized" one
+# with MUTATION_EXAMPLES examples per property (default 20; tests that set their own
+# max_examples keep it), still fixed, so two runs agree. A mutant gets at most
+# 2 * MUTATION_TIMEOUT (default 3) times the CPU time its tests took on the clean code
+# (plus a second): an endless loop dies as a timeout, which counts as caught.
+#
+# Environment: MUTATION_CHILDREN (default 2) workers per run; MUTATION_EXAMPLES;
+# MUTATION_TIMEOUT.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,7 +39,8 @@ if ! "$VENV/bin/python" -c 'import mutmut, sys; sys.exit(not mutmut.__version__.
   "$VENV/bin/python" -m pip install --quiet 'mutmut>=3.8,<4'
 fi
 export PATH="$VENV/bin:$PATH"
-export HYPOTHESIS_PROFILE=derandomized
+export HYPOTHESIS_PROFILE=derandomized # the scratch conftest then loads "mutation"
+EXAMPLES="${MUTATION_EXAMPLES:-20}"
 
 # name | modules to mutate (space separated) | test files (globs, space separated)
 MODULES=(
@@ -40,12 +50,26 @@ MODULES=(
   "slots|rules/slots.py|tests/test_slots*.py"
   "addresses|syncd/addresses.py|tests/test_addresses*.py"
   "classify|syncd/classify.py|tests/test_classify*.py"
+  "classify_rules|syncd/classify_rules.py|tests/test_classify*.py"
+  "classify_data|syncd/classify_data.py|tests/test_classify*.py"
+  "classify_families|syncd/classify_families.py|tests/test_classify*.py"
 )
 
 toml_list() { # words -> a TOML array of strings
   local out="" w
   for w in "$@"; do out+="${out:+, }\"$w\""; done
   printf '[%s]' "$out"
+}
+
+add_profile() { # the scratch copy's conftest also knows the "mutation" profile
+  cat >>"$1/tests/conftest.py" <<EOF
+
+# added by bench/mutation.sh in this scratch copy only
+settings.register_profile(
+    "mutation", settings.get_profile("derandomized"), max_examples=$EXAMPLES
+)
+settings.load_profile("mutation")
+EOF
 }
 
 run_one() {
@@ -71,8 +95,10 @@ run_one() {
     echo "pytest_add_cli_args_test_selection = $(toml_list "${tests[@]}")"
     echo "pytest_add_cli_args = [\"-p\", \"no:xdist\", \"-p\", \"no:cacheprovider\", \"-q\"]"
     echo "use_git_change_detection = false"
+    echo "timeout_multiplier = ${MUTATION_TIMEOUT:-3}"
   } >"$work/pyproject.toml.new"
   mv "$work/pyproject.toml.new" "$work/pyproject.toml"
+  add_profile "$work"
   echo "== $name: $modules against ${tests[*]}" >&2
   (cd "$work" && mutmut run --max-children "${MUTATION_CHILDREN:-2}" >"$work/run.log" 2>&1) || {
     tail -30 "$work/run.log" >&2
@@ -94,7 +120,8 @@ rerun_survivors() {
   fi
   local tests
   read -r -a tests <"$work/tests.txt"
-  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}")
+  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}" tests/conftest.py)
+  add_profile "$work"
   # shellcheck disable=SC2207
   local survivors=($(awk -F': ' '$2 == "survived" || $2 == "no tests" {gsub(/ /, "", $1); print $1}' "$work/results.txt"))
   echo "== $name: ${#survivors[@]} survivors again" >&2
