@@ -4,7 +4,8 @@
 #   bench/mutation.sh                 # every module in the table below
 #   bench/mutation.sh slots addresses # some of them (names from the first column of MODULES)
 #   bench/mutation.sh --survivors slots  # after adding tests: re-run only the last run's
-#                                        # survivors against the current tests, keep the rest
+#                                        # survivors (and timeouts) against the current
+#                                        # tests, keep the rest
 #
 # Run it before changing a core; it is not part of CI (it takes minutes per module and
 # keeps both CPUs busy). mutmut 3 reads its settings from pyproject.toml in the directory
@@ -21,11 +22,14 @@
 # scratch copy therefore loads the hypothesis profile "mutation": the "derandomized" one
 # with MUTATION_EXAMPLES examples per property (default 20; tests that set their own
 # max_examples keep it), still fixed, so two runs agree. A mutant gets at most
-# 2 * MUTATION_TIMEOUT (default 3) times the CPU time its tests took on the clean code
-# (plus a second): an endless loop dies as a timeout, which counts as caught.
+# MUTATION_TIMEOUT (default 3) times the time its tests took on the clean code (plus a
+# second) of wall time, twice that of CPU: an endless loop dies as a timeout, which counts
+# as caught. On a loaded machine the wall limit also fires on a slow but finite mutant,
+# so `--survivors` checks the timeouts again too, with MUTATION_RERUN_TIMEOUT (default
+# 10): a timeout in the final table held under the longer limit.
 #
 # Environment: MUTATION_CHILDREN (default 2) workers per run; MUTATION_EXAMPLES;
-# MUTATION_TIMEOUT.
+# MUTATION_TIMEOUT; MUTATION_RERUN_TIMEOUT.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -109,22 +113,33 @@ run_one() {
   echo "${tests[*]}" >"$work/tests.txt"
 }
 
-# Re-run only the survivors of the last run, against the tests as they are now. Valid when
-# the module is unchanged and tests were only added (a killed mutant stays killed); after a
-# change to the module, run it in full.
+# Re-run only the survivors of the last run, against the tests as they are now (the test
+# files the module's globs match now, new ones included). Valid when the module is
+# unchanged and tests were only added (a killed mutant stays killed); after a change to the
+# module, run it in full.
 rerun_survivors() {
   local name="$1" work="$ROOT/mutants/$name"
   if [ ! -f "$work/results.txt" ]; then
     echo "$name: no previous run in $work" >&2
     return 1
   fi
-  local tests
-  read -r -a tests <"$work/tests.txt"
+  local entry globs=""
+  for entry in "${MODULES[@]}"; do
+    [[ "$entry" == "$name|"* ]] && globs="${entry##*|}"
+  done
+  # shellcheck disable=SC2086 # the globs are meant to expand
+  local tests=($(cd "$ROOT" && ls $globs 2>/dev/null))
   (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}" tests/conftest.py)
   add_profile "$work"
+  local selection
+  selection="$(toml_list "${tests[@]}")"
+  sed -i "s|^pytest_add_cli_args_test_selection = .*|pytest_add_cli_args_test_selection = $selection|" \
+    "$work/pyproject.toml"
+  echo "${tests[*]}" >"$work/tests.txt"
   # shellcheck disable=SC2207
-  local survivors=($(awk -F': ' '$2 == "survived" || $2 == "no tests" {gsub(/ /, "", $1); print $1}' "$work/results.txt"))
-  echo "== $name: ${#survivors[@]} survivors again" >&2
+  local survivors=($(awk -F': ' '$2 == "survived" || $2 == "no tests" || $2 == "timeout" {gsub(/ /, "", $1); print $1}' "$work/results.txt"))
+  sed -i "s/^timeout_multiplier = .*/timeout_multiplier = ${MUTATION_RERUN_TIMEOUT:-10}/" "$work/pyproject.toml"
+  echo "== $name: ${#survivors[@]} survivors and timeouts again" >&2
   if [ ${#survivors[@]} -gt 0 ]; then
     (cd "$work" && mutmut run --max-children "${MUTATION_CHILDREN:-2}" "${survivors[@]}" >"$work/rerun.log" 2>&1) || {
       tail -30 "$work/rerun.log" >&2

@@ -8,7 +8,16 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from rules.model import ContactDate, ContactSnap, OwnerInfo, RuleSpec, Snapshot, WorkingTime
+from rules.model import (
+    ContactDate,
+    ContactSnap,
+    ExistingAction,
+    MeetingSnap,
+    OwnerInfo,
+    RuleSpec,
+    Snapshot,
+    WorkingTime,
+)
 from rules.plan import plan
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -44,3 +53,33 @@ def test_a_custom_date_without_a_label_has_a_stable_key() -> None:
     for label in (None, "", "!!!"):
         c = replace(PRIYA, dates=(ContactDate("custom", 11, 26, None, label),))
         assert _keys(Snapshot(OWNER, {1: c}), DATES) == ["dates:1:custom:date:2026-11-26"]
+
+
+# -- withdrawal reasons ------------------------------------------------------------------
+
+
+def test_after_meeting_withdrawal_says_when_the_owner_wrote() -> None:
+    end = datetime(2026, 11, 20, 16, 0, tzinfo=BERLIN)
+    meeting = MeetingSnap(
+        1,
+        "ical:review@acme.test",
+        "Review",
+        end - timedelta(hours=1),
+        end,
+        "work",
+        True,
+        emailed_after=True,
+    )
+    key = "thanks:1:ical:review@acme.test"
+    action = ExistingAction(key, "thanks", "draft", 1, "planned", TUESDAY, end)
+    rule = RuleSpec("thanks", "after_meeting", "draft")
+    cases = [
+        (end, "you wrote to them on 20 Nov"),  # sent as the meeting ended
+        (end + timedelta(days=2), "you wrote to them on 22 Nov"),
+        (end - timedelta(days=3), "you wrote to them after the meeting"),  # an older mail
+        (None, "you wrote to them after the meeting"),  # the store saw the mail, not the time
+    ]
+    for wrote, reason in cases:
+        c = replace(PRIYA, last_outbound_at=wrote)
+        s = Snapshot(OWNER, {1: c}, meetings=(meeting,), actions=(action,))
+        assert [(w.key, w.reason) for w in plan(s, TUESDAY, [rule]).withdrawals] == [(key, reason)]
