@@ -83,3 +83,39 @@ def test_after_meeting_withdrawal_says_when_the_owner_wrote() -> None:
         c = replace(PRIYA, last_outbound_at=wrote)
         s = Snapshot(OWNER, {1: c}, meetings=(meeting,), actions=(action,))
         assert [(w.key, w.reason) for w in plan(s, TUESDAY, [rule]).withdrawals] == [(key, reason)]
+
+
+def test_cadence_and_dormant_withdrawals_name_the_touch_after_the_action_was_made() -> None:
+    made = datetime(2026, 11, 18, 9, 0, tzinfo=BERLIN)
+    cadence = RuleSpec("keep-in-touch", "cadence", "draft")
+    keep = ExistingAction(
+        "keep-in-touch:1:new",
+        "keep-in-touch",
+        "draft",
+        1,
+        "planned",
+        made + timedelta(days=8),
+        made,
+    )
+    wake = ExistingAction(
+        "wake-up:1:2026-06-01", "wake-up", "hold", 1, "created", made + timedelta(days=7), made
+    )
+
+    def reasons(**touch: datetime | None) -> list[tuple[str, str]]:
+        c = replace(PRIYA, cadence_days=30, **touch)  # type: ignore[arg-type]
+        s = Snapshot(OWNER, {1: c}, actions=(keep, wake))
+        return [(w.key, w.reason) for w in plan(s, TUESDAY, [cadence, DORMANT]).withdrawals]
+
+    met = datetime(2026, 11, 20, 15, 0, tzinfo=BERLIN)
+    # a meeting since: no mail either way; withdrawals in the order they were due
+    assert reasons(last_interaction_at=met, last_outbound_at=made - timedelta(days=1)) == [
+        ("wake-up:1:2026-06-01", "you were in touch on 20 Nov"),
+        ("keep-in-touch:1:new", "you were in touch on 20 Nov"),
+    ]
+    # what the owner wrote as the action was made is what it already knew of
+    they = datetime(2026, 11, 21, 8, 0, tzinfo=BERLIN)
+    assert {
+        r for _, r in reasons(last_interaction_at=they, last_outbound_at=made, last_inbound_at=they)
+    } == {"Priya Raman wrote on 21 Nov"}
+    # and an interaction stamped the instant the action was made withdraws nothing
+    assert reasons(last_interaction_at=made, last_outbound_at=made, last_inbound_at=made) == []
