@@ -117,5 +117,8 @@ def test_cadence_and_dormant_withdrawals_name_the_touch_after_the_action_was_mad
     assert {
         r for _, r in reasons(last_interaction_at=they, last_outbound_at=made, last_inbound_at=they)
     } == {"Priya Raman wrote on 21 Nov"}
+    assert {r for _, r in reasons(last_interaction_at=met, last_inbound_at=made)} == {
+        "you were in touch on 20 Nov"
+    }
     # and an interaction stamped the instant the action was made withdraws nothing
     assert reasons(last_interaction_at=made, last_outbound_at=made, last_inbound_at=made) == []
