@@ -100,3 +100,28 @@ def test_caps_count_every_other_action_when_some_are_planned_again(
     # and the outbox's order changes nothing
     again = plan(Snapshot(OWNER, s.contacts, actions=s.actions[::-1]), MONDAY, [CADENCE], limits)
     assert again == p
+
+
+def test_a_moved_action_lands_in_the_overlap_and_keeps_its_snooze_note() -> None:
+    # One a day, and today is taken by a draft of a contact the store has forgotten (no
+    # contact id: it still counts). Jo in New York, snoozed until 11:00, moves to Tuesday,
+    # at 15:00 Berlin, the start of both working days (09:00 in New York).
+    gone = ExistingAction(
+        "newsletter:0:2026-11", "newsletter", "draft", None, "created", MONDAY, MONDAY
+    )
+    jo = ContactSnap(
+        id=2,
+        name="Jo Park",
+        email="jo@acme.test",
+        cadence_days=7,
+        timezone="America/New_York",
+        work=WorkingTime("America/New_York", time(9), time(17)),
+        snoozed_until=MONDAY.replace(hour=11),
+    )
+    p = plan(Snapshot(OWNER, {2: jo}, actions=(gone,)), MONDAY, [CADENCE], Limits(1, 10))
+    assert [(a.key, a.due_at) for a in p.actions] == [
+        ("keep-in-touch:2:new", datetime(2026, 11, 24, 15, 0, tzinfo=BERLIN))
+    ]
+    assert p.actions[0].reason.endswith(
+        "; snoozed until 23 Nov; moved to 24 Nov by the daily or weekly limit"
+    )
