@@ -122,3 +122,21 @@ def test_cadence_and_dormant_withdrawals_name_the_touch_after_the_action_was_mad
     }
     # and an interaction stamped the instant the action was made withdraws nothing
     assert reasons(last_interaction_at=made, last_outbound_at=made, last_inbound_at=made) == []
+
+
+def test_a_no_reply_action_whose_mail_left_the_snapshot_is_withdrawn() -> None:
+    # The sent mail was deleted, or it is older than the snapshot reads back.
+    key = "no-reply:1:mid:offer@example.com"
+    action = ExistingAction(key, "no-reply", "draft", 1, "planned", TUESDAY, TUESDAY)
+    rule = RuleSpec("no-reply", "no_reply", "draft", business_days=3)
+    p = plan(Snapshot(OWNER, {1: PRIYA}, actions=(action,)), TUESDAY, [rule])
+    assert [(w.key, w.reason) for w in p.withdrawals] == [
+        (key, "the mail is no longer waiting for an answer")
+    ]
+
+
+def test_a_snooze_that_ended_is_not_mentioned() -> None:
+    c = replace(PRIYA, cadence_days=7, snoozed_until=TUESDAY - timedelta(days=2))
+    (action,) = plan(Snapshot(OWNER, {1: c}), TUESDAY, [RuleSpec("k", "cadence", "draft")]).actions
+    assert action.due_at == TUESDAY
+    assert "snoozed" not in action.reason
