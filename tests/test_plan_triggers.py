@@ -140,3 +140,15 @@ def test_a_snooze_that_ended_is_not_mentioned() -> None:
     (action,) = plan(Snapshot(OWNER, {1: c}), TUESDAY, [RuleSpec("k", "cadence", "draft")]).actions
     assert action.due_at == TUESDAY
     assert "snoozed" not in action.reason
+
+
+def test_a_contact_zone_that_does_not_exist_is_read_as_the_owners() -> None:
+    # 00:30 on Thursday 10 Dec in Berlin is still Wednesday in UTC (and on a server
+    # clock set to UTC): the owner's date decides, so the birthday is today.
+    now = datetime(2026, 12, 10, 0, 30, tzinfo=BERLIN)
+    rule = replace(DATES, after_days=0)
+    for name in ("Mars/Olympus", "Not a zone", ""):
+        c = replace(PRIYA, timezone=name, dates=(ContactDate("birthday", 12, 10),))
+        (action,) = plan(Snapshot(OWNER, {1: c}), now, [rule]).actions
+        assert action.key == "dates:1:birthday:2026-12-10"
+        assert action.due_at == datetime(2026, 12, 10, 9, 0, tzinfo=BERLIN)
