@@ -15,6 +15,7 @@ from rules.model import (
     MeetingSnap,
     OwnerInfo,
     RuleSpec,
+    SentMail,
     Snapshot,
     WorkingTime,
 )
@@ -152,3 +153,14 @@ def test_a_contact_zone_that_does_not_exist_is_read_as_the_owners() -> None:
         (action,) = plan(Snapshot(OWNER, {1: c}), now, [rule]).actions
         assert action.key == "dates:1:birthday:2026-12-10"
         assert action.due_at == datetime(2026, 12, 10, 9, 0, tzinfo=BERLIN)
+
+
+def test_a_key_of_exactly_300_characters_is_hashed() -> None:
+    # The store's column holds keys shorter than 300: 299 stays as it is, 300 is hashed.
+    rule = RuleSpec("no-reply", "no_reply", "draft", business_days=3)
+    sent_at = TUESDAY - timedelta(days=10)
+    for length, hashed in ((288, False), (289, True)):
+        message_key = "mid:" + "x" * (length - 4)
+        mail = SentMail(1, message_key, "x@y", (), "Offer", None, None, "work", sent_at)
+        (action,) = plan(Snapshot(OWNER, {1: PRIYA}, sent=(mail,)), TUESDAY, [rule]).actions
+        assert len(action.key) == (27 if hashed else 11 + length)
