@@ -4,7 +4,8 @@
 #   bench/mutation.sh                 # every module in the table below
 #   bench/mutation.sh slots addresses # some of them (names from the first column of MODULES)
 #   bench/mutation.sh --survivors slots  # after adding tests: re-run only the last run's
-#                                        # survivors against the current tests, keep the rest
+#                                        # survivors (and timeouts) against the current
+#                                        # tests, keep the rest
 #
 # Run it before changing a core; it is not part of CI (it takes minutes per module and
 # keeps both CPUs busy). mutmut 3 reads its settings from pyproject.toml in the directory
@@ -16,7 +17,19 @@
 # (tests/conftest.py: fixed examples, no shrinking, no database), so two runs of the same
 # code give the same table.
 #
-# Environment: MUTATION_CHILDREN (default 2) workers per run.
+# Affordable runs: each mutant runs its tests fastest first and stops at the first failure,
+# so a killed mutant costs little; a survivor runs every test that reaches it. The
+# scratch copy therefore loads the hypothesis profile "mutation": the "derandomized" one
+# with MUTATION_EXAMPLES examples per property (default 20; tests that set their own
+# max_examples keep it), still fixed, so two runs agree. A mutant gets at most
+# MUTATION_TIMEOUT (default 3) times the time its tests took on the clean code (plus a
+# second) of wall time, twice that of CPU: an endless loop dies as a timeout, which counts
+# as caught. On a loaded machine the wall limit also fires on a slow but finite mutant,
+# so `--survivors` checks the timeouts again too, with MUTATION_RERUN_TIMEOUT (default
+# 10): a timeout in the final table held under the longer limit.
+#
+# Environment: MUTATION_CHILDREN (default 2) workers per run; MUTATION_EXAMPLES;
+# MUTATION_TIMEOUT; MUTATION_RERUN_TIMEOUT.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,7 +43,8 @@ if ! "$VENV/bin/python" -c 'import mutmut, sys; sys.exit(not mutmut.__version__.
   "$VENV/bin/python" -m pip install --quiet 'mutmut>=3.8,<4'
 fi
 export PATH="$VENV/bin:$PATH"
-export HYPOTHESIS_PROFILE=derandomized
+export HYPOTHESIS_PROFILE=derandomized # the scratch conftest then loads "mutation"
+EXAMPLES="${MUTATION_EXAMPLES:-20}"
 
 # name | modules to mutate (space separated) | test files (globs, space separated)
 MODULES=(
@@ -40,12 +54,26 @@ MODULES=(
   "slots|rules/slots.py|tests/test_slots*.py"
   "addresses|syncd/addresses.py|tests/test_addresses*.py"
   "classify|syncd/classify.py|tests/test_classify*.py"
+  "classify_rules|syncd/classify_rules.py|tests/test_classify*.py"
+  "classify_data|syncd/classify_data.py|tests/test_classify*.py"
+  "classify_families|syncd/classify_families.py|tests/test_classify*.py"
 )
 
 toml_list() { # words -> a TOML array of strings
   local out="" w
   for w in "$@"; do out+="${out:+, }\"$w\""; done
   printf '[%s]' "$out"
+}
+
+add_profile() { # the scratch copy's conftest also knows the "mutation" profile
+  cat >>"$1/tests/conftest.py" <<EOF
+
+# added by bench/mutation.sh in this scratch copy only
+settings.register_profile(
+    "mutation", settings.get_profile("derandomized"), max_examples=$EXAMPLES
+)
+settings.load_profile("mutation")
+EOF
 }
 
 run_one() {
@@ -71,8 +99,10 @@ run_one() {
     echo "pytest_add_cli_args_test_selection = $(toml_list "${tests[@]}")"
     echo "pytest_add_cli_args = [\"-p\", \"no:xdist\", \"-p\", \"no:cacheprovider\", \"-q\"]"
     echo "use_git_change_detection = false"
+    echo "timeout_multiplier = ${MUTATION_TIMEOUT:-3}"
   } >"$work/pyproject.toml.new"
   mv "$work/pyproject.toml.new" "$work/pyproject.toml"
+  add_profile "$work"
   echo "== $name: $modules against ${tests[*]}" >&2
   (cd "$work" && mutmut run --max-children "${MUTATION_CHILDREN:-2}" >"$work/run.log" 2>&1) || {
     tail -30 "$work/run.log" >&2
@@ -83,21 +113,33 @@ run_one() {
   echo "${tests[*]}" >"$work/tests.txt"
 }
 
-# Re-run only the survivors of the last run, against the tests as they are now. Valid when
-# the module is unchanged and tests were only added (a killed mutant stays killed); after a
-# change to the module, run it in full.
+# Re-run only the survivors of the last run, against the tests as they are now (the test
+# files the module's globs match now, new ones included). Valid when the module is
+# unchanged and tests were only added (a killed mutant stays killed); after a change to the
+# module, run it in full.
 rerun_survivors() {
   local name="$1" work="$ROOT/mutants/$name"
   if [ ! -f "$work/results.txt" ]; then
     echo "$name: no previous run in $work" >&2
     return 1
   fi
-  local tests
-  read -r -a tests <"$work/tests.txt"
-  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}")
+  local entry globs=""
+  for entry in "${MODULES[@]}"; do
+    [[ "$entry" == "$name|"* ]] && globs="${entry##*|}"
+  done
+  # shellcheck disable=SC2086 # the globs are meant to expand
+  local tests=($(cd "$ROOT" && ls $globs 2>/dev/null))
+  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}" tests/conftest.py)
+  add_profile "$work"
+  local selection
+  selection="$(toml_list "${tests[@]}")"
+  sed -i "s|^pytest_add_cli_args_test_selection = .*|pytest_add_cli_args_test_selection = $selection|" \
+    "$work/pyproject.toml"
+  echo "${tests[*]}" >"$work/tests.txt"
   # shellcheck disable=SC2207
-  local survivors=($(awk -F': ' '$2 == "survived" || $2 == "no tests" {gsub(/ /, "", $1); print $1}' "$work/results.txt"))
-  echo "== $name: ${#survivors[@]} survivors again" >&2
+  local survivors=($(awk -F': ' '$2 == "survived" || $2 == "no tests" || $2 == "timeout" {gsub(/ /, "", $1); print $1}' "$work/results.txt"))
+  sed -i "s/^timeout_multiplier = .*/timeout_multiplier = ${MUTATION_RERUN_TIMEOUT:-10}/" "$work/pyproject.toml"
+  echo "== $name: ${#survivors[@]} survivors and timeouts again" >&2
   if [ ${#survivors[@]} -gt 0 ]; then
     (cd "$work" && mutmut run --max-children "${MUTATION_CHILDREN:-2}" "${survivors[@]}" >"$work/rerun.log" 2>&1) || {
       tail -30 "$work/rerun.log" >&2

@@ -28,6 +28,8 @@ from rules.timeutil import (
     local_date,
     next_working_start,
     overlap_window,
+    wall,
+    working_window,
 )
 from rules.triggers import next_occurrence, occurrence_in
 
@@ -73,6 +75,27 @@ def test_business_days_between(
     first: date, last: date, quiet: frozenset[date], expected: int
 ) -> None:
     assert business_days_between(first, last, BERLIN_WORK, quiet) == expected
+
+
+# -- wall and working_window at the daylight-saving changes ---------------------------------
+
+
+def test_an_ambiguous_wall_time_is_its_first_occurrence() -> None:
+    # 02:30 on 25 Oct 2026 happens twice in Berlin: first on summer time (00:30 UTC).
+    first = wall(date(2026, 10, 25), time(2, 30), BERLIN)
+    # (an ambiguous local time never equals an instant in another zone: compare in UTC)
+    assert first.astimezone(ZoneInfo("UTC")) == datetime(
+        2026, 10, 25, 0, 30, tzinfo=ZoneInfo("UTC")
+    )
+    assert first.utcoffset() == timedelta(hours=2)
+
+
+def test_hours_inside_the_spring_gap_are_no_working_window() -> None:
+    # A 02:00-03:00 night shift: on 29 Mar 2026 02:00 does not exist (it is 03:00), so
+    # that night has no working time at all; the night before it has its hour.
+    night = WorkingTime("Europe/Berlin", time(2), time(3), frozenset(range(7)))
+    assert working_window(date(2026, 3, 29), night) is None
+    assert working_window(date(2026, 3, 28), night) == (berlin(3, 28, 2), berlin(3, 28, 3))
 
 
 # -- overlap_window ------------------------------------------------------------------------
