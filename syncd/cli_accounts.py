@@ -36,7 +36,7 @@ from syncd.config import GmailAccount, OutlookAccount
 from syncd.connect import google_credentials_path, google_features, token_key
 from syncd.errors import ConfigError, InputError, SyncdError
 from syncd.secrets import write_token_file
-from syncd.store.models import Account
+from syncd.store.accounts import account_named
 
 DEFAULT_REDIRECT_PORT = 8765
 
@@ -165,11 +165,7 @@ def _mark_ok(app: App, name: str) -> None:
         store = app.store
     except SyncdError:
         return  # no store yet: nothing to clear
-    from sqlalchemy import select
-
     with store.session() as s, s.begin():
-        acc = s.scalar(
-            select(Account).where(Account.owner_id == app.owner_id, Account.name == name)
-        )
+        acc = account_named(s, app.owner_id, name)
         if acc is not None and acc.state == "needs_reauth":
             acc.state, acc.last_error = "ok", None

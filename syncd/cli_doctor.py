@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import AuthFailed, ConnectorError
 from syncd.cli_app import App, emit_json, pass_app
@@ -44,6 +43,7 @@ from syncd.hints import auth_fix
 from syncd.rule_checks import rule_problems
 from syncd.secrets import check_secret_file, is_encrypted, read_token_file
 from syncd.store.db import SCHEMA_HEAD, Store, current_revision
+from syncd.store.errors import DatabaseError
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -144,12 +144,12 @@ def check_state_dir(config: Config) -> Check:
 def check_store(config: Config) -> Check:
     try:
         store = Store(config.store_url)
-    except (SyncdError, SQLAlchemyError, OSError) as exc:
+    except (SyncdError, DatabaseError, OSError) as exc:
         return Check("store", config.store_url, "fail", f"cannot open: {exc}", "check store.url")
     shown = store.display_url
     try:
         revision = current_revision(store.engine)
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         detail = str(getattr(exc, "orig", exc)).splitlines()[0]
         return Check(
             "store", shown, "fail", f"unreachable: {detail}", "check store.url and the server"

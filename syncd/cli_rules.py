@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from rules.model import Plan, PlannedAction
 from syncd.cli_app import App, emit_json, pass_app
@@ -16,22 +15,13 @@ from syncd.contacts import iso
 from syncd.outbox import Outbox, OutboxReport
 from syncd.planning import apply_rules, backtest, make_plan, sinks_for
 from syncd.rule_checks import warn_rule_problems
-from syncd.store.chunks import chunked
-from syncd.store.models import Action, ContactAddress
+from syncd.store.outbox import action_states, actions_listed, first_addresses, owner_first_addresses
 
 
 def _emails(app: App, ids: set[int]) -> dict[int, str]:
     # `ids` are the contacts of one plan's actions (bounded by the plan): chunked.
-    out: dict[int, str] = {}
     with app.store.session() as s:
-        for chunk in chunked(sorted(ids)):
-            rows = s.execute(
-                select(ContactAddress.contact_id, ContactAddress.address)
-                .where(ContactAddress.contact_id.in_(chunk))
-                .order_by(ContactAddress.id.desc())
-            ).all()
-            out.update({cid: addr for cid, addr in rows})
-    return out
+        return first_addresses(s, ids)
 
 
 def planned_doc(pa: PlannedAction, email: str | None, state: str) -> dict[str, Any]:
@@ -77,15 +67,7 @@ def plan(app: App, as_json: bool, backtest_window: str | None) -> None:
     warn_rule_problems(app.config)
     _, result = make_plan(app.store, app.config, app.owner_id, now)
     with app.store.session() as s:
-        states: dict[str, str] = {}
-        for keys in chunked(a.key for a in result.actions):  # one plan's actions, chunked
-            states.update(
-                s.execute(
-                    select(Action.key, Action.state).where(
-                        Action.owner_id == app.owner_id, Action.key.in_(keys)
-                    )
-                ).all()
-            )
+        states = action_states(s, app.owner_id, (a.key for a in result.actions))
     emails = _emails(app, {a.contact_id for a in result.actions})
     docs = [
         planned_doc(a, emails.get(a.contact_id), states.get(a.key, "new")) for a in result.actions
@@ -176,18 +158,8 @@ def actions() -> None:
 
 def _action_docs(app: App, state: str | None) -> list[dict[str, Any]]:
     with app.store.session() as s:
-        q = select(Action).where(Action.owner_id == app.owner_id).order_by(Action.due_at, Action.id)
-        if state:
-            q = q.where(Action.state == state)
-        rows = s.scalars(q).all()
-        emails = {
-            cid: addr
-            for cid, addr in s.execute(
-                select(ContactAddress.contact_id, ContactAddress.address)
-                .where(ContactAddress.owner_id == app.owner_id)
-                .order_by(ContactAddress.id.desc())
-            ).all()
-        }
+        rows = actions_listed(s, app.owner_id, state)
+        emails = owner_first_addresses(s, app.owner_id)
     return [
         {
             "id": a.id,

@@ -7,11 +7,12 @@ senders only they get (an employer's HR system, a building's intercom, a school 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from syncd.classify import ClassifyOptions
-from syncd.classify_data import default_sender_data
+if TYPE_CHECKING:
+    from syncd.classify import ClassifyOptions
 
 _DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 _LOCAL = re.compile(r"[a-z0-9][a-z0-9._+-]*")
@@ -53,6 +54,10 @@ class ClassifySettings(BaseModel):
 
     def options(self, max_group_size: int) -> ClassifyOptions:
         """The classifier options for these settings."""
+        # Here, not at the top: loading the config (every command does) needs no classifier.
+        from syncd.classify import ClassifyOptions
+        from syncd.classify_data import default_sender_data
+
         data = default_sender_data().extended(self.sending_domains, self.machine_local_parts)
         return ClassifyOptions(max_group_size=max_group_size, senders=data)
 

@@ -1,37 +1,89 @@
-"""`contacts list` as a stream: the contacts in pages, read from the contact statistics.
+"""`contacts list` as a stream, and the measures of a contact it shows.
 
-The order (last interaction first) and the last interaction come from `contact_stats`
-(syncd/store/stats.py), with one indexed look-up for a contact that has a participation
-still ahead of `now` (an upcoming meeting) or no statistics row. The 90-day counts and the
-strength are computed per page of contacts, over those contacts' participations of the
-last 90 days (the covering index ix_participants_contact_stats), so the first page costs
-the same whatever the size of the store, and memory follows the page, not the address book.
+The contacts come in pages from the contact statistics (syncd/store/contact_list.py): the
+first page costs the same whatever the size of the store, and memory follows the page, not
+the address book. Per page, the 90-day counts give each contact's `strength`.
+
+This module imports neither the classifier nor ingest: `syncd contacts list` loads only it,
+the config and the store. syncd/contacts.py re-exports its measures (`iso`, `strength`,
+`Tiers`, `is_due`).
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, or_, select, true
-from sqlalchemy.orm import Session
+from syncd.store.contact_list import contact_pages, emails_of, recent_counts, two_way_counts
 
-from syncd.contacts import (
-    WINDOW_DAYS,
-    Tiers,
-    is_due,
-    iso,
-    participation_counts_now,
-    strength,
-    strength_parts,
-)
-from syncd.store.models import Contact, ContactAddress, ContactStats, Interaction, Participant
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-P = Participant
 PAGE = 500
+WINDOW_DAYS = 90
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+STRENGTH_WEIGHTS = {"recency": 0.4, "frequency": 0.3, "reciprocity": 0.3}
+RECENCY_HALF_LIFE_DAYS = 30
+FREQUENCY_FULL = 12  # interactions in 90 days for a full frequency part
+RECIPROCITY_FULL = 4  # two-way interactions in 90 days for a full reciprocity part
+
+
+def strength_parts(
+    last: datetime | None, n90: int, two_way: int, now: datetime
+) -> dict[str, float]:
+    """The three parts of `strength`, each from 0 to 1 (docs/report.md explains them).
+
+    recency = 0.5 ** (days since the last interaction / 30), 0 when there was none;
+    frequency = min(1, interactions in 90 days / 12);
+    reciprocity = min(1, two-way interactions in 90 days / 4).
+    """
+    if last is None:
+        recency = 0.0
+    else:
+        days = max(0.0, (now - last).total_seconds() / 86400)
+        recency = math.pow(0.5, days / RECENCY_HALF_LIFE_DAYS)
+    return {
+        "recency": round(recency, 4),
+        "frequency": round(min(1.0, n90 / FREQUENCY_FULL), 4),
+        "reciprocity": round(min(1.0, two_way / RECIPROCITY_FULL), 4),
+    }
+
+
+def strength(last: datetime | None, n90: int, two_way: int, now: datetime) -> int:
+    """0-100 from recency (half-life 30 days), frequency and reciprocity over 90 days.
+
+    strength = 100 * (0.4 * recency + 0.3 * frequency + 0.3 * reciprocity), the parts as
+    `strength_parts` gives them; 0 for a contact never in touch.
+    """
+    if last is None:
+        return 0
+    parts = strength_parts(last, n90, two_way, now)
+    return round(100 * sum(STRENGTH_WEIGHTS[k] * v for k, v in parts.items()))
+
+
+@dataclass(frozen=True)
+class Tiers:
+    cadence_days: dict[str, int]
+
+
+def is_due(contact: dict[str, Any], now: datetime) -> bool:
+    if contact["do_not_contact"] or contact["next_due_at"] is None:
+        return False
+    snooze = contact["snoozed_until"]
+    if snooze is not None and snooze > iso(now):
+        return False
+    return bool(contact["next_due_at"] <= iso(now))
 
 
 def iter_contacts(
@@ -46,34 +98,9 @@ def iter_contacts(
     page: int = PAGE,
 ) -> Iterator[dict[str, Any]]:
     """The contacts, last interaction first (then by id), `offset` and `limit` applied."""
-    S = ContactStats
-    exact_last = (
-        select(func.max(P.occurred_at))
-        .where(
-            P.contact_id == Contact.id,
-            P.is_counterpart == true(),  # as the partial index states it
-            participation_counts_now(now),
-        )
-        .scalar_subquery()
-    )
-    # No statistics row (no participation; or rows written past ingest) or a
-    # participation ahead of `now`: the exact value, one index look-up.
-    exact = or_(S.contact_id.is_(None), S.horizon_at > now)
-    last = case((exact, exact_last), else_=S.last_at).label("last")
-    q = (
-        select(*Contact.__table__.columns, last)
-        .outerjoin(S, S.contact_id == Contact.id)
-        .where(Contact.owner_id == owner_id)
-        .order_by(last.desc().nulls_last(), Contact.id)
-    )
-    if contact_id is not None:
-        q = q.where(Contact.id == contact_id)
-    if limit is not None:
-        q = q.limit(limit)
-    if offset:
-        q = q.offset(offset)
-    result = session.execute(q.execution_options(yield_per=page))
-    for rows in result.partitions():
+    for rows in contact_pages(
+        session, owner_id, now, contact_id=contact_id, limit=limit, offset=offset, page=page
+    ):
         yield from _describe(session, owner_id, now, tiers, rows)
 
 
@@ -83,9 +110,9 @@ def _describe(
     rows = list(rows)
     ids = [r.id for r in rows]
     since = now - timedelta(days=WINDOW_DAYS)
-    emails = _emails(session, owner_id, ids)
-    n90 = _recent(session, owner_id, since, now, ids)
-    two_way = _two_way(session, owner_id, since, now, ids)
+    emails = emails_of(session, owner_id, ids)
+    n90 = recent_counts(session, owner_id, since, now, ids)
+    two_way = two_way_counts(session, owner_id, since, now, ids)
     for c in rows:
         last_dt = _aware(c.last)
         cadence = c.cadence_days or (tiers.cadence_days.get(c.tier) if c.tier else None)
@@ -119,88 +146,6 @@ def _aware(value: Any) -> datetime | None:
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-# `ids` below are one page of the contacts query (yield_per, at most `page`, PAGE by
-# default): bounded by construction, so they go as one IN list.
-
-
-def _emails(session: Session, owner_id: int, ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    if not ids:
-        return out
-    for cid, addr in session.execute(
-        select(ContactAddress.contact_id, ContactAddress.address)
-        .where(ContactAddress.owner_id == owner_id, ContactAddress.contact_id.in_(ids))
-        .order_by(ContactAddress.id)
-    ):
-        out[cid].append(addr)
-    return out
-
-
-def _page_rows(owner_id: int, ids: list[int], since: datetime, now: datetime) -> list[Any]:
-    """The page's counterpart participations that count, in the window."""
-    return [
-        P.owner_id == owner_id,
-        P.contact_id.in_(ids),
-        P.is_counterpart == true(),
-        participation_counts_now(now),
-        P.occurred_at >= since,
-    ]
-
-
-def _recent(
-    session: Session, owner_id: int, since: datetime, now: datetime, ids: list[int]
-) -> dict[int, int]:
-    """Interactions in the window, per contact of the page."""
-    if not ids:
-        return {}
-    return {
-        cid: int(n)
-        for cid, n in session.execute(
-            select(P.contact_id, func.count(func.distinct(P.interaction_id)))
-            .where(*_page_rows(owner_id, ids, since, now))
-            .group_by(P.contact_id)
-        ).all()
-        if cid is not None
-    }
-
-
-def _two_way(
-    session: Session, owner_id: int, since: datetime, now: datetime, ids: list[int]
-) -> dict[int, int]:
-    """Two-way interactions in the window: meetings, and mail in threads both sides wrote in."""
-    if not ids:
-        return {}
-    rows = _page_rows(owner_id, ids, since, now)
-    meetings = dict(
-        session.execute(
-            select(P.contact_id, func.count(func.distinct(P.interaction_id)))
-            .where(*rows, P.kind == "meeting")
-            .group_by(P.contact_id)
-        ).all()
-    )
-    threads = (
-        select(
-            P.contact_id.label("cid"),
-            Interaction.thread_key.label("thread"),
-            func.count(func.distinct(Interaction.id)).label("n"),
-        )
-        .join(Interaction, Interaction.id == P.interaction_id)
-        .where(*rows, P.kind == "email", Interaction.thread_key.is_not(None))
-        .group_by(P.contact_id, Interaction.thread_key)
-        .having(
-            and_(
-                func.sum(case((P.direction == "in", 1), else_=0)) > 0,
-                func.sum(case((P.direction == "out", 1), else_=0)) > 0,
-            )
-        )
-        .subquery()
-    )
-    mail = dict(
-        session.execute(select(threads.c.cid, func.sum(threads.c.n)).group_by(threads.c.cid)).all()
-    )
-    return {cid: int(meetings.get(cid, 0)) + int(mail.get(cid, 0)) for cid in ids}
 
 
 # --- output -----------------------------------------------------------------------------------

@@ -8,12 +8,16 @@ listed with their addresses so the next command can name one.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from syncd.contacts import resolve_contact
 from syncd.errors import NotFound
-from syncd.store.models import Contact, ContactAddress
+from syncd.store.contacts import contacts_named, contacts_named_like, first_address_by_name
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from syncd.store.models import Contact
 
 SHOWN = 10  # candidates listed in the error
 
@@ -25,17 +29,12 @@ def find_contact(session: Session, owner_id: int, text: str) -> Contact:
     wanted = " ".join(text.split()).lower()
     if not wanted:
         raise NotFound("an empty name", hint="give a name or an email address")
-    by_name = select(Contact).where(Contact.owner_id == owner_id, Contact.name.is_not(None))
-    exact = list(session.scalars(by_name.where(func.lower(Contact.name) == wanted)))
+    exact = contacts_named(session, owner_id, wanted)
     if len(exact) == 1:
         return exact[0]
     found = exact
     if not found:
-        words = [w.replace("%", r"\%").replace("_", r"\_") for w in wanted.split()]
-        query = by_name
-        for word in words:
-            query = query.where(func.lower(Contact.name).like(f"%{word}%", escape="\\"))
-        found = list(session.scalars(query.order_by(Contact.name, Contact.id).limit(SHOWN + 1)))
+        found = contacts_named_like(session, owner_id, wanted.split(), SHOWN + 1)
     if len(found) == 1:
         return found[0]
     if not found:
@@ -53,10 +52,5 @@ def find_contact(session: Session, owner_id: int, text: str) -> Contact:
 
 
 def _label(session: Session, contact: Contact) -> str:
-    address = session.scalar(
-        select(ContactAddress.address)
-        .where(ContactAddress.contact_id == contact.id)
-        .order_by(ContactAddress.address)
-        .limit(1)
-    )
+    address = first_address_by_name(session, contact.id)
     return f"{contact.name} <{address}>" if address else str(contact.name)

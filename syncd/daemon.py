@@ -53,9 +53,6 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-
 from connectors.base import ConnectorError
 from syncd.config import AnyAccount, Config, load_config, metrics_address, parse_duration
 from syncd.connect import Connectors
@@ -65,8 +62,9 @@ from syncd.leases import Leases, make_worker_id
 from syncd.metrics import Metrics
 from syncd.notify import Notifier
 from syncd.reconcile import reconcile_if_due
+from syncd.store.accounts import account_names_in_state
 from syncd.store.db import Store
-from syncd.store.models import Account
+from syncd.store.errors import DatabaseError
 from syncd.sync import StreamReport, Syncer, sources_for
 from syncd.wake import pause, waiters
 
@@ -340,7 +338,7 @@ class Daemon:
                     self._reload()
                 try:
                     self._pass()
-                except SQLAlchemyError as exc:
+                except DatabaseError as exc:
                     log.error("daemon.pass.failed", extra={"error": str(exc)[:500]})
                     self._rest(STORE_RETRY)
                     continue
@@ -462,7 +460,7 @@ class Daemon:
                 self.now(),
                 sinks_for(self.config, self.connectors),
             )
-        except (SyncdError, ConnectorError, SQLAlchemyError) as exc:
+        except (SyncdError, ConnectorError, DatabaseError) as exc:
             self.metrics.rules_runs.labels("failed").inc()
             log.error("daemon.rules.failed", extra={"error": str(exc)[:500]})
             return
@@ -479,11 +477,7 @@ class Daemon:
 
     def _parked_accounts(self) -> set[str]:
         with self.store.session() as s:
-            names = s.scalars(
-                select(Account.name).where(
-                    Account.owner_id == self.owner_id, Account.state == "needs_reauth"
-                )
-            ).all()
+            names = account_names_in_state(s, self.owner_id, "needs_reauth")
         return set(names) & set(self.accounts)
 
     # --- pauses, ticks ---

@@ -33,14 +33,14 @@ import secrets
 import socket
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from syncd.store import leases as db
 
-from syncd.store.db import Store
-from syncd.store.models import Lease
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from syncd.store.db import Store
 
 log = logging.getLogger("syncd.leases")
 
@@ -158,11 +158,7 @@ class Leases:
         generation = self._held.get(resource)
         if generation is None:
             return False
-        row = s.execute(
-            select(Lease.holder, Lease.generation)
-            .where(Lease.owner_id == self.owner_id, Lease.resource == resource)
-            .with_for_update()
-        ).first()
+        row = db.holder_for_update(s, self.owner_id, resource)
         return row is not None and row[0] == self.worker_id and row[1] == generation
 
     # --- statements -------------------------------------------------------------------------------
@@ -173,48 +169,29 @@ class Leases:
         if not resources:
             return
         with self.store.session() as s, s.begin():
-            present = set(
-                s.scalars(
-                    select(Lease.resource).where(
-                        Lease.owner_id == self.owner_id, Lease.resource.in_(resources)
-                    )
-                )
-            )
+            present = db.present(s, self.owner_id, resources)
             # sorted: concurrent inserts of the same rows in one order cannot deadlock
             missing = sorted({r for r in resources if r not in present})
             if not missing:
                 return
-            insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-            s.execute(
-                insert(Lease)
-                .values(
-                    [
-                        {
-                            "owner_id": self.owner_id,
-                            "resource": r,
-                            "generation": 0,
-                            "holder": self.worker_id if r == self._me else None,
-                            "expires_at": now + self.ttl if r == self._me else None,
-                        }
-                        for r in missing
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["owner_id", "resource"])
+            db.insert_missing(
+                s,
+                [
+                    {
+                        "owner_id": self.owner_id,
+                        "resource": r,
+                        "generation": 0,
+                        "holder": self.worker_id if r == self._me else None,
+                        "expires_at": now + self.ttl if r == self._me else None,
+                    }
+                    for r in missing
+                ],
             )
 
     def _renew_own(self, s: Session, now: datetime) -> None:
         """Extend this worker's rows (and its worker row); forget the ones taken over."""
         expires = now + self.ttl
-        rows = s.scalars(
-            select(Lease)
-            .where(
-                Lease.owner_id == self.owner_id,
-                Lease.holder == self.worker_id,
-                Lease.resource.in_([*self._held, self._me]),
-            )
-            .order_by(Lease.id)
-            .with_for_update()
-        ).all()
+        rows = db.held_for_update(s, self.owner_id, self.worker_id, [*self._held, self._me])
         kept: dict[str, int] = {}
         for row in rows:
             if row.resource == self._me:
@@ -223,11 +200,7 @@ class Leases:
                 row.expires_at = expires
                 kept[row.resource] = row.generation
         if not any(row.resource == self._me for row in rows):
-            me = s.scalar(
-                select(Lease)
-                .where(Lease.owner_id == self.owner_id, Lease.resource == self._me)
-                .with_for_update()
-            )
+            me = db.lease_for_update(s, self.owner_id, self._me)
             if me is not None:
                 me.holder, me.expires_at, me.acquired_at = self.worker_id, expires, now
         for resource in set(self._held) - set(kept):
@@ -237,54 +210,19 @@ class Leases:
     def _forget_dead_workers(self, s: Session, now: datetime) -> None:
         """Delete the rows of workers that released theirs or stopped long ago; rows another
         worker has locked are left for later (waiting on them could deadlock)."""
-        dead = s.scalars(
-            select(Lease.id)
-            .where(
-                Lease.owner_id == self.owner_id,
-                Lease.resource.startswith(WORKER),
-                Lease.resource != self._me,
-                Lease.holder.is_(None) | (Lease.expires_at < now - self.ttl),
-            )
-            .with_for_update(skip_locked=True)
-        ).all()
-        if dead:
-            s.execute(delete(Lease).where(Lease.id.in_(dead)))
+        db.delete_dead_workers(s, self.owner_id, WORKER, self._me, now - self.ttl)
 
     def _fair_share(self, s: Session, now: datetime) -> int:
         """The accounts over the live workers (this one included), rounded up."""
-        workers = s.scalar(
-            select(func.count())
-            .select_from(Lease)
-            .where(
-                Lease.owner_id == self.owner_id,
-                Lease.resource.startswith(WORKER),
-                Lease.resource != self._me,
-                Lease.holder.is_not(None),
-                Lease.expires_at > now,
-            )
-        )
-        accounts = s.scalar(
-            select(func.count())
-            .select_from(Lease)
-            .where(Lease.owner_id == self.owner_id, Lease.resource.startswith(ACCOUNT))
-        )
-        return max(1, math.ceil((accounts or 0) / ((workers or 0) + 1)))
+        workers = db.count_live(s, self.owner_id, WORKER, self._me, now)
+        accounts = db.count_prefixed(s, self.owner_id, ACCOUNT)
+        return max(1, math.ceil(accounts / (workers + 1)))
 
     def _take(self, s: Session, resources: Sequence[str], now: datetime, *, limit: int) -> None:
         """Take up to `limit` of `resources` that are free or expired, skipping locked rows."""
         if not resources or limit <= 0:
             return
-        rows = s.scalars(
-            select(Lease)
-            .where(
-                Lease.owner_id == self.owner_id,
-                Lease.resource.in_(resources),
-                (Lease.holder.is_(None)) | (Lease.expires_at <= now),
-            )
-            .order_by(Lease.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
+        rows = db.free_for_update(s, self.owner_id, resources, now, limit)
         for row in rows:
             old, old_expiry = row.holder, row.expires_at
             row.holder, row.expires_at, row.acquired_at = self.worker_id, now + self.ttl, now
@@ -307,16 +245,7 @@ class Leases:
                 )
 
     def _give_back(self, s: Session, resources: Sequence[str], why: str) -> None:
-        rows = s.scalars(
-            select(Lease)
-            .where(
-                Lease.owner_id == self.owner_id,
-                Lease.resource.in_(resources),
-                Lease.holder == self.worker_id,
-            )
-            .order_by(Lease.id)
-            .with_for_update()
-        ).all()
+        rows = db.held_for_update(s, self.owner_id, self.worker_id, resources)
         for row in rows:
             if row.resource != self._me and row.generation != self._held.get(row.resource):
                 continue

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.store.models import Account, Action, Stream
+from syncd.store.errors import DatabaseError
+from syncd.store.overview import accounts_by_state, actions_by_state, stream_states
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -51,7 +50,7 @@ class StoreCollector(Collector):
         up = GaugeMetricFamily("syncd_store_up", "1 when the store answered this scrape.")
         try:
             families = list(self._read())
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             log.warning("metrics.store.failed", extra={"error": str(exc)[:300]})
             up.add_metric([], 0)
             yield up
@@ -84,31 +83,9 @@ class StoreCollector(Collector):
         )
         actions = GaugeMetricFamily("syncd_actions", "Outbox actions by state.", labels=["state"])
         with self._store.session() as s:
-            streams = s.execute(
-                select(
-                    Account.name,
-                    Stream.name,
-                    Stream.cursor_at,
-                    Stream.last_sync_at,
-                    Stream.last_error,
-                )
-                .join(Account, Account.id == Stream.account_id)
-                .where(Stream.owner_id == self._owner_id)
-            ).all()
-            by_state = dict(
-                s.execute(
-                    select(Account.state, func.count())
-                    .where(Account.owner_id == self._owner_id)
-                    .group_by(Account.state)
-                ).all()
-            )
-            action_states = dict(
-                s.execute(
-                    select(Action.state, func.count())
-                    .where(Action.owner_id == self._owner_id)
-                    .group_by(Action.state)
-                ).all()
-            )
+            streams = stream_states(s, self._owner_id)
+            by_state = accounts_by_state(s, self._owner_id)
+            action_states = actions_by_state(s, self._owner_id)
         for account, stream, cursor_at, last_sync_at, last_error in streams:
             labels = [account, stream]
             if cursor_at is not None:

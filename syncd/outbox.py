@@ -22,10 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import (
     ConnectorError,
@@ -42,10 +39,19 @@ from rules.templates import DEFAULT_TEMPLATES, TemplateFailed, header_safe, rend
 from syncd import failpoints
 from syncd.config import Config, parse_business_days, parse_duration, parse_hours
 from syncd.snapshot import owner_info
-from syncd.store.chunks import chunked
 from syncd.store.db import Store
-from syncd.store.models import Action, Contact, ContactAddress
+from syncd.store.models import Action, Contact
+from syncd.store.outbox import (
+    action_by_key,
+    actions_by_key,
+    created_actions,
+    due_action_ids,
+    first_address,
+)
 from syncd.writer import personalise
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("syncd.outbox")
 
@@ -160,13 +166,7 @@ class Outbox:
     def record(self, plan: Plan, now: datetime, report: OutboxReport) -> None:
         keys = [a.key for a in plan.actions]
         with self.store.session() as s, s.begin():
-            existing = {  # the keys of one plan's actions: bounded by the plan, chunked
-                a.key: a
-                for chunk in chunked(keys)
-                for a in s.scalars(
-                    select(Action).where(Action.owner_id == self.owner_id, Action.key.in_(chunk))
-                )
-            }
+            existing = actions_by_key(s, self.owner_id, keys)
             for pa in plan.actions:
                 row = existing.get(pa.key)
                 if row is None:
@@ -197,9 +197,7 @@ class Outbox:
 
     def _withdraw(self, key: str, reason: str, now: datetime, report: OutboxReport) -> None:
         with self.store.session() as s, s.begin():
-            row = s.scalar(
-                select(Action).where(Action.owner_id == self.owner_id, Action.key == key)
-            )
+            row = action_by_key(s, self.owner_id, key)
             if row is None or row.state not in OPEN_STATES:
                 return
             if row.state != "created":
@@ -211,9 +209,7 @@ class Outbox:
             kind, fingerprint, account = row.kind, row.fingerprint or "", row.provider_ref
         outcome = self._remove_created(kind, key, fingerprint, account)
         with self.store.session() as s, s.begin():
-            row = s.scalar(
-                select(Action).where(Action.owner_id == self.owner_id, Action.key == key)
-            )
+            row = action_by_key(s, self.owner_id, key)
             if row is None:
                 return
             if outcome == "removed":
@@ -265,11 +261,7 @@ class Outbox:
     def reconcile(self, now: datetime, report: OutboxReport) -> None:
         """Created drafts and holds the user deleted become dismissed (never recreated)."""
         with self.store.session() as s:
-            rows = s.execute(
-                select(Action.key, Action.kind, Action.fingerprint, Action.provider_ref).where(
-                    Action.owner_id == self.owner_id, Action.state == "created"
-                )
-            ).all()
+            rows = created_actions(s, self.owner_id)
         for key, kind, fingerprint, ref in rows:
             ops = self._object_ops(kind, ref)
             if ops is None:
@@ -281,9 +273,7 @@ class Outbox:
             if state != "gone":
                 continue
             with self.store.session() as s, s.begin():
-                row = s.scalar(
-                    select(Action).where(Action.owner_id == self.owner_id, Action.key == key)
-                )
+                row = action_by_key(s, self.owner_id, key)
                 if row is not None and row.state == "created":
                     row.state, row.updated_at = "dismissed", now
                     row.reason = f"{row.reason or ''} — the user deleted or sent it".strip(" —")
@@ -293,22 +283,7 @@ class Outbox:
 
     def due_ids(self, now: datetime) -> list[int]:
         with self.store.session() as s:
-            return list(
-                s.scalars(
-                    select(Action.id)
-                    .where(
-                        Action.owner_id == self.owner_id,
-                        or_(
-                            (Action.state == "planned") & (Action.due_at <= now),
-                            Action.state == "executing",
-                            (Action.state == "failed")
-                            & Action.next_attempt_at.is_not(None)
-                            & (Action.next_attempt_at <= now),
-                        ),
-                    )
-                    .order_by(Action.due_at, Action.id)
-                )
-            )
+            return due_action_ids(s, self.owner_id, now)
 
     def execute_due(self, now: datetime, report: OutboxReport) -> None:
         for action_id in self.due_ids(now):
@@ -565,12 +540,7 @@ def _recipient(s: Session, owner_id: int, contact_id: int | None) -> _Recipient 
     if contact_id is None:
         return None
     contact = s.get(Contact, contact_id)
-    addr = s.scalar(
-        select(ContactAddress.address)
-        .where(ContactAddress.contact_id == contact_id)
-        .order_by(ContactAddress.id)
-        .limit(1)
-    )
+    addr = first_address(s, contact_id)
     if contact is None or addr is None:
         return None
     return _Recipient(contact.name, addr, _contact_work(contact.timezone, contact.working_hours))

@@ -19,20 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from syncd.classify import Classification
 from syncd.errors import SyncdError
+from syncd.store.accounts import missing_sqlite_file, owner_id_named
 from syncd.store.db import Store
-from syncd.store.models import Interaction, Owner, Participant
+from syncd.store.errors import DatabaseError
+from syncd.store.owner_mail import has_sent_mail, sent_message_keys, written_to
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from syncd.ingest import IngestContext, Prepared, _Item
 
 __all__ = [
@@ -96,45 +94,11 @@ def load_history(
     session: Session, owner_id: int, addresses: Iterable[str], message_ids: Iterable[str]
 ) -> OwnerHistory:
     """The owner's sent mail as far as it concerns `addresses` and `message_ids`."""
-    known = (
-        session.scalar(
-            select(Interaction.id)
-            .where(Interaction.owner_id == owner_id, Interaction.direction == "out")
-            .limit(1)
-        )
-        is not None
-    )
-    if not known:
+    if not has_sent_mail(session, owner_id):
         return OwnerHistory()
-    wanted = sorted(set(addresses))
-    written: set[str] = set()
-    for i in range(0, len(wanted), 500):
-        written.update(
-            session.scalars(
-                select(Participant.address)
-                .where(
-                    Participant.owner_id == owner_id,
-                    Participant.direction == "out",
-                    Participant.is_owner.is_(False),
-                    Participant.role.in_(("to", "cc", "bcc")),
-                    Participant.address.in_(wanted[i : i + 500]),
-                )
-                .distinct()
-            )
-        )
-    keys = sorted({"mid:" + m for m in message_ids})
-    sent: set[str] = set()
-    for i in range(0, len(keys), 500):
-        sent.update(
-            k.removeprefix("mid:")
-            for k in session.scalars(
-                select(Interaction.message_key).where(
-                    Interaction.owner_id == owner_id,
-                    Interaction.direction == "out",
-                    Interaction.message_key.in_(keys[i : i + 500]),
-                )
-            )
-        )
+    written = written_to(session, owner_id, addresses)
+    keys = {"mid:" + m for m in message_ids}
+    sent = {k.removeprefix("mid:") for k in sent_message_keys(session, owner_id, keys)}
     return OwnerHistory(True, frozenset(written), frozenset(sent))
 
 
@@ -214,20 +178,19 @@ def explain_history(store_url: str, owner_key: str, c: Classification) -> Verdic
     Never creates a store and never fails: without one (or without sent mail in it) the
     message is judged on its headers alone.
     """
-    url = make_url(store_url)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+    if missing_sqlite_file(store_url):
         return None
     store = Store(store_url)
     try:
         store.check_ready(auto_create=False)
         with store.read_session() as s:
-            owner_id = s.scalar(select(Owner.id).where(Owner.name == owner_key))
+            owner_id = owner_id_named(s, owner_key)
             if owner_id is None:
                 return None
             ids = (*c.references, *((c.in_reply_to,) if c.in_reply_to else ()))
             senders = (c.from_address,) if c.from_address else ()
             return weigh(c, load_history(s, owner_id, senders, ids))
-    except (SyncdError, SQLAlchemyError):
+    except (SyncdError, DatabaseError):
         return None
     finally:
         store.dispose()

@@ -1,63 +1,33 @@
-"""Folders syncd writes to (the state folder above all) and what to say when it cannot.
+"""What to say when syncd cannot write a folder or reach its store.
 
-`ensure_folder` makes a missing folder 0700 (with its parents) and checks that an existing
-one can be written; each failure is a `StoreError` of one line whose hint is the command
-that fixes it, run as the user syncd runs as (``install -d``, ``chown``). `os_error_line`
-turns any other permission error that reaches the CLI into the same kind of line.
+`ensure_folder` (syncd/folders.py, re-exported here) makes a missing folder 0700 and checks
+that an existing one can be written. `os_error_line` turns any other permission error that
+reaches the CLI into the same kind of one-line error with its fix; `handled_error` does so
+for a store that refuses.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
-from pathlib import Path
-
 from syncd.errors import StoreError, SyncdError
+from syncd.folders import ensure_folder, user_name
 
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
-        return str(os.getuid())
-
-
-def ensure_folder(folder: Path, what: str = "the state folder") -> None:
-    """Make `folder` (0700) if missing; StoreError with the fix when it cannot be written."""
-    user = _user()
-    if not folder.exists():
-        try:
-            folder.mkdir(parents=True, mode=0o700)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create {what} {folder}: {exc.strerror}",
-                hint=f"create it for the user syncd runs as ({user}), e.g. as root:"
-                f" install -d -m 0700 -o {user} {folder}; or point SYNCD_STATE_DIR or"
-                " [store] state_dir at a folder that user can write",
-            ) from None
-        return
-    if not folder.is_dir():
-        raise StoreError(f"{what} {folder} is not a folder", hint="remove it or use another path")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StoreError(
-            f"{what} {folder} is not writable by {user}",
-            hint=f"as root: chown -R {user} {folder} && chmod 700 {folder}",
-        )
+__all__ = ["ensure_folder", "handled_error", "os_error_line"]
 
 
 def handled_error(exc: BaseException) -> SyncdError | None:
     """What the CLI prints for an error that is the environment's, not a bug: a file it
     cannot write or read (one that names its path), a store that refuses or does not answer.
     None for anything else (a bug, printed with its traceback)."""
-    from sqlalchemy.exc import OperationalError
+    from syncd.store.errors import refusal_detail
 
     if isinstance(exc, OSError) and exc.filename is not None:
         return os_error_line(exc)
-    if isinstance(exc, OperationalError):
-        detail = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+    detail = refusal_detail(exc)
+    if detail is not None:
         hint = "check store.url and that the database server runs"
         if "readonly" in detail or "unable to open" in detail:
-            hint = f"the store's file and folder must belong to the user syncd runs as ({_user()})"
+            user = user_name()
+            hint = f"the store's file and folder must belong to the user syncd runs as ({user})"
         return StoreError(f"the store refused: {detail}", hint=hint)
     return None
 
@@ -65,7 +35,7 @@ def handled_error(exc: BaseException) -> SyncdError | None:
 def os_error_line(exc: OSError) -> SyncdError:
     """A handled error for an OSError that names a file: one line with a fix."""
     name = exc.filename or "a file"
-    user = _user()
+    user = user_name()
     if isinstance(exc, PermissionError):
         return SyncdError(
             f"cannot write or read {name}: {exc.strerror}",

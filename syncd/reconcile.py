@@ -39,9 +39,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from connectors.base import (
     ConnectorError,
     CursorExpired,
@@ -55,8 +52,9 @@ from syncd.connect import Connectors
 from syncd.contacts import iso
 from syncd.errors import SyncdError
 from syncd.ingest import IngestContext, IngestResult, ingest_batch, load_privacy
-from syncd.store.models import Account, InteractionSource, Stream
-from syncd.sync import AccountSources, Syncer, drop_replaced_sources, sources_for
+from syncd.store.cursors import drop_replaced_sources, stored_sources, stream_cursors, stream_row
+from syncd.store.models import Stream
+from syncd.sync import AccountSources, Syncer, sources_for
 
 log = logging.getLogger("syncd.reconcile")
 
@@ -64,7 +62,6 @@ DEFAULT_WINDOW = timedelta(days=14)
 DEFAULT_INTERVAL = timedelta(hours=6)
 RESYNC_WINDOW = timedelta(days=30)
 SAMPLE = 5
-_IN_CHUNK = 500
 
 CheckStatus = Literal["ok", "gap", "not_reconcilable", "not_synced", "cursor_expired", "error"]
 Health = Literal["healthy", "behind", "unverified", "failing"]
@@ -206,41 +203,12 @@ class _Reconciler:
 
     def _stream_row(self, name: str, kind: str, *, create: bool) -> tuple[int, str | None] | None:
         with self.syncer.store.session() as s, s.begin():
-            row = s.execute(
-                select(Stream.id, Stream.cursor).where(
-                    Stream.account_id == self.account_id, Stream.name == name
-                )
-            ).first()
-            if row is not None:
-                return row[0], row[1]
-            if not create:
-                return None
-            stream = Stream(
-                owner_id=self.syncer.owner_id,
-                account_id=self.account_id,
-                name=name,
-                kind=kind,
-                items=0,
-            )
-            s.add(stream)
-            s.flush()
-            return stream.id, None
+            return stream_row(s, self.syncer.owner_id, self.account_id, name, kind, create=create)
 
     def _stored(self, ids: set[str]) -> set[str]:
         """Which of `ids` the account has a source for (ingest's idempotency key)."""
-        wanted = sorted(ids)
-        found: set[str] = set()
         with self.syncer.store.session() as s:
-            for i in range(0, len(wanted), _IN_CHUNK):
-                found.update(
-                    s.scalars(
-                        select(InteractionSource.provider_id).where(
-                            InteractionSource.account_id == self.account_id,
-                            InteractionSource.provider_id.in_(wanted[i : i + _IN_CHUNK]),
-                        )
-                    )
-                )
-        return found
+            return stored_sources(s, self.account_id, ids)
 
     def _repair(
         self, source: Reconcilable, info: StreamInfo, stream_id: int, missing: Sequence[str]
@@ -320,16 +288,7 @@ class _Reconciler:
 def _cursors(syncer: Syncer, account: str) -> dict[str, str | None]:
     """The stored cursor of each stream of `account`, by stream name."""
     with syncer.store.session() as s:
-        return _stream_cursors(s, syncer.owner_id, account)
-
-
-def _stream_cursors(s: Session, owner_id: int, account: str) -> dict[str, str | None]:
-    rows = s.execute(
-        select(Stream.name, Stream.cursor)
-        .join(Account, Account.id == Stream.account_id)
-        .where(Account.owner_id == owner_id, Account.name == account)
-    ).all()
-    return {name: cursor for name, cursor in rows}
+        return stream_cursors(s, syncer.owner_id, account)
 
 
 # --- the last result of each stream, and what it says about health ---------------------------

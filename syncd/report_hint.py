@@ -4,12 +4,12 @@ an all-zero report of an old mailbox otherwise looks like a broken one."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from syncd.store.overview import newest_interaction_before
 
-from syncd.store.models import Interaction
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def older_mail_hint(session: Session, owner_id: int, doc: dict[str, Any]) -> str | None:
@@ -17,13 +17,7 @@ def older_mail_hint(session: Session, owner_id: int, doc: dict[str, Any]) -> str
     if doc["interactions"]["total"]:
         return None
     since = datetime.fromisoformat(doc["since"].replace("Z", "+00:00"))
-    newest = session.scalar(
-        select(func.max(Interaction.occurred_at)).where(
-            Interaction.owner_id == owner_id,
-            Interaction.is_interaction.is_(True),
-            Interaction.occurred_at < since,
-        )
-    )
+    newest = newest_interaction_before(session, owner_id, since)
     if newest is None:
         return None
     # The twelve months up to the newest mail, from the first of a month.

@@ -22,10 +22,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
-
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Protocol
 
 from connectors.base import (
     AuthFailed,
@@ -54,8 +51,12 @@ from syncd.ingest import (
 from syncd.leases import LeaseLost
 from syncd.pipeline import BatchMeta, prepare_each, prepared_batches
 from syncd.prefetch import prefetch
+from syncd.store.cursors import drop_replaced_sources, ensure_account, stream_row, streams_of
 from syncd.store.db import Store, lock_owner_writes
-from syncd.store.models import Account, InteractionSource, Stream
+from syncd.store.models import Account, Stream
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("syncd.sync")
 
@@ -159,17 +160,7 @@ class Syncer:
 
     def ensure_account(self, name: str, kind: str, now: datetime) -> int:
         with self.store.session() as s, s.begin():
-            acc_id = s.scalar(
-                select(Account.id).where(Account.owner_id == self.owner_id, Account.name == name)
-            )
-            if acc_id is None:
-                acc = Account(
-                    owner_id=self.owner_id, name=name, kind=kind, state="ok", created_at=now
-                )
-                s.add(acc)
-                s.flush()
-                acc_id = acc.id
-            return acc_id
+            return ensure_account(s, self.owner_id, name, kind, now)
 
     def sync_account(
         self,
@@ -456,19 +447,9 @@ class Syncer:
 
     def _stream_row(self, account_id: int, name: str, kind: str) -> tuple[int, str | None]:
         with self.store.session() as s, s.begin():
-            row = s.execute(
-                select(Stream.id, Stream.cursor).where(
-                    Stream.account_id == account_id, Stream.name == name
-                )
-            ).first()
-            if row is not None:
-                return row[0], row[1]
-            stream = Stream(
-                owner_id=self.owner_id, account_id=account_id, name=name, kind=kind, items=0
-            )
-            s.add(stream)
-            s.flush()
-            return stream.id, None
+            row = stream_row(s, self.owner_id, account_id, name, kind, create=True)
+            assert row is not None
+            return row
 
     def _store_cursor(
         self, s: Session, stream_id: int, cursor: str | None, now: datetime, items: int
@@ -504,7 +485,7 @@ class Syncer:
                 acc.state = "needs_reauth" if isinstance(exc, AuthFailed) else "failing"
                 acc.last_error = str(exc)[:2000]
                 # No stream could be read: each says so, and since when (accounts status).
-                for stream in s.scalars(select(Stream).where(Stream.account_id == account_id)):
+                for stream in streams_of(s, account_id):
                     stream.last_error = acc.last_error
                     stream.last_sync_at = now
 
@@ -532,20 +513,6 @@ def _error_kind(exc: Exception) -> str:
     if isinstance(exc, SourceInvalid):
         return "invalid"
     return "connector" if isinstance(exc, ConnectorError) else "setup"
-
-
-def drop_replaced_sources(s: Session, stream_id: int, seen: set[str]) -> int:
-    """Delete the stream's sources not in `seen` whose interaction has one that is."""
-    rows = s.execute(
-        select(
-            InteractionSource.id, InteractionSource.provider_id, InteractionSource.interaction_id
-        ).where(InteractionSource.stream_id == stream_id)
-    ).all()
-    current = {interaction for _id, pid, interaction in rows if pid in seen}
-    stale = [sid for sid, pid, interaction in rows if pid not in seen and interaction in current]
-    for i in range(0, len(stale), 500):
-        s.execute(delete(InteractionSource).where(InteractionSource.id.in_(stale[i : i + 500])))
-    return len(stale)
 
 
 def _hint(source: Source, info: StreamInfo) -> int | None:

@@ -14,25 +14,26 @@ goes through `merge_card` itself, so the order of effects never changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from syncd.addresses import normalize_address
 from syncd.contacts import merge_card
-from syncd.linking import link_new_addresses
 from syncd.sanitize import clean_block, clean_line
-from syncd.store import stats
-from syncd.store.models import Contact, ContactAddress, ContactDate
+from syncd.store.cards import (
+    CardDate,
+    address_holders,
+    contact_fields,
+    create_contacts,
+    write_cards,
+)
 
-BATCH_CARDS = 1_000  # cards whose store work shares one set of queries
-# Bound of one IN list here: the values come from a batch of at most BATCH_CARDS cards of at
-# most vcard.MAX_EMAILS addresses each, so the list is chunked, never unbounded.
-IN_CHUNK = 500
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+BATCH_CARDS = 1_000  # cards whose store work shares one set of queries (syncd/store/cards.py)
 
 _FIELDS = ("name", "timezone", "organisation", "notes")
 
@@ -67,19 +68,6 @@ def _emails(card: Any) -> list[str]:
     return list(dict.fromkeys(e for e in (normalize_address(x) for x in card.emails) if e))
 
 
-def _owners(session: Session, owner_id: int, emails: Sequence[str]) -> dict[str, int]:
-    owned: dict[str, int] = {}
-    for i in range(0, len(emails), IN_CHUNK):
-        rows = session.execute(
-            select(ContactAddress.address, ContactAddress.contact_id).where(
-                ContactAddress.owner_id == owner_id,
-                ContactAddress.address.in_(emails[i : i + IN_CHUNK]),
-            )
-        )
-        owned.update((address, contact_id) for address, contact_id in rows)
-    return owned
-
-
 def _batch(
     session: Session,
     owner_id: int,
@@ -89,7 +77,9 @@ def _batch(
     counts: dict[str, int],
 ) -> None:
     parsed = [(card, _emails(card)) for card in cards]
-    owned = _owners(session, owner_id, list(dict.fromkeys(e for _, es in parsed for e in es)))
+    owned = address_holders(
+        session, owner_id, list(dict.fromkeys(e for _, es in parsed for e in es))
+    )
     group = _Group()
     for index, (card, emails) in enumerate(parsed):
         if not emails:
@@ -117,42 +107,21 @@ def _batch(
         counts[merge_card(session, owner_id, card, now, create=create)] += 1
         session.flush()
         rest = list(dict.fromkeys(e for _, es in parsed[index + 1 :] for e in es))
-        owned = _owners(session, owner_id, rest)
+        owned = address_holders(session, owner_id, rest)
     _write(session, owner_id, group, now)
 
 
 def _write(session: Session, owner_id: int, group: _Group, now: datetime) -> None:
     if not group.cards:
         return
-    current: dict[int, dict[str, Any]] = {}
-    ids = sorted(group.contacts)
-    for i in range(0, len(ids), IN_CHUNK):
-        for row in session.execute(
-            select(Contact.id, *(getattr(Contact, f) for f in _FIELDS)).where(
-                Contact.id.in_(ids[i : i + IN_CHUNK])
-            )
-        ):
-            current[row.id] = dict(zip(_FIELDS, row[1:], strict=True))
+    current = contact_fields(session, sorted(group.contacts), _FIELDS)
     fresh = [c for c, _, cid, _ in group.cards if cid is None]
-    new_ids = (
-        list(
-            session.scalars(
-                insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
-                [
-                    {"owner_id": owner_id, "name": None, "created_at": now, "updated_at": now}
-                    for _ in fresh
-                ],
-            )
-        )
-        if fresh
-        else []
-    )
-    created = iter(new_ids)
+    created = iter(create_contacts(session, owner_id, len(fresh), now))
     changes: list[dict[str, Any]] = []
     addresses: list[dict[str, Any]] = []
     linked: list[str] = []
     refreshed: list[int] = []
-    dates: list[tuple[int, str, str, tuple[int | None, int, int]]] = []
+    dates: list[CardDate] = []
     for card, emails, cid, stored in group.cards:
         if cid is None:
             cid = next(created)
@@ -183,46 +152,6 @@ def _write(session: Session, owner_id: int, group: _Group, now: datetime) -> Non
             card_dates.pop(key, None)  # set again: the later row, as set_date leaves it
             card_dates[key] = value
         dates.extend((cid, kind, label, value) for (kind, label), value in card_dates.items())
-    session.execute(update(Contact), changes)
-    if addresses:
-        session.execute(insert(ContactAddress), addresses)
-    _replace_dates(session, owner_id, sorted(group.contacts), dates)
-    link_new_addresses(session, owner_id, linked)
-    stats.refresh(session, refreshed)
-
-
-def _replace_dates(
-    session: Session,
-    owner_id: int,
-    matched: list[int],
-    dates: list[tuple[int, str, str, tuple[int | None, int, int]]],
-) -> None:
-    """Dates of the cards replace stored ones of the same kind and label."""
-    if not dates:
-        return
-    keys = {(cid, kind, label) for cid, kind, label, _ in dates}
-    stale: list[int] = []
-    for i in range(0, len(matched), IN_CHUNK):
-        rows = session.execute(
-            select(
-                ContactDate.id, ContactDate.contact_id, ContactDate.kind, ContactDate.label
-            ).where(ContactDate.contact_id.in_(matched[i : i + IN_CHUNK]))
-        )
-        stale.extend(r.id for r in rows if (r.contact_id, r.kind, r.label) in keys)
-    for i in range(0, len(stale), IN_CHUNK):
-        session.execute(delete(ContactDate).where(ContactDate.id.in_(stale[i : i + IN_CHUNK])))
-    session.execute(
-        insert(ContactDate),
-        [
-            {
-                "owner_id": owner_id,
-                "contact_id": cid,
-                "kind": kind,
-                "label": label,
-                "year": year,
-                "month": month,
-                "day": day,
-            }
-            for cid, kind, label, (year, month, day) in dates
-        ],
+    write_cards(
+        session, owner_id, changes, addresses, sorted(group.contacts), dates, linked, refreshed
     )

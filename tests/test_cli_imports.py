@@ -79,6 +79,17 @@ def test_contacts_list_loads_no_connector_or_renderer() -> None:
     assert light == []
 
 
+def test_contacts_list_loads_no_classifier_or_ingest() -> None:
+    """`contacts list` reads the store: the classifier and ingest are for syncing (issue 15:
+    they were 0.87 s of its start, through contacts -> ingest and the config)."""
+    names = _imported(
+        "import syncd.cli, syncd.contact_list, syncd.contacts, syncd.config, syncd.store.db,"
+        " syncd.cli_app"
+    )
+    heavy = sorted(n for n in names if n.startswith(("syncd.classify", "syncd.ingest")))
+    assert heavy == []
+
+
 @pytest.mark.parametrize(
     ("group", "table"),
     [(cli, LAZY_COMMANDS), (cli.commands["accounts"], LAZY_ACCOUNT_COMMANDS)],

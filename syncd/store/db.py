@@ -40,7 +40,7 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            from syncd.paths import ensure_folder
+            from syncd.folders import ensure_folder
 
             ensure_folder(Path(parsed.database).parent)
         engine = create_engine(
