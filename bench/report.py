@@ -38,7 +38,8 @@ from plan import (  # bench/plan.py, beside this file
 
 def per_measure(db: Path, since: datetime) -> list[tuple[str, float]]:
     """Each step of the report timed on its own, in this process."""
-    from syncd.measures import (
+    from syncd.store.db import Store
+    from syncd.store.report_measures import (
         ReportParams,
         active_network,
         contact_states,
@@ -48,7 +49,6 @@ def per_measure(db: Path, since: datetime) -> list[tuple[str, float]]:
         staged,
         tier_activity,
     )
-    from syncd.store.db import Store
 
     store = Store(f"sqlite:///{db}")
     owner = store.ensure_owner("default", NOW)

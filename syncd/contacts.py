@@ -28,7 +28,7 @@ from syncd.errors import InputError, NotFound
 from syncd.ingest import address_hash
 from syncd.linking import link_participants
 from syncd.sanitize import clean_block, clean_fields, clean_line
-from syncd.store import stats
+from syncd.store import rollups, stats
 from syncd.store.models import (
     Account,
     Action,
@@ -423,6 +423,7 @@ def merge(session: Session, owner_id: int, keep: Contact, other: Contact, now: d
     keep.updated_at = now
     session.flush()
     stats.refresh(session, [keep.id])
+    rollups.refresh(session, [keep.id])
     session.delete(other)  # its statistics row goes with it (ON DELETE CASCADE)
 
 
@@ -482,6 +483,7 @@ def forget(session: Session, owner_id: int, address: str, now: datetime) -> dict
     if contact_id is not None:
         session.execute(delete(Contact).where(Contact.id == contact_id))
     stats.refresh(session, others - {contact_id})
+    rollups.refresh(session, others - {contact_id})
     for addr in addresses:
         h = address_hash(addr)
         exists = session.scalar(

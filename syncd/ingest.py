@@ -25,7 +25,7 @@ from syncd.linking import link_new_addresses
 from syncd.meetings import Meeting, meeting_from_event
 from syncd.owner_history import apply_owner_history
 from syncd.sanitize import clean_line
-from syncd.store import stats
+from syncd.store import rollups, stats
 from syncd.store.bulk import allocate_ids, bulk_insert
 from syncd.store.models import (
     Base,
@@ -202,7 +202,9 @@ def store_prepared(
     if prepared.items:
         _store(session, ctx, prepared.items, result)
     parties = {p.address for i in prepared.items for p in i.parties if p.is_counterpart}
-    stats.refresh(session, touched | stats.contacts_of_addresses(session, ctx.owner_id, parties))
+    touched |= stats.contacts_of_addresses(session, ctx.owner_id, parties)
+    stats.refresh(session, touched)
+    rollups.refresh(session, touched)
     return result
 
 

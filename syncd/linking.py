@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from syncd.store import stats
+from syncd.store import rollups, stats
 from syncd.store.models import ContactAddress, Participant
 
 
@@ -31,6 +31,7 @@ def link_participants(session: Session, owner_id: int, address: str, contact_id:
         .values(contact_id=contact_id)
     )
     stats.refresh(session, [contact_id])
+    rollups.refresh(session, [contact_id])
 
 
 def link_new_addresses(session: Session, owner_id: int, addresses: Sequence[str]) -> None:

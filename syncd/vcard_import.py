@@ -26,7 +26,7 @@ from syncd.addresses import normalize_address
 from syncd.contacts import merge_card
 from syncd.linking import link_new_addresses
 from syncd.sanitize import clean_block, clean_line
-from syncd.store import stats
+from syncd.store import rollups, stats
 from syncd.store.models import Contact, ContactAddress, ContactDate
 
 BATCH_CARDS = 1_000  # cards whose store work shares one set of queries
@@ -189,6 +189,7 @@ def _write(session: Session, owner_id: int, group: _Group, now: datetime) -> Non
     _replace_dates(session, owner_id, sorted(group.contacts), dates)
     link_new_addresses(session, owner_id, linked)
     stats.refresh(session, refreshed)
+    rollups.refresh(session, refreshed)
 
 
 def _replace_dates(
