@@ -59,8 +59,8 @@ def _rebuild_rollup(db: Path) -> None:
     print(f"monthly rollup rebuilt: {n:,} buckets in {time.perf_counter() - t:.1f} s")
 
 
-def per_measure(db: Path, since: datetime) -> list[tuple[str, float]]:
-    """Each step of the report timed on its own, in this process."""
+def per_measure(db: Path, since: datetime) -> list[tuple[str, float, float]]:
+    """Each step of the report timed on its own, in this process: wall and CPU time."""
     from syncd.store.db import Store
     from syncd.store.report_measures import (
         ReportParams,
@@ -85,15 +85,19 @@ def per_measure(db: Path, since: datetime) -> list[tuple[str, float]]:
     ]
     out = []
     with store.session() as s:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         with staged(s, owner, p):
-            out.append(("staging (the period, the contacts)", time.perf_counter() - t))
+            out.append(("staging (the period, the contacts)", *_since(t, c)))
             for name, step in steps:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 step(s)
-                out.append((name, time.perf_counter() - t))
+                out.append((name, *_since(t, c)))
     store.dispose()
     return out
+
+
+def _since(wall: float, cpu: float) -> tuple[float, float]:
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -146,9 +150,9 @@ def main() -> None:
             if args.since
             else datetime.fromisoformat(doc["since"].replace("Z", "+00:00"))
         )
-        print("each measure on its own (in process):")
-        for name, seconds in per_measure(db, start):
-            print(f"  {name:32} {seconds:6.2f} s")
+        print(f"each measure on its own (in process; {_load()}):")
+        for name, seconds, cpu in per_measure(db, start):
+            print(f"  {name:32} {seconds:6.2f} s (CPU {cpu:5.2f} s)")
         if args.keep:
             print(f"kept: {tmp}")
     finally:
