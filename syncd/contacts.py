@@ -33,7 +33,7 @@ from syncd.contact_list import (
 from syncd.errors import InputError, NotFound
 from syncd.sanitize import clean_block, clean_fields, clean_line
 from syncd.store import contacts as db
-from syncd.store import stats
+from syncd.store import rollups, stats
 from syncd.store.contacts import counts_now, participation_counts_now
 from syncd.store.models import Contact, Interaction
 
@@ -298,6 +298,7 @@ def merge(session: Session, owner_id: int, keep: Contact, other: Contact, now: d
     keep.updated_at = now
     session.flush()
     stats.refresh(session, [keep.id])
+    rollups.refresh(session, [keep.id])
     session.delete(other)  # its statistics row goes with it (ON DELETE CASCADE)
 
 

@@ -24,7 +24,7 @@ from syncd.classify import Classification, ClassifyOptions, classify
 from syncd.meetings import Meeting, meeting_from_event
 from syncd.owner_history import apply_owner_history
 from syncd.sanitize import clean_line
-from syncd.store import stats
+from syncd.store import rollups, stats
 from syncd.store.contacts import address_hash, forgotten_hashes
 from syncd.store.ingest import remove_sources, write_items
 
@@ -202,7 +202,9 @@ def store_prepared(
         result.new_sources += written.new_sources
         result.new_contacts += written.new_contacts
     parties = {p.address for i in prepared.items for p in i.parties if p.is_counterpart}
-    stats.refresh(session, touched | stats.contacts_of_addresses(session, ctx.owner_id, parties))
+    touched |= stats.contacts_of_addresses(session, ctx.owner_id, parties)
+    stats.refresh(session, touched)
+    rollups.refresh(session, touched)
     return result
 
 

@@ -1,6 +1,6 @@
 """`syncd report`: the network measures of a period assembled into one document.
 
-The measures themselves are SQL (`syncd.measures`, whose docstring gives the rules;
+The measures themselves are SQL (`syncd.store.report_measures`, whose docstring gives the rules;
 docs/report.md explains them for the user); this module puts their few rows together
 into the JSON document that `syncd report --json` prints and the terminal and HTML forms
 show, and formats figures for reading.
@@ -9,12 +9,10 @@ show, and formats figures for reading.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from syncd.contacts import iso
-from syncd.measures import (
+from syncd.store.report_measures import (
     ContactStates,
     ReportParams,
     Responses,
@@ -27,6 +25,9 @@ from syncd.measures import (
     staged,
     tier_activity,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["ReportParams", "build_report", "default_since", "month_ends"]
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from syncd.store import stats
+from syncd.store import rollups, stats
 from syncd.store.chunks import chunked
 from syncd.store.contacts import link_new_addresses
 from syncd.store.models import Contact, ContactAddress, ContactDate
@@ -82,6 +82,7 @@ def write_cards(
     _replace_dates(session, owner_id, matched, dates)
     link_new_addresses(session, owner_id, linked)
     stats.refresh(session, refreshed)
+    rollups.refresh(session, refreshed)
 
 
 def _replace_dates(

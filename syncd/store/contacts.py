@@ -17,7 +17,7 @@ from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, u
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from syncd.store import stats
+from syncd.store import rollups, stats
 from syncd.store.chunks import chunked
 from syncd.store.models import (
     Account,
@@ -213,6 +213,7 @@ def link_participants(session: Session, owner_id: int, address: str, contact_id:
         .values(contact_id=contact_id)
     )
     stats.refresh(session, [contact_id])
+    rollups.refresh(session, [contact_id])
 
 
 def link_new_addresses(session: Session, owner_id: int, addresses: Sequence[str]) -> None:
@@ -334,6 +335,7 @@ def forget_addresses(
     if contact_id is not None:
         session.execute(delete(Contact).where(Contact.id == contact_id))
     stats.refresh(session, others - {contact_id})
+    rollups.refresh(session, others - {contact_id})
     for addr in addresses:
         h = address_hash(addr)
         exists = session.scalar(

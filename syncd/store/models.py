@@ -350,3 +350,31 @@ class Forgotten(Base):
     owner_id: Mapped[int] = _owner_fk()
     address_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContactBucket(Base):
+    """Per contact, UTC month and thread: when their real mail each way and their meetings
+    last happened there (the monthly rollup `syncd report` reads for the active network
+    and the contacts reached; syncd/store/rollups.py).
+
+    Maintained beside `contact_stats`, by the same paths and in the same transactions,
+    over the same participations (real counterpart ones): `month` is the month a
+    participation ended (a meeting) or happened; mail without a thread and meetings fall in
+    the bucket without a thread, which has no mail times. Readers trust a contact's buckets
+    when they trust its statistics row (its `horizon_at` is at or before their `now`).
+    """
+
+    __tablename__ = "contact_buckets"
+    __table_args__ = (Index("ix_contact_buckets_owner_id_month", "owner_id", "month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id", ondelete="CASCADE"))
+    month: Mapped[str] = mapped_column(String(7))
+    thread_key: Mapped[str | None] = mapped_column(String(1000))
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_meeting_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -31,23 +31,27 @@ from typing import Any
 
 from sqlalchemy import String, and_, case, false, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
 
-from syncd.contacts import iso
-from syncd.report_stage import (
+from syncd.store.chunks import chunked
+from syncd.store.models import Contact, ContactAddress, UTCDateTime
+from syncd.store.report_stage import (
+    BUCKETS,
     DAY,
     ITEMS,
-    PARTS,
+    PAIRS,
     PEOPLE,
     ReportParams,
     month_ends,
     staged,
 )
-from syncd.sqltime import epoch_seconds
-from syncd.store.chunks import chunked
-from syncd.store.models import Contact, ContactAddress, UTCDateTime
+from syncd.store.sqltime import epoch_seconds
 
 __all__ = ["ReportParams", "month_ends", "staged"]
+
+
+def iso(value: datetime | None) -> str | None:
+    """As `syncd.contacts.iso` (the store does not import it: that would be a cycle)."""
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -61,17 +65,6 @@ def _aware(value: Any) -> datetime | None:
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _tier_pairs(p: ReportParams) -> Subquery:
-    """(interaction, tier) for each real interaction of the period with a contact, once."""
-    return (
-        select(PARTS.c.iid, Contact.tier.label("tier"))
-        .join(Contact, Contact.id == PARTS.c.cid)
-        .where(PARTS.c.at >= p.since)
-        .distinct()
-        .subquery("tier_pairs")
-    )
 
 
 # --- interactions -----------------------------------------------------------------------------
@@ -95,7 +88,7 @@ def interactions_by_month(session: Session) -> dict[str, dict[str, int]]:
 
 def tier_activity(session: Session, p: ReportParams) -> dict[str | None, dict[str, int]]:
     """Per tier: interactions in the period, how many were two-way, contacts reached."""
-    pairs = _tier_pairs(p)
+    pairs = PAIRS
     out: dict[str | None, dict[str, int]] = {}
     for tier, n, tw in session.execute(
         select(pairs.c.tier, func.count(), func.sum(ITEMS.c.two_way))
@@ -104,9 +97,9 @@ def tier_activity(session: Session, p: ReportParams) -> dict[str | None, dict[st
     ).all():
         out[tier] = {"interactions": int(n), "two_way": int(tw or 0), "contacts_reached": 0}
     for tier, reached in session.execute(
-        select(Contact.tier, func.count(func.distinct(PARTS.c.cid)))
-        .join(Contact, Contact.id == PARTS.c.cid)
-        .where(PARTS.c.at >= p.since)
+        select(Contact.tier, func.count(func.distinct(BUCKETS.c.cid)))
+        .join(Contact, Contact.id == BUCKETS.c.cid)
+        .where(BUCKETS.c.last_at >= p.since)
         .group_by(Contact.tier)
     ).all():
         out.setdefault(tier, {"interactions": 0, "two_way": 0, "contacts_reached": 0})
@@ -189,7 +182,7 @@ def responses(session: Session, p: ReportParams) -> dict[str, Responses]:
     """Response measures of the owner's mail (`out`) and of the contacts' mail (`in`)."""
     overall = response_stats(session, ITEMS, None, p.reply_days)
     by_month = response_stats(session, ITEMS, "month", p.reply_days)
-    pairs = _tier_pairs(p)
+    pairs = PAIRS
     tiered = select(ITEMS, pairs.c.tier).join(pairs, pairs.c.iid == ITEMS.c.id).subquery("tiered")
     by_tier = response_stats(session, tiered, "tier", p.reply_days)
     return {
@@ -233,21 +226,7 @@ def active_network(
         for m, e in ends
     ]
     w = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("windows")
-    x = PARTS.c
-    email = x.kind == "email"
-    buckets = (
-        select(
-            x.cid,
-            x.thread,
-            x.bucket.label("month"),
-            func.max(case((and_(email, x.direction == "in"), x.at))).label("last_in"),
-            func.max(case((and_(email, x.direction == "out"), x.at))).label("last_out"),
-            func.max(case((x.kind == "meeting", x.at))).label("last_met"),
-        )
-        .where(or_(x.kind == "meeting", x.thread.is_not(None)))
-        .group_by(x.cid, x.thread, x.bucket)
-        .subquery("buckets")
-    )
+    buckets = BUCKETS.alias("buckets")
     b = buckets.c
     active = (
         select(w.c.month, b.cid)
