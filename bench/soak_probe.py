@@ -5,8 +5,9 @@ second further each time and a new message every --mail-every passes; every --ev
 prints RSS, Python's allocated blocks (flat: no Python object leaks), SQLite's own heap
 (sqlite3_memory_used: its page and statement caches), SQLAlchemy's compiled-cache size, the
 pool, and the gc object types that grew most; --trace adds a tracemalloc diff (slow).
-Finds what grows in minutes instead of an hour; bench/soak.py is the proof. The store here
-starts as the bare demo one, so SQLite's page cache is seen filling as the mail comes.
+Finds what grows in minutes instead of an hour; bench/soak.py is the proof. The store starts
+as the bare demo one (SQLite's page cache is seen filling as the mail comes) or with --seed
+messages, as bench/soak.py does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import sys
 import tempfile
 import tracemalloc
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,10 +36,15 @@ def main() -> None:
     ap.add_argument("--mail-every", type=int, default=10)
     ap.add_argument("--every", type=int, default=300)
     ap.add_argument("--trace", action="store_true", help="tracemalloc diff at the end")
+    ap.add_argument("--seed", type=int, default=0, help="messages before the first pass")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="syncd-probe."))
     config = prepare(work)
+    start_at = datetime.now(UTC)
+    for n in range(args.seed):
+        ago = timedelta(days=90) * (args.seed - n) / args.seed
+        write_mail(work / "examples" / "mail", n, start_at - ago, tag="seed")
     os.environ["SYNCD_STATE_DIR"] = str(work / "state")
     os.environ.pop("SYNCD_NOW", None)
     os.chdir(work)
