@@ -26,8 +26,8 @@ from classify_set import Sample, samples
 
 from connectors.base import RawMessage
 from connectors.mailparse import body_part_types, parse_header_block, split_header_block
-from syncd.addresses import OwnerIdentity, normalize_address
-from syncd.classify import KINDS, Classification, ClassifyOptions, classify
+from syncd.ingest.addresses import OwnerIdentity, normalize_address
+from syncd.ingest.classify import KINDS, Classification, ClassifyOptions, classify
 
 
 def owner() -> OwnerIdentity:

@@ -9,7 +9,7 @@ cache, then measures in one run:
   (b) imapclient's own fetch of the same items, nothing parsed beyond the library
   (c) `syncd sync` of an imap account on that mailbox, in one process (a child process:
       wall time, peak RSS); and for comparison (c2) the same with the reader in a process
-      of its own (`sync.parallel_backfill_min`, syncd/pipeline.py), both peaks printed
+      of its own (`sync.parallel_backfill_min`, syncd/sync/pipeline.py), both peaks printed
 
 and prints the rates, the ratios c/a and c/b, the CPU time (user + system) per message of
 (b) and (c) (comparable on a loaded machine, where wall time is not) with the load average,

@@ -52,11 +52,11 @@ MODULES=(
   "timeutil|rules/timeutil.py|tests/test_plan*.py tests/test_timeutil*.py"
   "triggers|rules/triggers.py|tests/test_plan*.py tests/test_timeutil*.py"
   "slots|rules/slots.py|tests/test_slots*.py"
-  "addresses|syncd/addresses.py|tests/test_addresses*.py"
-  "classify|syncd/classify.py|tests/test_classify*.py"
-  "classify_rules|syncd/classify_rules.py|tests/test_classify*.py"
-  "classify_data|syncd/classify_data.py|tests/test_classify*.py"
-  "classify_families|syncd/classify_families.py|tests/test_classify*.py"
+  "addresses|syncd/ingest/addresses.py|tests/test_addresses*.py"
+  "classify|syncd/ingest/classify.py|tests/test_classify*.py"
+  "classify_rules|syncd/ingest/classify_rules.py|tests/test_classify*.py"
+  "classify_data|syncd/ingest/classify_data.py|tests/test_classify*.py"
+  "classify_families|syncd/ingest/classify_families.py|tests/test_classify*.py"
 )
 
 toml_list() { # words -> a TOML array of strings

@@ -48,14 +48,14 @@ def main() -> None:
     os.environ["SYNCD_STATE_DIR"] = str(work / "state")
     os.environ.pop("SYNCD_NOW", None)
     os.chdir(work)
-    from syncd.cli import main as cli_main
+    from syncd.cli.root import main as cli_main
 
     with contextlib.suppress(SystemExit):
         cli_main(["--config", str(config), "init"])
     import _sqlite3
 
-    from syncd.cli_app import App
-    from syncd.daemon import Daemon
+    from syncd.cli.app import App
+    from syncd.daemon.loop import Daemon
 
     used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
     used.restype = ctypes.c_int64

@@ -1,5 +1,5 @@
 """`python -m syncd` is the `syncd` command."""
 
-from syncd.cli import main
+from syncd.cli.root import main
 
 main()

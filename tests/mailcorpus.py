@@ -13,8 +13,8 @@ from datetime import datetime
 
 from connectors.base import FolderRole, RawMessage
 from connectors.mailparse import body_part_types, parse_header_block, split_header_block
-from syncd.addresses import OwnerIdentity
-from syncd.classify import Kind
+from syncd.ingest.addresses import OwnerIdentity
+from syncd.ingest.classify import Kind
 
 OWNER_NAME = "Alex Morgan"
 OWNER_ADDRESS = "alex@example.com"

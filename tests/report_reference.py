@@ -1,5 +1,5 @@
-"""The report as it was computed before the monthly rollup (commit 1e6abc7: syncd/report_stage.py,
-syncd/measures.py and build_report of syncd/report.py, joined, unchanged but for imports):
+"""The report as it was computed before the monthly rollup (commit 1e6abc7: syncd/report/stage.py,
+syncd/report/measures.py and build_report of syncd/report/document.py, joined, unchanged but for imports):
 the reference tests/test_report_rollups.py holds the report to."""
 
 # ruff: noqa
@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select
 
-from syncd.contacts import participation_counts_now
+from syncd.contacts.views import participation_counts_now
 from syncd.store.sqltime import epoch_seconds, month_of
 from syncd.store.models import Contact, ContactStats, Interaction, Participant, UTCDateTime
 
@@ -331,7 +331,7 @@ from sqlalchemy import String, and_, case, false, func, literal, null, or_, sele
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
-from syncd.contacts import iso
+from syncd.contacts.views import iso
 from syncd.store.sqltime import epoch_seconds
 from syncd.store.chunks import chunked
 from syncd.store.models import Contact, ContactAddress, UTCDateTime

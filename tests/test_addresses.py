@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from syncd.addresses import (
+from syncd.ingest.addresses import (
     OwnerIdentity,
     _simple_mailboxes,
     decode_words,
@@ -414,7 +414,7 @@ def test_public_mail_domains(domain: str, public: bool) -> None:
 def test_canonical_date_fast_path_agrees_with_parsedate(
     moment: datetime, offset_minutes: int, weekday: bool, pad: str
 ) -> None:
-    from syncd.addresses import _parse_rfc5322_slow
+    from syncd.ingest.addresses import _parse_rfc5322_slow
 
     sign = "-" if offset_minutes < 0 else "+"
     hh, mm = divmod(abs(offset_minutes), 60)

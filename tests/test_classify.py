@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from connectors.base import RawMessage
 from connectors.mailparse import parse_header_block
-from syncd.addresses import OwnerIdentity, normalize_address
-from syncd.classify import KINDS, Classification, ClassifyOptions, classify
+from syncd.ingest.addresses import OwnerIdentity, normalize_address
+from syncd.ingest.classify import KINDS, Classification, ClassifyOptions, classify
 from tests.mailcorpus import CORPUS, build, owner, raw_message
 
 OWNER = owner()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncd.classify import Classification, classify
+from syncd.ingest.classify import Classification, classify
 from tests.mailcorpus import build, owner, raw_message
 
 OWNER = owner()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncd.classify_data import SenderData, default_sender_data, domain_in
+from syncd.ingest.classify_data import SenderData, default_sender_data, domain_in
 
 RAW: dict[str, object] = {
     "sending_domains": ["Mail.Acme.example"],

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from syncd import classify_rules as rules
+from syncd.ingest import classify_rules as rules
 
 _PIECES = [
     *re.findall(r"[a-zäöü. ]+", rules._PROMO_SUBJECT.pattern + rules._ISSUE_SUBJECT.pattern),

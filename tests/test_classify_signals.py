@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors.base import FolderRole, RawMessage
-from syncd.addresses import OwnerIdentity
-from syncd.classify import Classification, ClassifyOptions, classify
-from syncd.classify_data import default_sender_data
+from syncd.ingest.addresses import OwnerIdentity
+from syncd.ingest.classify import Classification, ClassifyOptions, classify
+from syncd.ingest.classify_data import default_sender_data
 from tests.mailcorpus import owner
 
 OWNER = owner()

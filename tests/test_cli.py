@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.classify import KINDS as ALL_KINDS
+from syncd.ingest.classify import KINDS as ALL_KINDS
 from tests.mailcorpus import CORPUS
 from tests.util import run_cli, write_config
 
@@ -41,7 +41,7 @@ def test_explain_every_corpus_file_exits_0_with_the_contract_fields(
 ) -> None:
     from click.testing import CliRunner
 
-    from syncd.cli import cli
+    from syncd.cli.root import cli
 
     runner = CliRunner()
     paths = sorted(corpus_dir.iterdir())
@@ -107,7 +107,7 @@ def test_explain_never_crashes_on_arbitrary_bytes(data: bytes) -> None:
     # In-process through click's runner: the same code path, without a process per example.
     from click.testing import CliRunner
 
-    from syncd.cli import cli
+    from syncd.cli.root import cli
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg, msg = Path(tmp, "owner.toml"), Path(tmp, "m.eml")

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import pytest
 
-from syncd.cli import cli
+from syncd.cli.root import cli
 from tests.util import run_cli, write_config
 
 # Arguments that make each command valid usage; the environment is what is wrong.

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pytest
 
-from syncd.cli import LAZY_ACCOUNT_COMMANDS, LAZY_COMMANDS, cli
+from syncd.cli.root import LAZY_ACCOUNT_COMMANDS, LAZY_COMMANDS, cli
 
 HEAVY = (
     "sqlalchemy",
@@ -31,10 +31,10 @@ HEAVY = (
     "alembic",
     "syncd.config",
     "syncd.store",
-    "syncd.cli_rules",
-    "syncd.cli_report",
-    "syncd.cli_doctor",
-    "syncd.cli_accounts",
+    "syncd.cli.rules",
+    "syncd.cli.report",
+    "syncd.cli.doctor",
+    "syncd.cli.auth",
 )
 
 
@@ -48,7 +48,7 @@ def _imported(code: str) -> set[str]:
     for line in done.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             names.add(line.rsplit("|", 1)[1].strip())
-    assert "syncd.cli" in names  # the parse worked
+    assert "syncd.cli.root" in names  # the parse worked
     return names
 
 
@@ -63,7 +63,7 @@ def _heavy(names: set[str]) -> list[str]:
 )
 def test_help_imports_no_heavy_module(argv: list[str]) -> None:
     code = (
-        "import sys\nfrom syncd.cli import main\n"
+        "import sys\nfrom syncd.cli.root import main\n"
         f"sys.argv = ['syncd', *{argv!r}]\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
     )
@@ -73,7 +73,7 @@ def test_help_imports_no_heavy_module(argv: list[str]) -> None:
 def test_contacts_list_loads_no_connector_or_renderer() -> None:
     """`contacts list` needs the config and the store, not Google, iCalendar or Jinja."""
     names = _imported(
-        "import syncd.cli, syncd.contacts, syncd.config, syncd.store.db, syncd.cli_app"
+        "import syncd.cli.root, syncd.contacts.views, syncd.config, syncd.store.db, syncd.cli.app"
     )
     light = [h for h in ("googleapiclient", "msal", "icalendar", "jinja2", "rich") if h in names]
     assert light == []
@@ -83,10 +83,12 @@ def test_contacts_list_loads_no_classifier_or_ingest() -> None:
     """`contacts list` reads the store: the classifier and ingest are for syncing (issue 15:
     they were 0.87 s of its start, through contacts -> ingest and the config)."""
     names = _imported(
-        "import syncd.cli, syncd.contact_list, syncd.contacts, syncd.config, syncd.store.db,"
-        " syncd.cli_app"
+        "import syncd.cli.root, syncd.contacts.listing, syncd.contacts.views, syncd.config, syncd.store.db,"
+        " syncd.cli.app"
     )
-    heavy = sorted(n for n in names if n.startswith(("syncd.classify", "syncd.ingest")))
+    heavy = sorted(
+        n for n in names if n.startswith(("syncd.ingest.classify", "syncd.ingest.batch"))
+    )
     assert heavy == []
 
 
@@ -102,14 +104,14 @@ def test_lazy_short_help_is_the_commands_own(group: click.Group, table: dict) ->
 
 
 def test_command_modules_do_not_import_the_group() -> None:
-    """No cycle: command modules import syncd.cli_app, never syncd.cli (issue 15)."""
+    """No cycle: command modules import syncd.cli.app, never syncd.cli.root (issue 15)."""
     root = Path(__file__).resolve().parent.parent / "syncd"
     offenders = []
     for path in sorted(root.glob("cli_*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.ImportFrom):
                 continue
-            if node.module == "syncd.cli" or (
+            if node.module == "syncd.cli.root" or (
                 node.module == "syncd" and any(a.name == "cli" for a in node.names)
             ):
                 offenders.append(path.name)

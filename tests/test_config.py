@@ -33,7 +33,7 @@ from syncd.config import (
     load_config,
     parse_duration,
 )
-from syncd.config_classify import ClassifySettings
+from syncd.config.classify import ClassifySettings
 from syncd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,14 +26,14 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 
 from connectors.base import Attendee, RawEvent, RawMessage
-from syncd.classify import ClassifyOptions
 from syncd.config import Config, load_config
-from syncd.contacts import Tiers, add_address, forget, list_contacts, merge, resolve_contact
+from syncd.contacts.views import Tiers, add_address, forget, list_contacts, merge, resolve_contact
 from syncd.errors import InputError, NotFound
-from syncd.ingest import IngestContext, ingest_batch, load_privacy
-from syncd.report import build_report
-from syncd.report_stage import ReportParams
-from syncd.snapshot import read_snapshot
+from syncd.ingest.batch import IngestContext, ingest_batch, load_privacy
+from syncd.ingest.classify import ClassifyOptions
+from syncd.outbox.snapshot import read_snapshot
+from syncd.report.document import build_report
+from syncd.report.stage import ReportParams
 from syncd.store import stats
 from syncd.store.db import Store
 from syncd.store.models import Account, ContactStats, Interaction, Participant, Stream

@@ -21,10 +21,10 @@ from sqlalchemy import update
 
 from connectors.base import Batch, SourceUnavailable, StreamInfo
 from syncd.config import load_config
-from syncd.daemon import Daemon, Schedule
+from syncd.daemon.loop import Daemon, Schedule
 from syncd.store.db import Store
 from syncd.store.models import Account
-from syncd.sync import AccountSources, Syncer
+from syncd.sync.passes import AccountSources, Syncer
 from tests.util import deliver, make_maildir, message, write_config
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

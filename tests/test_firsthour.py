@@ -285,8 +285,8 @@ def test_the_demo_shows_its_first_sync_and_says_what_to_try_next(tmp_path: Path)
 
 
 def test_the_daemon_logs_unrunnable_rules(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from syncd.cli.rule_checks import warn_rule_problems
     from syncd.config import load_config
-    from syncd.rule_checks import warn_rule_problems
 
     cfg = write_config(tmp_path / "c.toml", '[[rules]]\nname = "reconnect"\nkind = "dormant"\n')
     with caplog.at_level("WARNING", logger="syncd.rules"):

@@ -15,7 +15,7 @@ from connectors.google_auth import scopes_for
 from syncd.config import load_config
 from syncd.store.db import Store
 from syncd.store.models import Interaction, InteractionSource
-from syncd.sync import Syncer, sync_all
+from syncd.sync.passes import Syncer, sync_all
 from tests.fake_google import FakeGoogle
 from tests.test_gmail import _OPEN, make_api
 from tests.util import write_config

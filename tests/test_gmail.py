@@ -20,7 +20,7 @@ from connectors.http_retry import RetryPolicy
 from syncd.config import load_config
 from syncd.store.db import Store
 from syncd.store.models import Account, Interaction, InteractionSource
-from syncd.sync import Syncer, sync_all
+from syncd.sync.passes import Syncer, sync_all
 from tests.fake_google import FakeGoogle
 from tests.util import write_config
 

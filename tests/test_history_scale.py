@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncd.contacts import history
+from syncd.contacts.views import history
 from syncd.store.bulk import allocate_ids, bulk_insert
 from syncd.store.db import Store
 from syncd.store.models import Interaction, Participant

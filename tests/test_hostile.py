@@ -32,8 +32,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import ical, vcard
-from syncd.cli import main as syncd_main
-from syncd.sanitize import MAX_LINE, clean_block, clean_line, terminal_text
+from syncd.cli.root import main as syncd_main
+from syncd.ingest.sanitize import MAX_LINE, clean_block, clean_line, terminal_text
 from tests.util import OWNER_TOML, deliver, make_maildir
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -47,7 +47,7 @@ from connectors.base import (
 from connectors.imap import ImapSettings, ImapSource, load_cursor
 from connectors.imap_watch import Reported, read_untagged
 from connectors.maildir_drafts import draft_message_id, render_draft
-from syncd.wake import MIN_GAP, Waiter, pause
+from syncd.daemon.wake import MIN_GAP, Waiter, pause
 from tests.dovecot import Dovecot, append_messages, claim_user, start_dovecot
 from tests.dovecot import dovecot_server as dovecot_server  # the session fixture `dovecot`
 from tests.util import write_config

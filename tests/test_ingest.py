@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from syncd.config import load_config
-from syncd.contacts import Tiers, forget, history, list_contacts, merge, resolve_contact
+from syncd.contacts.views import Tiers, forget, history, list_contacts, merge, resolve_contact
 from syncd.store.db import Store
 from syncd.store.models import (
     Contact,
@@ -19,7 +19,7 @@ from syncd.store.models import (
     Participant,
     Stream,
 )
-from syncd.sync import Syncer, sync_all
+from syncd.sync.passes import Syncer, sync_all
 from tests.util import deliver, make_maildir, message, write_config
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

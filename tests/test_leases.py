@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from syncd.config import load_config
-from syncd.leases import LeaseLost, Leases
 from syncd.store.db import Store, migrate
 from syncd.store.models import Interaction, Lease
-from syncd.sync import Syncer, sources_for
+from syncd.sync.leases import LeaseLost, Leases
+from syncd.sync.passes import Syncer, sources_for
 from tests.util import deliver, make_maildir, message, write_config
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.notify import Notifier
+from syncd.daemon.notify import Notifier
 
 
 @pytest.fixture

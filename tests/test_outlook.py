@@ -22,7 +22,7 @@ from connectors.outlook_mail import OutlookMailSettings, OutlookMailSource
 from syncd.config import load_config
 from syncd.store.db import Store
 from syncd.store.models import Interaction, InteractionSource
-from syncd.sync import Syncer, sync_all
+from syncd.sync.passes import Syncer, sync_all
 from tests.fake_microsoft import TENANT_ID, FakeMicrosoft
 from tests.util import write_config
 

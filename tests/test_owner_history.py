@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from syncd.classify import classify
 from syncd.config import load_config
-from syncd.owner_history import OwnerHistory, weigh
+from syncd.ingest.classify import classify
+from syncd.ingest.owner_history import OwnerHistory, weigh
 from syncd.store.db import Store
 from syncd.store.models import Interaction, Participant
-from syncd.sync import Syncer, sync_all
+from syncd.sync.passes import Syncer, sync_all
 from tests.mailcorpus import build, owner, raw_message
 from tests.util import cli_json, deliver, make_maildir, message, run_cli, write_config
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from connectors.base import SourceInvalid
-from syncd.classify import ClassifyOptions
 from syncd.config import Config, load_config
-from syncd.connect import Connectors
-from syncd.ingest import IngestContext, Privacy, prepare_batch
-from syncd.pipeline import prepared_batches
+from syncd.ingest.batch import IngestContext, Privacy, prepare_batch
+from syncd.ingest.classify import ClassifyOptions
+from syncd.sync.connect import Connectors
+from syncd.sync.pipeline import prepared_batches
 from tests.util import deliver, make_maildir, message, write_config
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

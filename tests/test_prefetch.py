@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from syncd.prefetch import prefetch
+from syncd.sync.prefetch import prefetch
 
 
 def test_items_arrive_in_order_and_whole() -> None:

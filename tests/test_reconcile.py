@@ -22,15 +22,15 @@ from sqlalchemy import text
 
 from connectors.base import Batch, Source, StreamInfo
 from syncd.config import load_config
-from syncd.reconcile import (
+from syncd.store.db import Store
+from syncd.sync.passes import AccountSources, Syncer, sources_for, sync_all
+from syncd.sync.reconcile import (
     StreamCheck,
     reconcile_account,
     records_for,
     resync_account,
     stream_health,
 )
-from syncd.store.db import Store
-from syncd.sync import AccountSources, Syncer, sources_for, sync_all
 from tests.dovecot import Dovecot, account_toml, append_messages, claim_user
 from tests.util import deliver, make_maildir, message, run_cli, write_config
 
@@ -499,7 +499,7 @@ def test_cli_resync_on_dovecot(dovecot: Dovecot, tmp_path: Path) -> None:
 def test_the_daemon_reconciles_an_account_after_its_pass_when_it_is_due(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from syncd.daemon import Daemon
+    from syncd.daemon.loop import Daemon
 
     syncer, store, _root = maildir_setup(tmp_path)
     clock, now = [0.0], [NOW]

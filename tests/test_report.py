@@ -34,8 +34,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from syncd.contacts import Tiers, list_contacts, strength_parts
-from syncd.report import ReportParams, build_report, default_since, month_ends
+from syncd.contacts.views import Tiers, list_contacts, strength_parts
+from syncd.report.document import ReportParams, build_report, default_since, month_ends
 from syncd.store.db import Store
 from syncd.store.models import Contact, ContactAddress, Interaction, Participant
 from tests.util import write_config
@@ -463,7 +463,7 @@ def _cli_config(tmp_path: Path, store_url: str) -> Path:
 def test_report_json_and_tables_through_the_cli(
     world: tuple[Store, int], store_url: str, tmp_path: Path
 ) -> None:
-    from syncd.cli import cli
+    from syncd.cli.root import cli
 
     cfg = _cli_config(tmp_path, store_url)
     env = {"SYNCD_NOW": NOW.isoformat()}
@@ -485,7 +485,7 @@ def test_report_json_and_tables_through_the_cli(
 def test_contacts_show_explains_the_strength_and_list_sorts_by_it(
     world: tuple[Store, int], store_url: str, tmp_path: Path
 ) -> None:
-    from syncd.cli import cli
+    from syncd.cli.root import cli
 
     cfg = _cli_config(tmp_path, store_url)
     env = {"SYNCD_NOW": NOW.isoformat()}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.charts import MIN_BAR
+from syncd.report.charts import MIN_BAR
 from tests.chromium import Chromium
 from tests.util import run_cli
 

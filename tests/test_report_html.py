@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from syncd.report_html import PANELS, render_html
+from syncd.report.html import PANELS, render_html
 from syncd.store.models import Contact
 from tests.chromium import Chromium
 from tests.test_report import NOW, World, build_world, open_store, report
@@ -57,7 +57,7 @@ def page(tmp_path: Path) -> Path:
         store_url=url,
     )
     out = tmp_path / "report.html"
-    from syncd.cli import cli
+    from syncd.cli.root import cli
 
     result = CliRunner().invoke(
         cli,

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from sqlalchemy import select, update
 
-from syncd.report import ReportParams, build_report
+from syncd.report.document import ReportParams, build_report
 from syncd.store import rollups
 from syncd.store.models import Contact, ContactBucket
 from tests import report_reference

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from connectors.vcard import VCard
-from syncd import vcard_import
-from syncd.contacts import merge_card
+from syncd.contacts import vcard_import
+from syncd.contacts.views import merge_card
 from syncd.store.db import Store
 from syncd.store.models import Contact, ContactAddress, ContactDate
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.writer import WriterResult, personalise, writer_environment
+from syncd.outbox.writer import WriterResult, personalise, writer_environment
 
 CONTEXT: dict[str, object] = {
     "contact": {"name": "Lena Bergmann", "first_name": "Lena"},

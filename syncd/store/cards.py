@@ -1,4 +1,4 @@
-"""The batch writes of `syncd import vcard` (syncd/vcard_import.py): a batch's stored
+"""The batch writes of `syncd import vcard` (syncd/contacts/vcard_import.py): a batch's stored
 addresses and contacts in a few queries, then bulk INSERTs and UPDATEs.
 
 Every list here comes from one batch of cards (at most vcard_import.BATCH_CARDS cards of at

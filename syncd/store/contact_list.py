@@ -1,4 +1,4 @@
-"""The queries of `contacts list` (syncd/contact_list.py): the contacts in pages, read from
+"""The queries of `contacts list` (syncd/contacts/listing.py): the contacts in pages, read from
 the contact statistics, and per page their addresses and 90-day counts.
 
 The order (last interaction first) and the last interaction come from `contact_stats`

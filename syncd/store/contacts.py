@@ -1,5 +1,5 @@
 """Contacts, their addresses and dates, and the histories the CLI shows: the queries and
-writes of syncd/contacts.py, syncd/contact_lookup.py and syncd/vcard_import.py.
+writes of syncd/contacts/views.py, syncd/contacts/lookup.py and syncd/contacts/vcard_import.py.
 
 An interaction counts for a contact when the contact is a counterpart in it and, for a
 meeting, once it has ended (`counts_now`).

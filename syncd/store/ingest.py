@@ -1,4 +1,4 @@
-"""Ingest's batch writes (syncd/ingest.py prepares the batch, purely): sources, new
+"""Ingest's batch writes (syncd/ingest/batch.py prepares the batch, purely): sources, new
 interactions in bulk, contacts by the contact policy, participants, events seen again, and
 sources the provider reports gone.
 
@@ -26,7 +26,7 @@ from syncd.store.models import (
 )
 
 if TYPE_CHECKING:
-    from syncd.ingest import IngestContext, _Item
+    from syncd.ingest.batch import IngestContext, _Item
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The statements of the lease table (syncd/leases.py keeps the bookkeeping): each reads or
+"""The statements of the lease table (syncd/sync/leases.py keeps the bookkeeping): each reads or
 locks the rows of one owner, and the ones that lock skip rows another worker has locked
 wherever waiting could deadlock."""
 

@@ -322,7 +322,7 @@ class Lease(Base):
     """Who works on a resource (an account's sync, an owner's rules) until when.
 
     Several `syncd run` processes on one PostgreSQL store share the work through these rows
-    (syncd/leases.py). `generation` grows on every change of holder, so a worker can tell
+    (syncd/sync/leases.py). `generation` grows on every change of holder, so a worker can tell
     that the lease it had is no longer the one in the row, even if it came back to it.
     """
 

@@ -1,4 +1,4 @@
-"""The outbox's rows (actions) and the addresses they go to: the queries of syncd/outbox.py
+"""The outbox's rows (actions) and the addresses they go to: the queries of syncd/outbox/executor.py
 and of the `plan` and `actions` commands."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The owner's sent mail, as ingest's classifier asks about it (syncd/owner_history.py)."""
+"""The owner's sent mail, as ingest's classifier asks about it (syncd/ingest/owner_history.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The SQL of `syncd report`: each network measure as grouped queries over the store.
 
 Nothing loads a history into Python. What the measures read is staged once into
-temporary tables (`syncd.report_stage`): the period's interactions, each contact's
+temporary tables (`syncd.report.stage`): the period's interactions, each contact's
 aggregates, the contacts' participations; each measure here is a grouped query over them,
 and Python only receives the few dozen rows they return.
 
@@ -50,7 +50,7 @@ __all__ = ["ReportParams", "month_ends", "staged"]
 
 
 def iso(value: datetime | None) -> str | None:
-    """As `syncd.contacts.iso` (the store does not import it: that would be a cycle)."""
+    """As `syncd.contacts.views.iso` (the store does not import it: that would be a cycle)."""
     return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

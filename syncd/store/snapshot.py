@@ -1,4 +1,4 @@
-"""The queries behind `syncd.snapshot`: what the rules plan over, as plain rows.
+"""The queries behind `syncd.outbox.snapshot`: what the rules plan over, as plain rows.
 
 Each query is bounded by the address book or by an index range, never by the whole
 history: the contacts with their statistics row (syncd/store/stats.py), the exact
@@ -36,7 +36,7 @@ P, S = Participant, ContactStats
 
 def counts_now(now: datetime) -> Any:
     """A participation that has happened by `now` (its interaction is real, started and
-    ended): the condition of `syncd.contacts.participation_counts_now`."""
+    ended): the condition of `syncd.contacts.views.participation_counts_now`."""
     return and_(
         P.is_interaction.is_(True),
         P.occurred_at <= now,

@@ -1,0 +1,1 @@
+"""Contacts: their histories, listing, lookup and the vCard import."""

@@ -1,0 +1,1 @@
+"""`syncd run`: the daemon loop, its wake-ups, notifications and metrics."""

@@ -1,0 +1,1 @@
+"""Ingest: a connector's batch becomes interactions, sources, participants, contacts."""

@@ -1,0 +1,117 @@
+"""Glue between the store, the pure planner and the outbox: plan now, apply, backtest."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from connectors.base import ConnectorError
+from rules.model import ExistingAction, Limits, Plan, PlannedAction, Snapshot
+from rules.plan import plan as plan_actions
+from syncd.config import Config, parse_duration
+from syncd.errors import SyncdError
+from syncd.outbox.executor import Outbox, OutboxReport, Sinks, rule_specs
+from syncd.outbox.snapshot import read_snapshot
+from syncd.store.db import Store
+from syncd.sync.connect import Connectors
+
+log = logging.getLogger("syncd.planning")
+
+
+def limits_of(config: Config) -> Limits:
+    lim = config.settings.limits
+    return Limits(
+        per_day=lim.per_day,
+        per_week=lim.per_week,
+        horizon_days=max(1, parse_duration(lim.horizon).days),
+    )
+
+
+def sinks_for(config: Config, connectors: Connectors | None = None) -> Sinks:
+    """Where drafts and holds go, per account.
+
+    Drafts go to the account's Drafts folder (Maildir or IMAP). Holds for an ics calendar go
+    to its `holds` folder (by default `<state_dir>/holds/<account>`), never into the synced
+    calendar folder itself unless configured so; that folder still counts as busy time.
+    Holds for a CalDAV calendar go into that calendar.
+    """
+    connectors = connectors or Connectors(config)
+    sinks = Sinks()
+    for acc in config.settings.accounts:
+        try:
+            sinks.drafts[acc.name] = connectors.draft_sink(acc)
+            hold = connectors.hold_sink(acc)
+        except (SyncdError, ConnectorError) as exc:
+            # Not authorised yet, or a secret is missing: the sync pass reports it; the
+            # other accounts still get their drafts and holds.
+            log.warning("sinks.account.unavailable", extra={"account": acc.name, "error": str(exc)})
+            continue
+        if hold is not None:
+            sinks.holds[acc.name] = hold
+    return sinks
+
+
+def make_plan(store: Store, config: Config, owner_id: int, now: datetime) -> tuple[Snapshot, Plan]:
+    with store.session() as s:
+        snapshot = read_snapshot(s, owner_id, config, now)
+    return snapshot, plan_actions(snapshot, now, rule_specs(config), limits_of(config))
+
+
+def apply_rules(
+    store: Store, config: Config, owner_id: int, now: datetime, sinks: Sinks | None = None
+) -> tuple[Plan, OutboxReport]:
+    _, plan = make_plan(store, config, owner_id, now)
+    outbox = Outbox(store, config, owner_id, sinks or sinks_for(config))
+    return plan, outbox.apply(plan, now)
+
+
+@dataclass(frozen=True)
+class Fired:
+    day: datetime
+    action: PlannedAction
+
+
+def backtest(store: Store, config: Config, owner_id: int, now: datetime, days: int) -> list[Fired]:
+    """Replay the rules day by day over the last `days` days of stored history.
+
+    Each day reads the store as it was then (interactions up to that day) and plans with
+    that day's clock; what was planned earlier counts as created, so an action shows up
+    on the day it would first have fired, once.
+    """
+    rules = rule_specs(config)
+    limits = limits_of(config)
+    fired: list[Fired] = []
+    existing: dict[str, ExistingAction] = {}
+    start = now - timedelta(days=days)
+    day = start
+    while day <= now:
+        with store.session() as s:
+            snap = read_snapshot(s, owner_id, config, day, include_actions=False)
+        snap = Snapshot(
+            owner=snap.owner,
+            contacts=snap.contacts,
+            sent=snap.sent,
+            meetings=snap.meetings,
+            actions=tuple(existing.values()),
+            default_account=snap.default_account,
+        )
+        result = plan_actions(snap, day, rules, limits)
+        for w in result.withdrawals:
+            old = existing.get(w.key)
+            if old is not None:
+                existing[w.key] = _with_state(old, "skipped")
+        for pa in result.actions:
+            if pa.key in existing:
+                continue
+            if pa.due_at <= day + timedelta(days=1):
+                fired.append(Fired(day, pa))
+                existing[pa.key] = ExistingAction(
+                    pa.key, pa.rule, pa.kind, pa.contact_id, "created", pa.due_at, day
+                )
+        day += timedelta(days=1)
+    return fired
+
+
+def _with_state(a: ExistingAction, state: str) -> ExistingAction:
+    return ExistingAction(a.key, a.rule, a.kind, a.contact_id, state, a.due_at, a.created_at)  # type: ignore[arg-type]

@@ -1,0 +1,284 @@
+"""Reading what the rules plan over from the store, never whole histories (the queries are
+in syncd/store/snapshot.py).
+
+Per contact its statistics row (syncd/store/stats.py) gives the last interaction in each
+direction and whether the relationship was ever two-way, or, where they do not hold as
+of `now`, one grouped query over that contact's participations. The owner's mail awaiting
+an answer is read only for contacts whose last mail out is in the window and not before
+their last mail in, from that mail in on (see `_sent`), and meetings within a few weeks;
+so the cost follows the address book and the mail awaiting answers, not the history nor
+the window's traffic. `as_of` lets a backtest read the store as it was.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from rules.model import (
+    OPEN_STATES,
+    ContactSnap,
+    ExistingAction,
+    MeetingSnap,
+    OwnerInfo,
+    SentMail,
+    Snapshot,
+    WorkingTime,
+)
+from rules.model import (
+    ContactDate as PlanDate,
+)
+from syncd.config import Config, parse_hours
+from syncd.ingest.addresses import OwnerIdentity
+from syncd.store import snapshot as q
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+SENT_WINDOW = timedelta(days=45)  # no_reply looks at mail sent in this window
+MEETING_BACK = timedelta(days=14)
+MEETING_AHEAD = timedelta(days=120)
+ACTIONS_BACK = timedelta(days=400)
+
+
+def owner_info(config: Config) -> OwnerInfo:
+    o = config.owner
+    start, end = o.hours
+    identity = o.identity()
+    return OwnerInfo(
+        name=o.name,
+        address=o.addresses[0].lower(),
+        addresses=identity.addresses,
+        domains=identity.domains,
+        work=WorkingTime(o.timezone, start, end, frozenset(WEEKDAY[d] for d in o.working_days)),
+        quiet_dates=frozenset(config.settings.limits.quiet_dates),
+    )
+
+
+def read_snapshot(
+    session: Session,
+    owner_id: int,
+    config: Config,
+    now: datetime,
+    *,
+    as_of: datetime | None = None,
+    include_actions: bool = True,
+) -> Snapshot:
+    """The state the rules see at `now` (a backtest passes an earlier `now`)."""
+    at = as_of or now
+    owner = owner_info(config)
+    identity = config.owner.identity()
+    contacts, ahead = _contacts(session, owner_id, config, identity, at)
+    actions = _actions(session, owner_id, at) if include_actions else ()
+    return Snapshot(
+        owner=owner,
+        contacts=contacts,
+        sent=_sent(session, owner_id, at, contacts, ahead, actions),
+        meetings=_meetings(session, owner_id, at, contacts),
+        actions=actions,
+        default_account=_default_account(config),
+    )
+
+
+def _default_account(config: Config) -> str | None:
+    accounts = config.settings.accounts
+    return accounts[0].name if accounts else None
+
+
+def _contacts(
+    session: Session, owner_id: int, config: Config, identity: OwnerIdentity, now: datetime
+) -> tuple[dict[int, ContactSnap], set[int]]:
+    """The contacts, and those whose statistics do not hold as of `now`.
+
+    The statistics row per contact (syncd/store/stats.py); where some participation is
+    still ahead of `now` (an upcoming meeting, or a backtest's earlier day) or there is
+    no row, the aggregate as of `now` over that contact's participations instead.
+    """
+    rows = q.contact_rows(session, owner_id, now)
+    exact = q.exact_aggregates(session, owner_id, now, MEETING_AHEAD)
+    emails: dict[int, list[str]] = defaultdict(list)
+    for cid, addr in q.addresses(session, owner_id):
+        emails[cid].append(addr)
+    dates: dict[int, list[PlanDate]] = defaultdict(list)
+    for d in q.dates(session, owner_id):
+        dates[d.contact_id].append(PlanDate(d.kind, d.month, d.day, d.year, d.label or None))
+    tiers = {k: t.cadence_days for k, t in config.settings.tiers.items()}
+    internal = identity.is_internal
+    out: dict[int, ContactSnap] = {}
+    exceptions: set[int] = set()
+    # Plain tuples (syncd/store/snapshot.py gives their layout): 50,000 of them.
+    for cid, name, tier, cadence, zone, hours, dnc, snoozed, ahead, *stats in rows:
+        addrs = emails.get(cid)
+        if not addrs:
+            continue
+        if ahead:
+            exceptions.add(cid)
+        has_row, last, last_in, last_out, met, any_real, upcoming = (
+            exact.get(cid, _NONE) if ahead else stats
+        )
+        last_in, last_out = _aware(last_in), _aware(last_out)
+        out[cid] = ContactSnap(
+            id=cid,
+            name=name,
+            email=addrs[0],
+            tier=tier,
+            cadence_days=cadence or (tiers.get(tier) if tier else None),
+            timezone=zone,
+            work=_contact_work(zone, hours) if zone and hours else None,
+            do_not_contact=dnc,
+            snoozed_until=_aware(snoozed),
+            internal=any(internal(a) for a in addrs),
+            noise=not any_real and has_row is not None,
+            last_interaction_at=_aware(last),
+            last_inbound_at=last_in,
+            last_outbound_at=last_out,
+            two_way=bool(met) or (last_in is not None and last_out is not None),
+            next_meeting_at=_aware(upcoming),
+            dates=tuple(dates.get(cid, ())),
+        )
+    return out, exceptions
+
+
+# What a contact with no participation at all has (no statistics row, no aggregate).
+_NONE = (None, None, None, None, 0, 0, None)
+
+
+def _contact_work(zone: str, hours: str) -> WorkingTime | None:
+    try:
+        ZoneInfo(zone)
+        start, end = parse_hours(hours)
+    except (ValueError, KeyError):
+        return None
+    return WorkingTime(zone, start, end)
+
+
+def _aware(value: Any) -> datetime | None:
+    """An instant as the store gives it: MAX() over a CASE loses the column type on SQLite
+    (it comes back as text), and the snapshot reads some columns raw (text on SQLite, a
+    naive UTC datetime on PostgreSQL)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _sent(
+    session: Session,
+    owner_id: int,
+    now: datetime,
+    contacts: dict[int, ContactSnap],
+    ahead: set[int],
+    actions: tuple[ExistingAction, ...],
+) -> tuple[SentMail, ...]:
+    """The owner's latest human mail to each contact in each thread, in the window.
+
+    It counts as answered when anyone replied in its thread afterwards, or the contact
+    wrote at all afterwards (after their last inbound mail, in the contact's aggregates).
+
+    So a mail can be waiting only for a contact whose last mail out is in the window and
+    not before their last mail in, and only from that last mail in on: the mail read is
+    that of those contacts from there (for most contacts the statistics say who, and an
+    index range each reads it), plus, for the reasons of withdrawals, all the window's
+    mail of contacts with an open action. Every mail left out was answered by the contact
+    and no rule or withdrawal tells an answered mail left out from one listed, except by
+    its reason, which is kept for the open actions. The cost follows the mail awaiting an
+    answer, not the history nor the window's traffic.
+    """
+    since = now - SENT_WINDOW
+    with_actions = {
+        a.contact_id for a in actions if a.state in OPEN_STATES and a.contact_id in contacts
+    }
+    # Those the statistics cannot tell about: decided here, on their exact aggregates.
+    waiting = {
+        cid
+        for cid in ahead
+        if (c := contacts.get(cid)) is not None
+        and c.last_outbound_at is not None
+        and c.last_outbound_at > since
+        and (c.last_inbound_at is None or c.last_outbound_at >= c.last_inbound_at)
+    }
+    latest: dict[tuple[int, str], SentMail] = {}
+    for (
+        _id,
+        key,
+        subject,
+        thread_key,
+        at,
+        cid,
+        address,
+        reply,
+        account,
+        thread_id,
+    ) in q.sent_waiting(session, owner_id, since, now, waiting | with_actions):
+        contact = contacts.get(cid)
+        sent_at = _aware(at)
+        if contact is None or sent_at is None:
+            continue
+        last_in = contact.last_inbound_at
+        if cid not in with_actions and last_in is not None and sent_at < last_in:
+            continue  # answered by the contact (one decided here reads its whole window)
+        mid = key[4:] if key.startswith("mid:") else None
+        thread = thread_key or key
+        refs = (thread_key,) if thread_key and thread_key != mid else ()
+        answers = [t for t in (_aware(reply), last_in) if t is not None and t > sent_at]
+        latest[(cid, thread)] = SentMail(
+            contact_id=cid,
+            message_key=key,
+            message_id=mid,
+            references=refs,
+            subject=subject,
+            thread_key=thread_key,
+            thread_id=thread_id,
+            account=account or "",
+            sent_at=sent_at,
+            answered_at=min(answers) if answers else None,
+            address=address,
+        )
+    return tuple(latest.values())
+
+
+def _meetings(
+    session: Session, owner_id: int, now: datetime, contacts: dict[int, ContactSnap]
+) -> tuple[MeetingSnap, ...]:
+    rows = q.meetings(session, owner_id, now, MEETING_BACK, MEETING_AHEAD)
+    sources = q.first_sources(session, {r.id for r in rows})
+    out = []
+    for r in rows:
+        c = contacts.get(r.contact_id)
+        if c is None:
+            continue
+        start, end = _aware(r.occurred_at), _aware(r.ends_at)
+        assert start is not None and end is not None
+        out.append(
+            MeetingSnap(
+                contact_id=r.contact_id,
+                meeting_key=r.message_key,
+                subject=r.subject,
+                start=start,
+                end=end,
+                account=sources.get(r.id, ("", None))[0],
+                external=not c.internal,
+                emailed_after=c.last_outbound_at is not None and c.last_outbound_at >= end,
+            )
+        )
+    return tuple(out)
+
+
+def _actions(session: Session, owner_id: int, now: datetime) -> tuple[ExistingAction, ...]:
+    return tuple(
+        ExistingAction(
+            key=a.key,
+            rule=a.rule,
+            kind=a.kind,  # type: ignore[arg-type]
+            contact_id=a.contact_id,
+            state=a.state,  # type: ignore[arg-type]
+            due_at=a.due_at,
+            created_at=a.created_at,
+        )
+        for a in q.actions(session, owner_id, now, ACTIONS_BACK)
+    )

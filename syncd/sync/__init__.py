@@ -1,0 +1,1 @@
+"""Sync: one pass over an account's streams, from connector to store, cursor by cursor."""
