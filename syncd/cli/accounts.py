@@ -33,22 +33,13 @@ def accounts() -> None:
 
 
 def _accounts_doc(app: App) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
     from syncd.cli.reconcile import add_health
     from syncd.contacts.views import iso
-    from syncd.store.models import Account, Stream
+    from syncd.store.accounts import accounts_and_streams
 
     now = app.now()
     with app.store.session() as s:
-        stored = {
-            a.name: a for a in s.scalars(select(Account).where(Account.owner_id == app.owner_id))
-        }
-        streams: dict[int, list[Stream]] = {}
-        for st in s.scalars(
-            select(Stream).where(Stream.owner_id == app.owner_id).order_by(Stream.name)
-        ):
-            streams.setdefault(st.account_id, []).append(st)
+        stored, streams = accounts_and_streams(s, app.owner_id)
     configured = {a.name: a.kind for a in app.config.settings.accounts}
     names = list(configured) + [n for n in stored if n not in configured]
     out = []

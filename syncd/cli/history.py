@@ -186,11 +186,9 @@ def history_cmd(
 
     ADDRESS_OR_NAME is an email address (anyone's) or a contact's name, whole or in part
     ("Lisa Taylor", "lisa"); a name that fits several contacts lists them."""
-    from sqlalchemy import select
-
     from syncd.cli.text import cell
     from syncd.contacts.views import history
-    from syncd.store.models import ContactAddress
+    from syncd.store.contacts import addresses_of
 
     now = app.now()
     with app.store.session() as s:
@@ -198,11 +196,7 @@ def history_cmd(
 
         try:
             contact = find_contact(s, app.owner_id, address)
-            addresses = list(
-                s.scalars(
-                    select(ContactAddress.address).where(ContactAddress.contact_id == contact.id)
-                )
-            )
+            addresses = addresses_of(s, contact.id)
         except NotFound:
             from syncd.ingest.addresses import normalize_address
 

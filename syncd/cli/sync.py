@@ -11,7 +11,6 @@ from syncd.cli.tables import contacts_table, interactions_table, print_sync, syn
 from syncd.errors import SecretError, SyncdError
 
 if TYPE_CHECKING:
-    from syncd.store.db import Store
     from syncd.sync.passes import SyncReport
 
 
@@ -23,7 +22,7 @@ def init(app: App) -> None:
     from syncd.sync.passes import Syncer
 
     store = Store(app.config.store_url)
-    before = current_revision(store.engine) if _has_tables(store) else None
+    before = current_revision(store.engine) if not store.is_empty() else None
     _, after = migrate(store.engine)
     owner_id = store.ensure_owner(app.config.owner_key, app.now())
     syncer = Syncer(store, app.config, owner_id)
@@ -34,12 +33,6 @@ def init(app: App) -> None:
     else:
         click.echo(f"store {store.display_url} migrated from {before or 'empty'} to {after}")
     store.dispose()
-
-
-def _has_tables(store: Store) -> bool:
-    from sqlalchemy import inspect
-
-    return bool(inspect(store.engine).get_table_names())
 
 
 @click.command()

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.net import is_loopback
 from syncd.config.accounts import (
     AccountSettings,
     AnyAccount,
@@ -26,7 +27,6 @@ from syncd.config.values import (
     CALENDAR_KINDS,
     SUPPORTED_ACCOUNT_KINDS,
     SUPPORTED_CALENDAR_KINDS,
-    _is_loopback,
     _KeyError,
     _Model,
     _resolve,
@@ -406,7 +406,7 @@ class DaemonSettings(_Model):
                 host, _port = metrics_address(self.metrics)
             except ValueError as exc:
                 raise _KeyError(".metrics", str(exc)) from None
-            if not self.metrics_public and not _is_loopback(host):
+            if not self.metrics_public and not is_loopback(host):
                 raise _KeyError(
                     ".metrics",
                     f"{host} is not a loopback address; the endpoint has no authentication"

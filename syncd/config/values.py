@@ -5,7 +5,6 @@ Shared by the account models and the settings; `syncd.config` re-exports the pub
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from datetime import time, timedelta
@@ -163,15 +162,6 @@ def metrics_address(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9464)")
     return host, int(port)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _KeyError(ValueError):

@@ -1,5 +1,6 @@
 """Accounts' streams and their cursors, and the sources a stream holds: the statements of
-sync (syncd/sync/passes.py) and reconciliation (syncd/sync/reconcile.py) outside ingest's batch writes."""
+sync (syncd/sync/passes.py) and reconciliation (syncd/sync/reconcile.py) outside ingest's
+batch writes."""
 
 from __future__ import annotations
 

@@ -157,7 +157,7 @@ class Store:
         head = SCHEMA_HEAD
         if current == head:
             return
-        if current is None and auto_create and self._is_empty():
+        if current is None and auto_create and self.is_empty():
             migrate(self.engine)
             return
         raise StoreError(
@@ -165,7 +165,8 @@ class Store:
             f" this syncd needs {head}"
         )
 
-    def _is_empty(self) -> bool:
+    def is_empty(self) -> bool:
+        """The database has no tables yet (a new store)."""
         return not inspect(self.engine).get_table_names()
 
     @property
