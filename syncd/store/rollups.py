@@ -17,15 +17,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
+from syncd.store import derived
 from syncd.store.models import ContactBucket, Interaction, Participant
 from syncd.store.sqltime import month_of
 
 P = Participant
-CHUNK = 500
 COLUMNS = (
     "contact_id",
     "owner_id",
@@ -66,24 +66,9 @@ def buckets(now: datetime | None = None) -> Select[Any]:
 
 def refresh(session: Session, contact_ids: Iterable[int | None]) -> None:
     """Recompute the buckets of `contact_ids` (None and repeats are ignored)."""
-    ids = sorted({c for c in contact_ids if c is not None})
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        session.execute(delete(ContactBucket).where(ContactBucket.contact_id.in_(chunk)))
-        rows = buckets().where(P.contact_id.in_(chunk))
-        session.execute(insert(ContactBucket).from_select(list(COLUMNS), rows))
+    derived.refresh(session, ContactBucket, COLUMNS, buckets(), P.contact_id, contact_ids)
 
 
 def rebuild_all(session: Session, owner_id: int | None = None) -> int:
     """Recompute every contact's buckets (of one owner, or all); returns how many rows."""
-    gone = delete(ContactBucket)
-    agg = buckets()
-    if owner_id is not None:
-        gone = gone.where(ContactBucket.owner_id == owner_id)
-        agg = agg.where(P.owner_id == owner_id)
-    session.execute(gone)
-    session.execute(insert(ContactBucket).from_select(list(COLUMNS), agg))
-    q = select(func.count()).select_from(ContactBucket)
-    if owner_id is not None:
-        q = q.where(ContactBucket.owner_id == owner_id)
-    return int(session.scalar(q) or 0)
+    return derived.rebuild_all(session, ContactBucket, COLUMNS, buckets(), P.owner_id, owner_id)

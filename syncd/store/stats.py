@@ -15,14 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from syncd.store import derived
+from syncd.store.chunks import IN_CHUNK as CHUNK
 from syncd.store.models import ContactAddress, ContactStats, InteractionSource, Participant
 
 P = Participant
-CHUNK = 500
 COLUMNS = (
     "contact_id",
     "owner_id",
@@ -62,30 +63,12 @@ def aggregate() -> Select[Any]:
 
 def refresh(session: Session, contact_ids: Iterable[int | None]) -> None:
     """Recompute the statistics of `contact_ids` (None and repeats are ignored)."""
-    ids = sorted({c for c in contact_ids if c is not None})
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        session.execute(delete(ContactStats).where(ContactStats.contact_id.in_(chunk)))
-        session.execute(
-            insert(ContactStats).from_select(
-                list(COLUMNS), aggregate().where(P.contact_id.in_(chunk))
-            )
-        )
+    derived.refresh(session, ContactStats, COLUMNS, aggregate(), P.contact_id, contact_ids)
 
 
 def rebuild_all(session: Session, owner_id: int | None = None) -> int:
     """Recompute every contact's statistics (of one owner, or all); returns how many rows."""
-    gone = delete(ContactStats)
-    agg = aggregate()
-    if owner_id is not None:
-        gone = gone.where(ContactStats.owner_id == owner_id)
-        agg = agg.where(P.owner_id == owner_id)
-    session.execute(gone)
-    session.execute(insert(ContactStats).from_select(list(COLUMNS), agg))
-    q = select(func.count()).select_from(ContactStats)
-    if owner_id is not None:
-        q = q.where(ContactStats.owner_id == owner_id)
-    return int(session.scalar(q) or 0)
+    return derived.rebuild_all(session, ContactStats, COLUMNS, aggregate(), P.owner_id, owner_id)
 
 
 def contacts_of_interactions(session: Session, interaction_ids: Iterable[int]) -> set[int]:
