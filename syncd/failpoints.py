@@ -2,8 +2,9 @@
 
 ``SYNCD_FAILPOINTS=after-sink-create`` makes the process kill itself with SIGKILL right
 after a draft or hold was created at the provider and before the store records it, the
-moment the idempotency key exists for. Unset (always, in production) a failpoint costs one
-dictionary lookup.
+moment the idempotency key exists for; ``after-migration`` right after the second schema
+revision of a migration is applied, before the migration's transaction commits. Unset
+(always, in production) a failpoint costs one dictionary lookup.
 """
 
 from __future__ import annotations

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -33,3 +40,35 @@ def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     store.dispose()
+
+
+def test_a_process_killed_between_revisions_leaves_an_empty_store_that_the_next_start_creates(
+    tmp_path: Path,
+) -> None:
+    """All revisions commit together: SIGKILL after the second revision was applied (the
+    `after-migration` failpoint) leaves no tables, not a store at 0001 that every later
+    command refuses (Alembic commits each revision apart on SQLite unless told)."""
+    db = tmp_path / "syncd.db"
+    cfg = tmp_path / "syncd.toml"
+    cfg.write_text(
+        '[owner]\nname = "Alex Morgan"\naddresses = ["alex@example.com"]\n'
+        f'timezone = "Europe/Berlin"\n\n[store]\nurl = "sqlite:///{db}"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "SYNCD_STATE_DIR": str(tmp_path / "state")}
+    cmd = [sys.executable, "-m", "syncd", "--config", str(cfg)]
+    killed = subprocess.run(
+        [*cmd, "init"], env={**env, "SYNCD_FAILPOINTS": "after-migration"}, capture_output=True
+    )
+    assert killed.returncode == -signal.SIGKILL
+    with sqlite3.connect(db) as conn:
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    assert tables == []
+    after = subprocess.run(
+        [*cmd, "contacts", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    assert after.returncode == 0, after.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (SCHEMA_HEAD,)
+        ]
