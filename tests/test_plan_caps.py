@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,21 +20,13 @@ from rules.model import (
     ContactSnap,
     ExistingAction,
     Limits,
-    OwnerInfo,
     RuleSpec,
     Snapshot,
     WorkingTime,
 )
 from rules.plan import plan
+from tests.plan_world import BERLIN, OWNER
 
-BERLIN = ZoneInfo("Europe/Berlin")
-OWNER = OwnerInfo(
-    "Alex Morgan",
-    "alex@example.com",
-    frozenset({"alex@example.com"}),
-    frozenset({"example.com"}),
-    WorkingTime("Europe/Berlin", time(9), time(17, 30)),
-)
 CADENCE = RuleSpec("keep-in-touch", "cadence", "draft")
 COUNTED: tuple[ActionState, ...] = ("planned", "executing", "created")
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=BERLIN)

@@ -34,6 +34,7 @@ from rules.model import (
     WorkingTime,
 )
 from rules.plan import plan
+from tests.plan_world import BERLIN, OWNER, PRIYA, TUESDAY
 
 RULES = (
     RuleSpec("keep-in-touch", "cadence", "draft"),
@@ -389,17 +390,6 @@ def test_everything_due_is_planned_or_deferred(case: tuple[Snapshot, datetime, L
 
 
 # -- choosing: tie-breaks that fail when the rank flips ----------------------------------
-
-BERLIN = ZoneInfo("Europe/Berlin")
-OWNER = OwnerInfo(
-    "Alex Morgan",
-    "alex@example.com",
-    frozenset({"alex@example.com"}),
-    frozenset({"example.com"}),
-    WorkingTime("Europe/Berlin", time(9), time(17, 30)),
-)
-TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=BERLIN)
-PRIYA = ContactSnap(id=1, name="Priya Raman", email="priya@acme.test", two_way=True)
 
 
 def _mail(key: str, sent_at: datetime) -> SentMail:

@@ -5,32 +5,19 @@ and the boundaries that a flipped comparison would move."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from rules.model import (
     ContactDate,
-    ContactSnap,
     ExistingAction,
     MeetingSnap,
-    OwnerInfo,
     RuleSpec,
     SentMail,
     Snapshot,
-    WorkingTime,
 )
 from rules.plan import plan
+from tests.plan_world import BERLIN, OWNER, PRIYA, TUESDAY
 
-BERLIN = ZoneInfo("Europe/Berlin")
-OWNER = OwnerInfo(
-    "Alex Morgan",
-    "alex@example.com",
-    frozenset({"alex@example.com"}),
-    frozenset({"example.com"}),
-    WorkingTime("Europe/Berlin", time(9), time(17, 30)),
-)
-TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=BERLIN)
-PRIYA = ContactSnap(id=1, name="Priya Raman", email="priya@acme.test", two_way=True)
 DORMANT = RuleSpec("wake-up", "dormant", "hold", after_days=90)
 DATES = RuleSpec("dates", "date", "draft", after_days=3)
 
