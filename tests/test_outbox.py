@@ -361,3 +361,28 @@ def test_a_merge_keeps_the_merged_contacts_drafts_tracked(tmp_path: Path) -> Non
     tracked = {str(a["key"]) for a in d.actions()}
     # Every draft syncd made is still an action it knows, so it can be withdrawn later.
     assert set(d.syncd_drafts()) <= tracked
+
+
+def test_an_action_the_caps_defer_is_not_executed_on_its_old_day(demo: Demo) -> None:
+    """On Saturday the rules plan four actions for Monday 09:00 (Berlin) under the
+    config's caps; the user then lowers the caps to one a day with a one-day horizon. On
+    Monday at noon the planner keeps one for today, moves one to tomorrow and defers the
+    rest: those stay planned in the outbox with their old due time, which has passed, but
+    must not be executed today over the cap."""
+    demo.now = "2026-11-28T12:00:00Z"  # a Saturday: due on Monday morning
+    demo.run("apply")
+    planned = demo.actions()
+    assert len(planned) >= 3 and all(a["state"] == "planned" for a in planned)
+    text = demo.config.read_text(encoding="utf-8")
+    text = text.replace("per_day = 10 ", "per_day = 1 ", 1).replace(
+        'horizon = "14d" ', 'horizon = "1d" ', 1
+    )
+    demo.config.write_text(text, encoding="utf-8")
+    demo.now = "2026-11-30T12:00:00Z"
+    doc = demo.json("plan")
+    held = set(doc["deferred"]) & {a["key"] for a in planned}  # type: ignore[index]
+    assert held  # planned on Saturday, deferred now
+    demo.run("apply")
+    created = [a for a in demo.actions() if a["state"] == "created"]
+    assert len(created) == 1, created
+    assert held <= {a["key"] for a in demo.actions() if a["state"] == "planned"}

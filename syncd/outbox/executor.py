@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -281,12 +281,16 @@ class Outbox:
 
     # --- executing -----------------------------------------------------------------------------
 
-    def due_ids(self, now: datetime) -> list[int]:
+    def due_ids(self, now: datetime, held_back: Collection[str] = ()) -> list[int]:
         with self.store.session() as s:
-            return due_action_ids(s, self.owner_id, now)
+            return due_action_ids(s, self.owner_id, now, held_back)
 
-    def execute_due(self, now: datetime, report: OutboxReport) -> None:
-        for action_id in self.due_ids(now):
+    def execute_due(
+        self, now: datetime, report: OutboxReport, held_back: Collection[str] = ()
+    ) -> None:
+        """Execute what is due; planned actions in `held_back` (the plan's deferred keys)
+        wait, so an action the caps pushed past the horizon never runs on its old day."""
+        for action_id in self.due_ids(now, held_back):
             self.execute(action_id, now, report)
 
     def execute(self, action_id: int, now: datetime, report: OutboxReport) -> None:
@@ -472,7 +476,7 @@ class Outbox:
         report = OutboxReport()
         self.reconcile(now, report)
         self.record(plan, now, report)
-        self.execute_due(now, report)
+        self.execute_due(now, report, frozenset(plan.deferred))
         return report
 
     def dismiss(self, action_id: int, now: datetime) -> str:

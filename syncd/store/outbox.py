@@ -3,7 +3,7 @@ and of the `plan` and `actions` commands."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -54,24 +54,28 @@ def created_actions(
     return [(key, kind, fp, ref) for key, kind, fp, ref in rows]
 
 
-def due_action_ids(session: Session, owner_id: int, now: datetime) -> list[int]:
-    """Planned actions that are due, those caught executing, failed ones due a retry."""
-    return list(
-        session.scalars(
-            select(Action.id)
-            .where(
-                Action.owner_id == owner_id,
-                or_(
-                    (Action.state == "planned") & (Action.due_at <= now),
-                    Action.state == "executing",
-                    (Action.state == "failed")
-                    & Action.next_attempt_at.is_not(None)
-                    & (Action.next_attempt_at <= now),
-                ),
-            )
-            .order_by(Action.due_at, Action.id)
+def due_action_ids(
+    session: Session, owner_id: int, now: datetime, held_back: Collection[str] = ()
+) -> list[int]:
+    """Planned actions that are due, those caught executing, failed ones due a retry.
+
+    Planned actions whose key is in `held_back` wait, due or not: the planner deferred them
+    past its horizon (the caps are full), so their stored due time no longer holds."""
+    rows = session.execute(
+        select(Action.id, Action.key, Action.state)
+        .where(
+            Action.owner_id == owner_id,
+            or_(
+                (Action.state == "planned") & (Action.due_at <= now),
+                Action.state == "executing",
+                (Action.state == "failed")
+                & Action.next_attempt_at.is_not(None)
+                & (Action.next_attempt_at <= now),
+            ),
         )
+        .order_by(Action.due_at, Action.id)
     )
+    return [i for i, key, state in rows if not (state == "planned" and key in held_back)]
 
 
 def actions_listed(session: Session, owner_id: int, state: str | None) -> list[Action]:
