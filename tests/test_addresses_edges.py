@@ -1,8 +1,8 @@
 """Header helpers: the cases the mutation run of issue 18 found unpinned.
 
 Display names quoted the way Outlook and Gmail write them, message ids in UTF-8 (RFC 6532),
-addresses written where the config wants domains, and the fast paths that keep the usual
-headers away from the stdlib's slow parsers.
+addresses written where the config wants domains, a zone with a comment glued to it, and
+the fast paths that keep the usual headers away from the stdlib's slow parsers.
 """
 
 from __future__ import annotations
@@ -50,9 +50,12 @@ def test_usual_headers_never_reach_the_slow_stdlib_parsers(
         ("Morgan, Alex", "alex@example.com"),
         ("", "ops@example.org"),
     ]
-    # Gmail and Outlook (no weekday).
+    # Gmail, Outlook (no weekday) and Thunderbird with its zone comment.
     assert parse_date("Tue, 5 Mar 2024 10:15:00 +0100") == datetime(2024, 3, 5, 9, 15, tzinfo=UTC)
     assert parse_date("5 Mar 2024 10:15:00 -0800") == datetime(2024, 3, 5, 18, 15, tzinfo=UTC)
+    assert parse_date("Tue, 05 Mar 2024 10:15:00 +0100 (CET)") == datetime(
+        2024, 3, 5, 9, 15, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,3 +85,32 @@ def test_owner_domains_skip_what_is_an_address() -> None:
         "Alex", ["alex@example.com"], [], domains=["example.org", "alex@example.net"]
     )
     assert owner.domains == {"example.org"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # RFC 5322 allows a comment straight after the zone, without white space: the zone
+        # is still the zone, not lost with the comment.
+        ("Tue, 5 Mar 2024 10:15:00 +0100(CET)", datetime(2024, 3, 5, 9, 15, tzinfo=UTC)),
+        ("Tue, 5 Mar 2024 10:15:00 -0800(PST)", datetime(2024, 3, 5, 18, 15, tzinfo=UTC)),
+        # A comment where the zone is expected, the zone after it.
+        ("5 Mar 2024 10:15 (EST) -0500", datetime(2024, 3, 5, 15, 15, tzinfo=UTC)),
+        # A comment glued to the weekday (RFC 5322 obs-day-of-week) reads only as it is:
+        # without the comment, "Mon ," is what parsedate_tz cannot read.
+        ("Mon(Rosenmontag), 3 Mar 2025 11:11:00 +0100", datetime(2025, 3, 3, 10, 11, tzinfo=UTC)),
+        # RFC 5322 A.5 (its year moved into the range syncd accepts).
+        (
+            "Thu,\r\n      13\r\n        Feb\r\n          2014\r\n      23:32\r\n"
+            "               -0330 (Newfoundland Time)",
+            datetime(2014, 2, 14, 3, 2, tzinfo=UTC),
+        ),
+        # Nested comments: what is left of the outer one still reads.
+        (
+            "Tue, 5 Mar 2024 10:15:00 +0000 (Coordinated (Universal) Time)",
+            datetime(2024, 3, 5, 10, 15, tzinfo=UTC),
+        ),
+    ],
+)
+def test_parse_date_comments_next_to_the_zone(raw: str, expected: datetime) -> None:
+    assert parse_date(raw) == expected
