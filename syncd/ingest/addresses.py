@@ -392,9 +392,13 @@ def parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
     text = value[:_MAX_DATE_LENGTH]
-    result = _parse_rfc5322(text)
-    if result is None and "(" in text:
+    result = None
+    if "(" in text:
+        # Comments go first: parsedate_tz takes one glued to the zone, "+0100(CET)", for an
+        # unknown zone and would read the time as UTC.
         result = _parse_rfc5322(_COMMENT.sub(" ", text))
+    if result is None:
+        result = _parse_rfc5322(text)
     if result is None:
         result = _parse_iso(text)
     return result
