@@ -120,7 +120,10 @@ def _contacts(
         has_row, last, last_in, last_out, met, any_real, upcoming = (
             exact.get(cid, _NONE) if ahead else stats
         )
-        last_in, last_out = _aware(last_in), _aware(last_out)
+        # Most of these are None for most contacts: `_aware` is called only for values.
+        last_in = last_in and _aware(last_in)
+        last_out = last_out and _aware(last_out)
+        their_dates = dates.get(cid)
         out[cid] = ContactSnap(
             id=cid,
             name=name,
@@ -130,15 +133,15 @@ def _contacts(
             timezone=zone,
             work=_contact_work(zone, hours) if zone and hours else None,
             do_not_contact=dnc,
-            snoozed_until=_aware(snoozed),
+            snoozed_until=snoozed and _aware(snoozed),
             internal=any(map(internal, addrs)),
             noise=not any_real and has_row is not None,
-            last_interaction_at=_aware(last),
+            last_interaction_at=last and _aware(last),
             last_inbound_at=last_in,
             last_outbound_at=last_out,
             two_way=bool(met) or (last_in is not None and last_out is not None),
-            next_meeting_at=_aware(upcoming),
-            dates=tuple(dates.get(cid, ())),
+            next_meeting_at=upcoming and _aware(upcoming),
+            dates=tuple(their_dates) if their_dates else (),
         )
     return out, exceptions
 
