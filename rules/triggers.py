@@ -89,6 +89,9 @@ class Env:
         self._today: dict[tzinfo, date] = {self.zone: self.today}
         self._working: dict[int, bool] = {}
         self._windows: dict[tuple[int, WorkingTime | None], tuple[datetime, datetime] | None] = {}
+        self._fits: dict[
+            tuple[datetime, tzinfo | None, WorkingTime | None], tuple[datetime, int]
+        ] = {}
         self._limit = 7 * (len(self.quiet) + 2)
         if not self.work.days:
             raise ValueError("the owner has no working days: nothing could ever be due")
@@ -147,7 +150,17 @@ class Env:
 
     def fit(self, dt: datetime, theirs: WorkingTime | None) -> tuple[datetime, int]:
         """The first instant at or after `dt` inside that day's window (see `window`), and
-        that day (an ordinal of the owner's local date)."""
+        that day (an ordinal of the owner's local date).
+
+        Most candidates are due `now`: each (instant, zone, hours) is fitted once. The zone
+        is in the key since equal instants in other zones print differently."""
+        cache_key = (dt, dt.tzinfo, theirs)
+        found = self._fits.get(cache_key)
+        if found is None:
+            found = self._fits[cache_key] = self._fit(dt, theirs)
+        return found
+
+    def _fit(self, dt: datetime, theirs: WorkingTime | None) -> tuple[datetime, int]:
         ordinal = self.ordinal(dt)
         for _ in range(self._limit):
             w = self.window(ordinal, theirs)

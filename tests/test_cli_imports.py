@@ -93,6 +93,19 @@ def test_contacts_list_loads_no_classifier_or_ingest() -> None:
     assert heavy == []
 
 
+def test_plan_loads_no_executor_connector_or_renderer() -> None:
+    """`plan` reads the store and runs the pure planner: the executor, the connectors
+    (icalendar), Jinja and rich are for applying actions and tables (issue 17)."""
+    names = _imported("import syncd.cli.root, syncd.cli.rules, syncd.outbox.planning")
+    heavy = sorted(
+        n
+        for n in names
+        if n.split(".")[0] in ("icalendar", "jinja2", "rich")
+        or n.startswith(("syncd.outbox.executor", "syncd.sync", "connectors.ic", "rules.templates"))
+    )
+    assert heavy == []
+
+
 @pytest.mark.parametrize(
     ("group", "table"),
     [(cli, LAZY_COMMANDS), (cli.commands["accounts"], LAZY_ACCOUNT_COMMANDS)],

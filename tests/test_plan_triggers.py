@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from rules.model import (
     ContactDate,
@@ -16,6 +17,7 @@ from rules.model import (
     Snapshot,
 )
 from rules.plan import plan
+from rules.triggers import Env
 from tests.plan_world import BERLIN, OWNER, PRIYA, TUESDAY
 
 DORMANT = RuleSpec("wake-up", "dormant", "hold", after_days=90)
@@ -151,3 +153,15 @@ def test_a_key_of_exactly_300_characters_is_hashed() -> None:
         mail = SentMail(1, message_key, "x@y", (), "Offer", None, None, "work", sent_at)
         (action,) = plan(Snapshot(OWNER, {1: PRIYA}, sent=(mail,)), TUESDAY, [rule]).actions
         assert len(action.key) == (27 if hashed else 11 + length)
+
+
+def test_fitting_an_instant_keeps_the_zone_it_came_in() -> None:
+    """`Env.fit` is asked once per instant (most candidates are due `now`); an equal instant
+    in another zone is another question, since a due time prints in the zone it has."""
+    env = Env(Snapshot(owner=OWNER, contacts={}), TUESDAY)
+    tokyo = TUESDAY.astimezone(ZoneInfo("Asia/Tokyo"))
+    in_berlin, day = env.fit(TUESDAY, None)
+    in_tokyo, same_day = env.fit(tokyo, None)
+    assert in_berlin == in_tokyo == TUESDAY and day == same_day
+    assert in_berlin.tzinfo is BERLIN
+    assert in_tokyo.tzinfo is tokyo.tzinfo

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from syncd.config import Config
-    from syncd.contacts.views import Tiers
+    from syncd.contacts.listing import Tiers
     from syncd.store.db import Store
     from syncd.sync.connect import Connectors
     from syncd.sync.passes import Syncer
@@ -86,7 +86,7 @@ class App:
         return datetime.now(UTC)
 
     def tiers(self) -> Tiers:
-        from syncd.contacts.views import Tiers
+        from syncd.contacts.listing import Tiers
 
         return Tiers({k: t.cadence_days for k, t in self.config.settings.tiers.items()})
 

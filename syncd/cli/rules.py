@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rules.model import Plan, PlannedAction
 from syncd.cli.app import App, emit_json, pass_app
 from syncd.cli.rule_checks import warn_rule_problems
-from syncd.cli.text import DataTable, cell
 from syncd.config import parse_duration
-from syncd.contacts.views import iso
-from syncd.outbox.executor import Outbox, OutboxReport
+from syncd.contacts.listing import iso
 from syncd.outbox.planning import apply_rules, backtest, make_plan, sinks_for
 from syncd.store.outbox import action_states, actions_listed, first_addresses, owner_first_addresses
+
+if TYPE_CHECKING:
+    from syncd.outbox.executor import OutboxReport
+
+# `plan --json` loads neither rich (tables, syncd.cli.text) nor the executor (Jinja,
+# icalendar): each function that needs one imports it.
 
 
 def _emails(app: App, ids: set[int]) -> dict[int, str]:
@@ -76,6 +80,8 @@ def plan(app: App, as_json: bool, backtest_window: str | None) -> None:
     if as_json:
         emit_json({"actions": docs, "withdrawals": withdrawals, "deferred": list(result.deferred)})
         return
+    from syncd.cli.text import cell
+
     _actions_table(app, docs, f"Plan: {len(docs)} action(s) as of {iso(now)}", reason=True)
     for w in withdrawals:
         app.out.print(cell(f"withdraw {w['key']}: {w['reason']}"))
@@ -94,6 +100,8 @@ def _backtest(app: App, now: datetime, days: int, as_json: bool) -> None:
     if as_json:
         emit_json(docs)
         return
+    from syncd.cli.text import DataTable
+
     t = DataTable(title=f"Backtest over {days} days: {len(docs)} action(s)", title_justify="left")
     for col in ("day", "rule", "kind", "contact", "reason"):
         t.add_column(col)
@@ -141,6 +149,8 @@ def apply(app: App, as_json: bool) -> None:
 
 
 def print_rules_outcome(app: App, doc: dict[str, Any]) -> None:
+    from syncd.cli.text import cell
+
     app.out.print(
         f"actions: {doc['new']} new, {doc['created']} created, {doc['found_existing']} already"
         f" there, {doc['withdrawn']} withdrawn ({doc['removed']} removed), {doc['dismissed']}"
@@ -180,6 +190,8 @@ def _action_docs(app: App, state: str | None) -> list[dict[str, Any]]:
 
 
 def _actions_table(app: App, docs: list[dict[str, Any]], title: str, *, reason: bool) -> None:
+    from syncd.cli.text import DataTable
+
     t = DataTable(title=title, title_justify="left")
     cols = ["id", "rule", "kind", "contact", "due (UTC)", "state", "reason" if reason else "error"]
     for col in cols:
@@ -219,5 +231,7 @@ def actions_list(app: App, state: str | None, as_json: bool) -> None:
 @pass_app
 def actions_dismiss(app: App, action_id: int) -> None:
     """Never create this action; remove its draft or hold if you have not touched it."""
+    from syncd.outbox.executor import Outbox
+
     outbox = Outbox(app.store, app.config, app.owner_id, sinks_for(app.config, app.connectors))
     click.echo(outbox.dismiss(action_id, app.now()))

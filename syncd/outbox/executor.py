@@ -33,11 +33,11 @@ from connectors.base import (
     HoldSpec,
     ObjectState,
 )
-from rules.model import OPEN_STATES, Plan, PlannedAction, RuleSpec, WorkingTime
+from rules.model import OPEN_STATES, Plan, PlannedAction, WorkingTime
 from rules.slots import find_slot
 from rules.templates import DEFAULT_TEMPLATES, TemplateFailed, header_safe, render, split_subject
 from syncd import failpoints
-from syncd.config import Config, parse_business_days, parse_duration, parse_hours
+from syncd.config import Config, parse_duration, parse_hours
 from syncd.outbox.snapshot import owner_info
 from syncd.outbox.writer import personalise
 from syncd.store.db import Store
@@ -90,35 +90,6 @@ class OutboxReport:
     dismissed: int = 0
     left_alone: int = 0  # withdrawn but touched by the user: kept
     errors: list[str] = field(default_factory=list)
-
-
-def rule_specs(config: Config) -> list[RuleSpec]:
-    out = []
-    for r in config.settings.rules:
-        after_days = 0
-        business = 3
-        if r.kind == "dormant":
-            after_days = parse_duration(r.after or "180d").days
-        elif r.kind == "date":
-            after_days = parse_duration(r.ahead).days
-        elif r.kind == "no_reply" and r.after:
-            business = parse_business_days(r.after)
-        out.append(
-            RuleSpec(
-                name=r.name,
-                kind=r.kind,
-                action=r.action_kind,
-                template=str(r.template) if r.template else None,
-                tiers=frozenset(r.tiers) if r.tiers is not None else None,
-                after_days=after_days,
-                business_days=business,
-                date_kinds=frozenset(r.dates),
-                duration_minutes=max(5, int(parse_duration(r.duration).total_seconds() // 60)),
-                account=r.account,
-                external_only=r.external_only,
-            )
-        )
-    return out
 
 
 def _jsonable(value: Any) -> Any:

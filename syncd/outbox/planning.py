@@ -5,18 +5,50 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from connectors.base import ConnectorError
-from rules.model import ExistingAction, Limits, Plan, PlannedAction, Snapshot
+from rules.model import ExistingAction, Limits, Plan, PlannedAction, RuleSpec, Snapshot
 from rules.plan import plan as plan_actions
-from syncd.config import Config, parse_duration
-from syncd.errors import SyncdError
-from syncd.outbox.executor import Outbox, OutboxReport, Sinks, rule_specs
+from syncd.config import Config, parse_business_days, parse_duration
 from syncd.outbox.snapshot import read_snapshot
-from syncd.store.db import Store
-from syncd.sync.connect import Connectors
+
+if TYPE_CHECKING:
+    # `plan` and `--backtest` need neither the executor nor the connectors (icalendar,
+    # Jinja): those load when actions are applied.
+    from syncd.outbox.executor import OutboxReport, Sinks
+    from syncd.store.db import Store
+    from syncd.sync.connect import Connectors
 
 log = logging.getLogger("syncd.planning")
+
+
+def rule_specs(config: Config) -> list[RuleSpec]:
+    out = []
+    for r in config.settings.rules:
+        after_days = 0
+        business = 3
+        if r.kind == "dormant":
+            after_days = parse_duration(r.after or "180d").days
+        elif r.kind == "date":
+            after_days = parse_duration(r.ahead).days
+        elif r.kind == "no_reply" and r.after:
+            business = parse_business_days(r.after)
+        out.append(
+            RuleSpec(
+                name=r.name,
+                kind=r.kind,
+                action=r.action_kind,
+                template=str(r.template) if r.template else None,
+                tiers=frozenset(r.tiers) if r.tiers is not None else None,
+                after_days=after_days,
+                business_days=business,
+                date_kinds=frozenset(r.dates),
+                duration_minutes=max(5, int(parse_duration(r.duration).total_seconds() // 60)),
+                account=r.account,
+                external_only=r.external_only,
+            )
+        )
+    return out
 
 
 def limits_of(config: Config) -> Limits:
@@ -36,6 +68,11 @@ def sinks_for(config: Config, connectors: Connectors | None = None) -> Sinks:
     calendar folder itself unless configured so; that folder still counts as busy time.
     Holds for a CalDAV calendar go into that calendar.
     """
+    from connectors.base import ConnectorError
+    from syncd.errors import SyncdError
+    from syncd.outbox.executor import Sinks
+    from syncd.sync.connect import Connectors
+
     connectors = connectors or Connectors(config)
     sinks = Sinks()
     for acc in config.settings.accounts:
@@ -61,6 +98,8 @@ def make_plan(store: Store, config: Config, owner_id: int, now: datetime) -> tup
 def apply_rules(
     store: Store, config: Config, owner_id: int, now: datetime, sinks: Sinks | None = None
 ) -> tuple[Plan, OutboxReport]:
+    from syncd.outbox.executor import Outbox
+
     _, plan = make_plan(store, config, owner_id, now)
     outbox = Outbox(store, config, owner_id, sinks or sinks_for(config))
     return plan, outbox.apply(plan, now)

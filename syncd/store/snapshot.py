@@ -1,5 +1,6 @@
 """The queries behind `syncd.outbox.snapshot`: what the rules plan over, as plain rows.
 
+Column queries run on the session's connection as Core statements (no ORM row processing).
 Each query is bounded by the address book or by an index range, never by the whole
 history: the contacts with their statistics row (syncd/store/stats.py), the exact
 aggregate only for contacts whose statistics do not hold as of `now`, the owner's mail to
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, func, null, or_, select, true, type_coerce
+from sqlalchemy import Connection, String, and_, case, func, null, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
@@ -54,7 +55,7 @@ def contact_rows(session: Session, owner_id: int, now: datetime) -> list[tuple[A
     come as the driver gives them (text on SQLite): converting 200,000 of them through
     the column type costs more than the caller's parsing of the few it uses.
     """
-    result = session.execute(
+    result = _core(session).execute(
         select(
             Contact.id,
             Contact.name,
@@ -80,6 +81,12 @@ def contact_rows(session: Session, owner_id: int, now: datetime) -> list[tuple[A
     return [tuple(r) for r in result]
 
 
+def _core(session: Session) -> Connection:
+    """The session's connection: column queries run as Core statements, so that 50,000
+    rows come back as plain rows without the ORM's per-row processing."""
+    return session.connection()
+
+
 def _raw(column: Any) -> Any:
     """The column without its type's conversion of each value read."""
     return type_coerce(column, String)
@@ -97,49 +104,55 @@ def exact_aggregates(session: Session, owner_id: int, now: datetime, ahead: time
         .where(Contact.owner_id == owner_id, or_(S.contact_id.is_(None), S.horizon_at > now))
     )
     # One pass over the covering index ix_participants_contact_stats: no join.
-    rows = session.execute(
-        select(
-            P.contact_id.label("cid"),
-            func.max(case((real, P.occurred_at))).label("last"),
-            func.max(case((and_(real, P.direction == "in"), P.occurred_at))).label("last_in"),
-            func.max(case((and_(real, P.direction == "out"), P.occurred_at))).label("last_out"),
-            func.max(case((and_(real, P.direction == "mutual"), 1), else_=0)).label("met"),
-            func.max(case((real, 1), else_=0)).label("any_real"),
-            func.min(
-                case(
-                    (
-                        and_(
-                            P.kind == "meeting",
-                            P.is_interaction.is_(True),
-                            P.occurred_at > now,
-                        ),
-                        P.occurred_at,
+    rows = (
+        _core(session)
+        .execute(
+            select(
+                P.contact_id.label("cid"),
+                func.max(case((real, P.occurred_at))).label("last"),
+                func.max(case((and_(real, P.direction == "in"), P.occurred_at))).label("last_in"),
+                func.max(case((and_(real, P.direction == "out"), P.occurred_at))).label("last_out"),
+                func.max(case((and_(real, P.direction == "mutual"), 1), else_=0)).label("met"),
+                func.max(case((real, 1), else_=0)).label("any_real"),
+                func.min(
+                    case(
+                        (
+                            and_(
+                                P.kind == "meeting",
+                                P.is_interaction.is_(True),
+                                P.occurred_at > now,
+                            ),
+                            P.occurred_at,
+                        )
                     )
-                )
-            ).label("next_meeting"),
+                ).label("next_meeting"),
+            )
+            .where(
+                P.owner_id == owner_id,
+                # Stated as ix_participants_contact_stats states its condition, so that the
+                # partial index applies.
+                P.contact_id.is_not(None),
+                P.is_counterpart == true(),
+                P.occurred_at <= now + ahead,
+                P.contact_id.in_(pending),
+            )
+            .group_by(P.contact_id)
         )
-        .where(
-            P.owner_id == owner_id,
-            # Stated as ix_participants_contact_stats states its condition, so that the
-            # partial index applies.
-            P.contact_id.is_not(None),
-            P.is_counterpart == true(),
-            P.occurred_at <= now + ahead,
-            P.contact_id.in_(pending),
-        )
-        .group_by(P.contact_id)
-    ).all()
+        .all()
+    )
     return {r.cid: tuple(r) for r in rows}
 
 
 def addresses(session: Session, owner_id: int) -> list[Any]:
     """(contact id, address) in the order they were added."""
     return list(
-        session.execute(
+        _core(session)
+        .execute(
             select(ContactAddress.contact_id, ContactAddress.address)
             .where(ContactAddress.owner_id == owner_id)
             .order_by(ContactAddress.id)
-        ).all()
+        )
+        .all()
     )
 
 
@@ -147,11 +160,13 @@ def dates(session: Session, owner_id: int) -> list[Any]:
     """The owner's contact dates, as plain columns."""
     D = ContactDate
     return list(
-        session.execute(
+        _core(session)
+        .execute(
             select(D.contact_id, D.kind, D.month, D.day, D.year, D.label)
             .where(D.owner_id == owner_id)
             .order_by(D.id)
-        ).all()
+        )
+        .all()
     )
 
 
@@ -237,7 +252,7 @@ def sent_waiting(
     )
     found = {
         (r[0], r[5]): tuple(r)
-        for r in session.execute(
+        for r in _core(session).execute(
             base.join(S, S.contact_id == P.contact_id).where(
                 S.owner_id == owner_id,
                 S.horizon_at <= now,
@@ -248,7 +263,7 @@ def sent_waiting(
         )
     }
     for chunk in chunked(sorted(set(contact_ids))):
-        for r in session.execute(base.where(P.contact_id.in_(chunk))):
+        for r in _core(session).execute(base.where(P.contact_id.in_(chunk))):
             found[(r[0], r[5])] = tuple(r)
     # Raw instants sort as instants: fixed-width text on SQLite, datetimes on PostgreSQL.
     return sorted(found.values(), key=lambda r: (r[4], r[0]))
@@ -264,12 +279,16 @@ def first_sources(
     # `setdefault` needs per interaction.
     chunks: Iterable[Any] = [ids] if isinstance(ids, Select) else chunked(sorted(set(ids)))
     for chunk in chunks:
-        rows = session.execute(
-            select(InteractionSource.interaction_id, Account.name, InteractionSource.thread_id)
-            .join(Account, Account.id == InteractionSource.account_id)
-            .where(InteractionSource.interaction_id.in_(chunk))
-            .order_by(InteractionSource.id)
-        ).all()
+        rows = (
+            _core(session)
+            .execute(
+                select(InteractionSource.interaction_id, Account.name, InteractionSource.thread_id)
+                .join(Account, Account.id == InteractionSource.account_id)
+                .where(InteractionSource.interaction_id.in_(chunk))
+                .order_by(InteractionSource.id)
+            )
+            .all()
+        )
         for iid, name, thread in rows:
             out.setdefault(iid, (name, thread))
     return out
@@ -280,7 +299,8 @@ def meetings(
 ) -> list[Any]:
     """Real meetings with contacts that end after `now - back` and start by `now + ahead`."""
     return list(
-        session.execute(
+        _core(session)
+        .execute(
             select(
                 Interaction.message_key,
                 Interaction.subject,
@@ -302,7 +322,8 @@ def meetings(
                 Participant.is_counterpart.is_(True),
                 Participant.contact_id.is_not(None),
             )
-        ).all()
+        )
+        .all()
     )
 
 
