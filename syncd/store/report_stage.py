@@ -229,23 +229,49 @@ def _tier_pairs(owner_id: int, p: ReportParams) -> Select[Any]:
 def _items(owner_id: int, p: ReportParams) -> Select[Any]:
     """One row per real interaction of the period (see the module docstring).
 
-    In a thread, the first answer to a message is the earliest later real email the
-    other way (a message of the same second counts when it was stored later), up to now:
-    one probe of `ix_interactions_thread_replies` per message, which holds the thread,
-    direction and time in that order, so no sort of the period is needed. An answer is
-    always later than its message, so mail before the period is not read for it.
-    In-Reply-To answers are a join on the unique `(owner_id, message_key)` (`message_key`
-    is `mid:` + the normalised Message-ID, the form `in_reply_to` is stored in); the
-    earlier wins. Whether a thread was two-way looks at its whole history, through the
-    same index.
+    In a thread, the first answer comes from one pass over the period's interactions
+    ordered by thread and time: MIN over the following rows of the times the other way
+    (a message of the same second counts when it was stored later). An answer is always
+    later than its message, so mail before the period is not read for it. In-Reply-To
+    answers are a join on the unique `(owner_id, message_key)` (`message_key` is `mid:` +
+    the normalised Message-ID, the form `in_reply_to` is stored in); the earlier wins.
+    Whether a thread was two-way looks at its whole history, through its index.
     """
     e = aliased(Interaction, name="e")
-    answer_at = _first_answer_in_thread(e, p.now)
-    in_thread = case(
-        (
-            and_(e.kind == "email", e.thread_key.is_not(None)),
-            epoch_seconds(answer_at) - epoch_seconds(e.occurred_at),
+    later: dict[str, Any] = {
+        "partition_by": e.thread_key,
+        "order_by": (e.occurred_at, e.id),
+        "rows": (1, None),
+    }
+    email = e.kind == "email"
+    threaded = (
+        select(
+            e.id,
+            e.kind,
+            e.direction,
+            e.thread_key,
+            e.occurred_at,
+            case((_two_way(e, p.now), 1), else_=0).label("two_way"),
+            func.min(case((and_(email, e.direction == "in"), e.occurred_at)))
+            .over(**later)
+            .label("next_in"),
+            func.min(case((and_(email, e.direction == "out"), e.occurred_at)))
+            .over(**later)
+            .label("next_out"),
         )
+        .where(
+            e.owner_id == owner_id,
+            e.is_interaction.is_(True),
+            e.occurred_at >= p.since,
+            e.occurred_at <= p.now,
+            or_(e.ends_at.is_(None), e.ends_at <= p.now),
+        )
+        .subquery("threaded")
+    )
+    t = threaded.c
+    answer_at = case((t.direction == "out", t.next_in), (t.direction == "in", t.next_out))
+    in_thread = case(
+        (t.thread_key.is_not(None), epoch_seconds(answer_at) - epoch_seconds(t.occurred_at))
     )
     o, r = aliased(Interaction, name="o"), aliased(Interaction, name="r")
     by_reference = (
@@ -267,55 +293,23 @@ def _items(owner_id: int, p: ReportParams) -> Select[Any]:
     )
     ref = by_reference.c.delta
     first = case(
-        (e.kind != "email", null()),
+        (t.kind != "email", null()),
         (ref.is_(None), in_thread),
         (in_thread.is_(None), ref),
         (ref < in_thread, ref),
         else_=in_thread,
     )
-    is_mail = e.kind == "email"
-    closed = case((and_(is_mail, e.occurred_at <= p.now - timedelta(days=p.reply_days)), 1))
-    return (
-        select(
-            e.id,
-            e.kind,
-            e.direction,
-            month_of(e.occurred_at),
-            case((_two_way(e, p.now), 1), else_=0),
-            closed,
-            first,
-        )
-        .outerjoin(by_reference, by_reference.c.oid == e.id)
-        .where(
-            e.owner_id == owner_id,
-            e.is_interaction.is_(True),
-            e.occurred_at >= p.since,
-            e.occurred_at <= p.now,
-            or_(e.ends_at.is_(None), e.ends_at <= p.now),
-        )
-    )
-
-
-def _first_answer_in_thread(e: Any, now: datetime) -> Any:
-    """When email `e` was first answered in its thread by `now` (None: not, or no thread).
-
-    The other direction is an equality on the index's third column, so each message costs
-    one short range of its thread's entries; `ends_at` is not read: mail never has one."""
-    r = aliased(Interaction, name="answer")
-    other_way = case((e.direction == "out", "in"), (e.direction == "in", "out"))
-    return (
-        select(func.min(r.occurred_at))
-        .where(
-            r.owner_id == e.owner_id,
-            r.thread_key == e.thread_key,
-            r.direction == other_way,
-            r.occurred_at <= now,
-            or_(r.occurred_at > e.occurred_at, and_(r.occurred_at == e.occurred_at, r.id > e.id)),
-            r.kind == "email",
-            r.is_interaction.is_(True),
-        )
-        .scalar_subquery()
-    )
+    is_mail = t.kind == "email"
+    closed = case((and_(is_mail, t.occurred_at <= p.now - timedelta(days=p.reply_days)), 1))
+    return select(
+        t.id,
+        t.kind,
+        t.direction,
+        month_of(t.occurred_at),
+        t.two_way,
+        closed,
+        first,
+    ).outerjoin(by_reference, by_reference.c.oid == t.id)
 
 
 def _period_mail(e: Any, owner_id: int, p: ReportParams) -> list[ColumnElement[bool]]:
