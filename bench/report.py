@@ -84,9 +84,16 @@ def per_measure(db: Path, since: datetime) -> list[tuple[str, float, float]]:
         ("overdue, dormant, neglected", lambda s: contact_states(s, owner, p)),
     ]
     out = []
+    clock = [0.0, 0.0]
+
+    def table_staged(table: str) -> None:  # staged() calls it as each table is filled
+        out.append((f"  of which {table}", *_since(*clock)))
+        clock[:] = [time.perf_counter(), time.process_time()]
+
     with store.session() as s:
         t, c = time.perf_counter(), time.process_time()
-        with staged(s, owner, p):
+        clock[:] = [t, c]
+        with staged(s, owner, p, table_staged):
             out.append(("staging (the period, the contacts)", *_since(t, c)))
             for name, step in steps:
                 t, c = time.perf_counter(), time.process_time()
@@ -152,7 +159,7 @@ def main() -> None:
         )
         print(f"each measure on its own (in process; {_load()}):")
         for name, seconds, cpu in per_measure(db, start):
-            print(f"  {name:32} {seconds:6.2f} s (CPU {cpu:5.2f} s)")
+            print(f"  {name:36} {seconds:6.2f} s (CPU {cpu:5.2f} s)")
         if args.keep:
             print(f"kept: {tmp}")
     finally:

@@ -508,3 +508,24 @@ def test_contacts_show_explains_the_strength_and_list_sorts_by_it(
     )
     scores = [c["strength"] for c in json.loads(listed.stdout)]
     assert scores == sorted(scores, reverse=True) and scores[0] == ann["strength"]
+
+
+def test_staging_names_each_table_once_it_is_filled(world: tuple[Store, int]) -> None:
+    """bench/report.py times the staging table by table through `on_staged`: each name comes
+    after its table holds the period's rows."""
+    from sqlalchemy import func, select, table
+
+    from syncd.store.report_stage import staged
+
+    store, owner_id = world
+    filled: list[tuple[str, int]] = []
+    with store.session() as s:
+
+        def seen(name: str) -> None:
+            filled.append((name, int(s.scalar(select(func.count()).select_from(table(name))) or 0)))
+
+        with staged(s, owner_id, ReportParams(now=NOW, since=SINCE, tiers=TIERS), seen):
+            pass
+    names = ["report_items", "report_contacts", "report_buckets", "report_tier_pairs"]
+    assert [name for name, _ in filled] == names
+    assert all(n > 0 for _, n in filled)

@@ -173,6 +173,16 @@ class Interaction(Base):
             "kind",
             "is_interaction",
         ),
+        # Partial: only mail that names the message it answers, so that the report finds
+        # the period's In-Reply-To answers without reading every interaction of the
+        # period from the table (0006).
+        Index(
+            "ix_interactions_replies",
+            "owner_id",
+            "occurred_at",
+            sqlite_where=text("in_reply_to IS NOT NULL"),
+            postgresql_where=text("in_reply_to IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -16,7 +16,7 @@ participation still ahead of `now`) the same aggregates are computed live.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,13 +141,19 @@ STAGED = (ITEMS, PEOPLE, BUCKETS, PAIRS)
 
 
 @contextmanager
-def staged(session: Session, owner_id: int, p: ReportParams) -> Iterator[None]:
+def staged(
+    session: Session,
+    owner_id: int,
+    p: ReportParams,
+    on_staged: Callable[[str], None] | None = None,
+) -> Iterator[None]:
     """Fill the temporary tables for the period; drop them afterwards.
 
     ITEMS: the period's interactions; PEOPLE: each contact's aggregates; BUCKETS: the
     contacts' monthly buckets from `active_days` before the first month's end on (what
     the active network of that month looks back on); PAIRS: the period's (interaction,
-    tier) pairs.
+    tier) pairs. `on_staged` is called with each table's name once it is filled (the
+    bench times them one by one).
     """
     conn = session.connection()
     lo = month_ends(p.since, p.now)[0][1] - timedelta(days=p.active_days)
@@ -162,6 +168,8 @@ def staged(session: Session, owner_id: int, p: ReportParams) -> Iterator[None]:
     ):
         conn.execute(insert(table).from_select([c.name for c in table.c], rows))
         conn.execute(text(f"ANALYZE {table.name}"))  # PostgreSQL plans blind without
+        if on_staged is not None:
+            on_staged(table.name)
     try:
         yield
     finally:
