@@ -1,0 +1,93 @@
+"""Where the classifier's rules stop: the cases mutation testing found no test for.
+
+Each case is one realistic message built on the base message of test_classify_signals
+(a person's plain mail): one header field added or replaced, and the line a rule draws
+checked on both sides where it has two.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from syncd.ingest.addresses import OwnerIdentity
+from syncd.ingest.classify import Party, classify
+from tests.test_classify_caches import fresh_classifier_caches  # noqa: F401 (autouse)
+from tests.test_classify_signals import mail, run
+
+# --- classify.py -----------------------------------------------------------------------------
+
+
+def test_repeated_to_headers_keep_their_display_names() -> None:
+    c = run(
+        mail(("To", "Alex Morgan <alex@example.com>"), ("To", "Oliver Brandt <oliver@example.net>"))
+    )
+    assert [p for p in c.parties if p.role == "to"] == [
+        Party("alex@example.com", "Alex Morgan", "to"),
+        Party("oliver@example.net", "Oliver Brandt", "to"),
+    ]
+
+
+def test_a_reply_with_references_only_names_its_thread() -> None:
+    # Replying from a web archive or some mobile clients sets References but no In-Reply-To.
+    c = run(mail(("References", "<root.1@mail.example.org> <CAF3xQ2-9a6@mail.example.org>")))
+    assert c.kind == "human"
+    assert "part of a thread (References: 2)" in c.reasons
+    assert "reply to a message (In-Reply-To)" not in c.reasons
+
+
+# --- classify_rules.py: senders --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("from_", "kind"),
+    [
+        # "ann" (three letters) of the local part is inside the name's "Annabel".
+        ("Annabel Wu <ann.wu@google.com>", "human"),
+        # "bob" (three letters) of the name is inside the local part "bobs".
+        ("Bob Smith <bobs@amazon.com>", "human"),
+    ],
+)
+def test_three_letters_name_a_person_at_a_service_either_way(from_: str, kind: str) -> None:
+    assert run(mail(("From", from_))).kind == kind
+
+
+def test_a_reply_to_at_the_senders_own_domain_relays_nobody() -> None:
+    c = run(mail(("From", "Acme Billing <no-reply@acme.example>"),
+                 ("Reply-To", "Acme Billing <billing@acme.example>")))  # fmt: skip
+    assert c.kind == "notification"
+    assert not any(r.startswith("relays a person") for r in c.reasons), c.reasons
+
+
+# --- classify_rules.py: calendar -------------------------------------------------------------
+
+
+def test_a_calendar_service_address_without_a_name_is_a_calendar_sender() -> None:
+    c = run(mail(("From", "calendar-notification@google.com"),
+                 ("Subject", "Notification: Dentist @ Wed Mar 13, 2024 9am")))  # fmt: skip
+    assert c.kind == "calendar"
+    assert "calendar service sender (calendar-notification@google.com)" in c.reasons
+
+
+def test_the_google_calendar_name_alone_is_a_calendar_sender() -> None:
+    c = run(mail(("From", "Google Calendar <reminders@calendar.example>"),
+                 ("Subject", "Reminder: Dentist @ Wed Mar 13, 2024 9am")))  # fmt: skip
+    assert c.kind == "calendar"
+    assert "calendar service sender (reminders@calendar.example)" in c.reasons
+
+
+def test_a_google_calendar_sender_field_is_read_by_its_name_too() -> None:
+    # Workspace invitations come From the organiser, Sender the calendar service.
+    c = run(mail(("From", "Priya Raman <priya@example.net>"),
+                 ("Sender", "Google Calendar <invites@calendar.example>"),
+                 ("Subject", "Invitation: Planning @ Tue Mar 12, 2024 10am - 11am (CET)")))  # fmt: skip
+    assert (c.kind, c.counterparts) == ("calendar", ("priya@example.net",))
+    assert "calendar service sender (invites@calendar.example)" in c.reasons
+
+
+def test_the_owner_at_a_service_company_writes_as_a_person() -> None:
+    # Someone who works at Stripe sends from stripe.com, a service domain for everyone else.
+    stripe = OwnerIdentity.from_config("Alex Morgan", ["am@stripe.com"], [])
+    msg = mail(("From", "Alex Morgan <am@stripe.com>"), ("To", "Jamie Lee <jamie.lee@example.org>"))
+    c = classify(msg, stripe)
+    assert (c.kind, c.direction, c.is_interaction) == ("human", "out", True), c.reasons
+    assert run(mail(("From", "Alex Morgan <am@stripe.com>"))).kind == "notification"
