@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.base import FolderRole
 from syncd.ingest.addresses import OwnerIdentity
 from syncd.ingest.classify import Party, classify
 from tests.test_classify_caches import fresh_classifier_caches  # noqa: F401 (autouse)
@@ -91,3 +92,41 @@ def test_the_owner_at_a_service_company_writes_as_a_person() -> None:
     c = classify(msg, stripe)
     assert (c.kind, c.direction, c.is_interaction) == ("human", "out", True), c.reasons
     assert run(mail(("From", "Alex Morgan <am@stripe.com>"))).kind == "notification"
+
+
+# --- classify.py: what the owner's history reads ---------------------------------------------
+
+
+NOREPLY = ("From", "Acme <no-reply@acme.example>")
+TEN_GUESTS = ("Cc", ", ".join(f"Guest {k} <guest{k}@example.net>" for k in range(10)))
+
+
+@pytest.mark.parametrize(
+    ("fields", "folder_role", "expected"),
+    [
+        ((), "inbox", True),  # a person's mail to the owner
+        (
+            (("From", "Alex Morgan <alex@example.com>"), ("To", "jamie.lee@example.org")),
+            "sent",
+            False,
+        ),
+        ((NOREPLY,), "inbox", False),  # a machine's address: no person to count
+        ((TEN_GUESTS,), "inbox", False),  # a group of 11
+        ((), "drafts", False),
+    ],
+    ids=["incoming", "outgoing", "no-reply sender", "group too large", "draft"],
+)
+def test_interaction_if_human_is_incoming_mail_from_a_person_to_a_small_group(
+    fields: tuple[tuple[str, str], ...], folder_role: FolderRole, expected: bool
+) -> None:
+    assert run(mail(*fields, folder_role=folder_role)).interaction_if_human is expected
+
+
+def test_only_human_mail_says_it_has_no_counterpart() -> None:
+    to_self = run(mail(("From", "alex@example.com"), ("To", "Alex Morgan <alex@example.com>")))
+    assert (to_self.kind, to_self.direction) == ("human", "out")
+    assert "no counterpart besides the owner" in to_self.reasons
+    assert "no counterpart besides the owner" not in run(mail()).reasons
+    machine = run(mail(NOREPLY))
+    assert (machine.kind, machine.counterparts) == ("notification", ())
+    assert "no counterpart besides the owner" not in machine.reasons
