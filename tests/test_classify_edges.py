@@ -130,3 +130,86 @@ def test_only_human_mail_says_it_has_no_counterpart() -> None:
     machine = run(mail(NOREPLY))
     assert (machine.kind, machine.counterparts) == ("notification", ())
     assert "no counterpart besides the owner" not in machine.reasons
+
+
+# --- classify_rules.py: calendar, spam, lists, bulk ------------------------------------------
+
+
+def test_an_invitation_in_another_language_is_known_by_its_sender() -> None:
+    # Google's German invitation: the subject matches no English form, the .ics is a part of
+    # a multipart/mixed body, and the Sender is the calendar service.
+    c = run(mail(("From", "Priya Raman <priya@example.net>"),
+                 ("Sender", "Google Calendar <calendar-notification@google.com>"),
+                 ("Subject", "Einladung: Planung @ Di. 12. März 2024 10:00 - 11:00 (MEZ)"),
+                 ("Content-Type", 'multipart/mixed; boundary="000"'),
+                 hints=frozenset({"text/calendar"})))  # fmt: skip
+    assert (c.kind, c.reasons[0]) == ("calendar", "text/calendar part in the body"), c.reasons
+
+
+def test_a_calendar_reminder_gives_its_subject_then_its_sender() -> None:
+    c = run(mail(("From", "Google Calendar <calendar-notification@google.com>"),
+                 ("Subject", "Notification: Dentist @ Wed Mar 13, 2024 9am")))  # fmt: skip
+    assert c.reasons[:2] == (
+        "invitation subject (notification:)",
+        "calendar service sender (calendar-notification@google.com)",
+    )
+
+
+def test_a_report_without_a_report_type_is_no_bounce_and_does_not_raise() -> None:
+    c = run(mail(("Content-Type", 'multipart/report; boundary="b1"')))
+    assert (c.kind, c.is_interaction) == ("human", True)
+
+
+@pytest.mark.parametrize("value", ["false", "0"])
+def test_an_x_autoreply_that_says_no_is_no_auto_reply(value: str) -> None:
+    assert run(mail(("X-Autoreply", value))).kind == "human"
+
+
+def test_the_owner_at_a_domain_with_a_brand_word_is_no_look_alike() -> None:
+    # An orchard's own domain holds "apple"; mail from a stranger there is a look-alike.
+    orchard = OwnerIdentity.from_config("Alex Morgan", ["alex@apple-orchard.example"], [])
+    msg = mail(
+        ("From", "Alex Morgan <alex@apple-orchard.example>"), ("To", "jamie.lee@example.org")
+    )
+    assert classify(msg, orchard).kind == "human"
+    assert run(mail(("From", "Apple <id@apple-orchard.example>"))).kind == "spam"
+
+
+def test_every_failed_authentication_is_named() -> None:
+    results = "mx1.example.com; spf=fail smtp.mailfrom=example.org; dkim=none; dmarc=fail"
+    c = run(mail(("Authentication-Results", results)))
+    assert c.reasons[0] == "authentication failed (dmarc=fail, spf=fail)"
+
+
+def test_list_post_alone_makes_a_discussion_list() -> None:
+    c = run(mail(("List-Post", "<mailto:dev@lists.example.org>")))
+    assert (c.kind, c.reasons[0]) == ("list", "List-Post header present"), c.reasons
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        (("Precedence", "list"), "Precedence: list"),
+        (("X-Mailman-Version", "2.1.39"), "Mailman headers"),
+        (("X-BeenThere", "dev@lists.example.org"), "Mailman headers"),
+        (("X-Sympa-To", "users@lists.example.org"), "Sympa headers"),
+    ],
+)
+def test_a_list_names_the_software_that_sent_it(field: tuple[str, str], reason: str) -> None:
+    c = run(mail(("List-Id", "<dev.lists.example.org>"), field))
+    assert c.reasons[:2] == ("List-Id header present (dev.lists.example.org)", reason)
+
+
+def test_a_discussion_list_with_an_unsubscribe_link_is_no_announcement_list() -> None:
+    # Mailman 3 adds List-Unsubscribe to every post.
+    c = run(mail(("List-Id", "<dev.lists.example.org>"),
+                 ("List-Post", "<mailto:dev@lists.example.org>"),
+                 ("List-Unsubscribe", "<mailto:dev-leave@lists.example.org>")))  # fmt: skip
+    assert c.kind == "list"
+    assert not any(r.startswith("List-Id without List-Post") for r in c.reasons), c.reasons
+
+
+def test_a_promotional_address_alone_is_soft_marketing() -> None:
+    c = run(mail(("From", "Deals <deals@shop.example>")))
+    assert (c.kind, c.soft) == ("marketing", True)
+    assert c.reasons[0] == "promotional sender address (deals@)"
