@@ -213,3 +213,17 @@ def test_a_promotional_address_alone_is_soft_marketing() -> None:
     c = run(mail(("From", "Deals <deals@shop.example>")))
     assert (c.kind, c.soft) == ("marketing", True)
     assert c.reasons[0] == "promotional sender address (deals@)"
+
+
+# --- classify_families.py ----------------------------------------------------------------------
+
+
+def test_a_newsletter_platform_header_makes_bulk_mail_a_newsletter() -> None:
+    c = run(mail(("List-Unsubscribe", "<https://example.beehiiv.com/unsubscribe>"),
+                 ("X-Beehiiv-Ids", "p-1a2b")))  # fmt: skip
+    assert (c.kind, c.reasons[0]) == ("newsletter", "newsletter platform"), c.reasons
+
+
+def test_a_mailchimp_campaign_header_alone_is_marketing() -> None:
+    c = run(mail(("X-Mailchimp-Campaign", "4f1c2e")))
+    assert (c.kind, c.reasons[0]) == ("marketing", "bulk mail header x-mailchimp-campaign")
