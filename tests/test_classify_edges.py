@@ -227,3 +227,87 @@ def test_a_newsletter_platform_header_makes_bulk_mail_a_newsletter() -> None:
 def test_a_mailchimp_campaign_header_alone_is_marketing() -> None:
     c = run(mail(("X-Mailchimp-Campaign", "4f1c2e")))
     assert (c.kind, c.reasons[0]) == ("marketing", "bulk mail header x-mailchimp-campaign")
+
+
+# --- classify_rules.py: bulk mail, notifications, weak hints ---------------------------------
+
+
+def test_precedence_bulk_from_a_mail_service_is_bulk_mail() -> None:
+    # Amazon SES mail with Precedence: bulk and no List-Unsubscribe, selling something.
+    c = run(mail(("Precedence", "bulk"), ("Feedback-ID", "1.us-east-1.Bp1:AmazonSES"),
+                 ("Subject", "Spring sale: 20% off")))  # fmt: skip
+    assert c.kind == "marketing", c.reasons
+    assert c.reasons[:2] == ("sales subject (sale)", "bulk mail header feedback-id")
+
+
+def test_a_discussion_list_post_is_no_bulk_mail() -> None:
+    c = run(mail(("List-Id", "<dev.lists.example.org>"), ("List-Post", "<mailto:d@l.example>")))
+    assert c.kind == "list"
+    assert "bulk mail that is no publication" not in c.reasons, c.reasons
+
+
+def test_bulk_mail_that_neither_sells_nor_publishes_says_so() -> None:
+    c = run(mail(("List-Unsubscribe", "<https://brand.example/u>")))
+    assert c.reasons[:2] == ("List-Unsubscribe header present", "bulk mail that is no publication")
+
+
+def test_bulk_mail_from_a_service_sending_domain_is_a_notification() -> None:
+    c = run(mail(("From", "Docusign <dse@docusign.net>"),
+                 ("List-Unsubscribe", "<https://docusign.net/u>")))  # fmt: skip
+    assert (c.kind, c.reasons[0]) == (
+        "notification",
+        "machine sender dse@docusign.net with an unsubscribe link",
+    )
+
+
+def test_a_relayed_person_is_the_first_reason() -> None:
+    c = run(mail(("From", "Priya Raman (Google Docs) <docs@collab.example>"),
+                 ("Feedback-ID", "share:collab")))  # fmt: skip
+    assert c.reasons[:2] == (
+        "relays a person (priya raman (google docs))",
+        "bulk mail service header feedback-id",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "labels"),
+    [
+        ((), {"CATEGORY_UPDATES"}),
+        ((), {"INFERENCE:OTHER"}),
+        ((("X-Mailer", "SubscriptionCenter"),), set()),
+    ],
+    ids=["gmail updates", "outlook other", "mass mailer"],
+)
+def test_a_provider_category_or_mailer_alone_is_soft(
+    fields: tuple[tuple[str, str], ...], labels: set[str]
+) -> None:
+    c = run(mail(*fields, labels=frozenset(labels)))
+    assert (c.kind, c.soft) == ("notification", True), c.reasons
+
+
+TWO_WEAK = (("Return-Path", "<>"), ("X-Auto-Response-Suppress", "All"))
+
+
+@pytest.mark.parametrize(
+    ("field", "client"),
+    [
+        (("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Thunderbird/115.8.0"),
+         "thunderbird"),
+        (("Message-ID", "<CAJ8nq2z=Qx7@mail.gmail.com>"), "gmail"),
+    ],
+)  # fmt: skip
+def test_a_personal_client_in_user_agent_or_message_id_outweighs_weak_hints(
+    field: tuple[str, str], client: str
+) -> None:
+    c = run(mail(*TWO_WEAK, field))
+    assert c.kind == "human"
+    assert f"written with a personal mail client ({client})" in c.reasons
+
+
+def test_a_personal_client_is_only_named_against_weak_hints_alone() -> None:
+    apple = ("X-Mailer", "Apple Mail (2.3774)")
+    plain = run(mail(apple))
+    assert not any(r.startswith("written with") for r in plain.reasons), plain.reasons
+    noise = run(mail(*TWO_WEAK, apple, ("Auto-Submitted", "auto-generated")))
+    assert noise.kind == "notification"
+    assert not any(r.startswith("written with") for r in noise.reasons), noise.reasons
