@@ -14,6 +14,7 @@ from connectors.mailparse import parse_header_block
 from syncd.ingest.addresses import OwnerIdentity, normalize_address
 from syncd.ingest.classify import KINDS, Classification, ClassifyOptions, classify
 from tests.mailcorpus import CORPUS, build, owner, raw_message
+from tests.test_classify_caches import fresh_classifier_caches  # noqa: F401 (autouse)
 
 OWNER = owner()
 

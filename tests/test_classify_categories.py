@@ -6,6 +6,7 @@ import pytest
 
 from syncd.ingest.classify import Classification, classify
 from tests.mailcorpus import build, owner, raw_message
+from tests.test_classify_caches import fresh_classifier_caches  # noqa: F401 (autouse)
 
 OWNER = owner()
 DATE = ("Date", "Tue, 05 Mar 2024 10:15:00 +0100")

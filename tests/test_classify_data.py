@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from syncd.ingest.classify_data import SenderData, default_sender_data, domain_in
+from tests.test_classify_caches import fresh_classifier_caches  # noqa: F401 (autouse)
 
 RAW: dict[str, object] = {
     "sending_domains": ["Mail.Acme.example"],

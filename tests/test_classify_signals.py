@@ -17,6 +17,7 @@ from syncd.ingest.addresses import OwnerIdentity
 from syncd.ingest.classify import Classification, ClassifyOptions, classify
 from syncd.ingest.classify_data import default_sender_data
 from tests.mailcorpus import owner
+from tests.test_classify_caches import fresh_classifier_caches  # noqa: F401 (autouse)
 
 OWNER = owner()
 BASE: tuple[tuple[str, str], ...] = (
