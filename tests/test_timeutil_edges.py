@@ -3,9 +3,11 @@ needs it: the boundaries that a flipped comparison or an off-by-one would move."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import time as time_module
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -262,3 +264,63 @@ def test_each_error_says_what_is_wrong(call: Callable[[], object], message: str)
     with pytest.raises(ValueError) as info:
         call()
     assert str(info.value) == message
+
+
+# -- what mutation testing found unpinned ----------------------------------------------------
+
+
+def test_a_time_read_off_the_second_occurrence_still_means_the_first() -> None:
+    # 02:30 CET on 25 Oct 2026 (01:30 UTC) is the repeated hour: its .time() has fold=1.
+    # A wall time built from it is the first 02:30 all the same, as `wall` documents.
+    second = datetime(2026, 10, 25, 1, 30, tzinfo=ZoneInfo("UTC")).astimezone(BERLIN)
+    assert second.fold == 1
+    first = wall(date(2026, 10, 25), second.time(), BERLIN)
+    assert first.utcoffset() == timedelta(hours=2)
+    assert first.astimezone(ZoneInfo("UTC")) == datetime(
+        2026, 10, 25, 0, 30, tzinfo=ZoneInfo("UTC")
+    )
+
+
+@pytest.fixture
+def host_in_tokyo() -> Iterator[None]:
+    """The process runs in Tokyo, as a server set to local time there would."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time_module.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time_module.tzset()
+
+
+@pytest.mark.usefixtures("host_in_tokyo")
+def test_the_next_start_is_counted_on_the_owners_date_not_the_hosts() -> None:
+    # Monday 06:00 in Honolulu is already Tuesday 01:00 in Tokyo: the owner's Monday
+    # 09:00 is still ahead.
+    honolulu = ZoneInfo("Pacific/Honolulu")
+    work = WorkingTime("Pacific/Honolulu", time(9), time(17))
+    monday_early = datetime(2026, 11, 23, 6, 0, tzinfo=honolulu)
+    assert next_working_start(monday_early, work) == datetime(2026, 11, 23, 9, tzinfo=honolulu)
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that does not know its offset: naive in all but name."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+def test_a_datetime_whose_zone_has_no_offset_counts_as_naive() -> None:
+    blind = datetime(2026, 11, 24, 10, 0, tzinfo=_NoOffset())
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        local_date(blind, "UTC")
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        next_working_start(blind, BERLIN_WORK)
