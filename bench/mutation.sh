@@ -26,7 +26,8 @@
 # second) of wall time, twice that of CPU: an endless loop dies as a timeout, which counts
 # as caught. On a loaded machine the wall limit also fires on a slow but finite mutant,
 # so `--survivors` checks the timeouts again too, with MUTATION_RERUN_TIMEOUT (default
-# 10): a timeout in the final table held under the longer limit.
+# 10): a timeout in the final table held under the longer limit. The table shows the
+# timeouts apart and a "strict" score that counts them as survivors.
 #
 # Environment: MUTATION_CHILDREN (default 2) workers per run; MUTATION_EXAMPLES;
 # MUTATION_TIMEOUT; MUTATION_RERUN_TIMEOUT.
