@@ -151,3 +151,28 @@ def test_a_key_of_exactly_300_characters_is_hashed() -> None:
         mail = SentMail(1, message_key, "x@y", (), "Offer", None, None, "work", sent_at)
         (action,) = plan(Snapshot(OWNER, {1: PRIYA}, sent=(mail,)), TUESDAY, [rule]).actions
         assert len(action.key) == (27 if hashed else 11 + length)
+
+
+# -- the after_meeting window, both ends included ----------------------------------------
+
+
+def test_a_meeting_that_ended_this_minute_or_exactly_two_weeks_ago_is_thanked() -> None:
+    rule = RuleSpec("thanks", "after_meeting", "draft")
+
+    def thanked(end: datetime) -> list[str]:
+        m = MeetingSnap(
+            1, "ical:kickoff", "Kickoff", end - timedelta(hours=1), end, "work", True, False
+        )
+        return _keys(Snapshot(OWNER, {1: PRIYA}, meetings=(m,)), rule)
+
+    assert thanked(TUESDAY) == ["thanks:1:ical:kickoff"]  # the daemon runs as it ends
+    assert thanked(TUESDAY + timedelta(minutes=1)) == []  # still going
+    assert thanked(TUESDAY - timedelta(days=14)) == ["thanks:1:ical:kickoff"]
+    assert thanked(TUESDAY - timedelta(days=14, minutes=1)) == []  # too old for a thank-you
+
+
+def test_a_snooze_that_ends_this_very_minute_is_not_mentioned() -> None:
+    c = replace(PRIYA, cadence_days=7, snoozed_until=TUESDAY)
+    (action,) = plan(Snapshot(OWNER, {1: c}), TUESDAY, [RuleSpec("k", "cadence", "draft")]).actions
+    assert action.due_at == TUESDAY
+    assert "snoozed" not in action.reason
