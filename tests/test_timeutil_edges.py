@@ -324,3 +324,5 @@ def test_a_datetime_whose_zone_has_no_offset_counts_as_naive() -> None:
         local_date(blind, "UTC")
     with pytest.raises(ValueError, match="must be timezone-aware"):
         next_working_start(blind, BERLIN_WORK)
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        plan(Snapshot(OWNER, {1: PRIYA}), blind, [CADENCE])
