@@ -16,7 +16,7 @@ from rules.model import (
     Snapshot,
 )
 from rules.plan import plan
-from tests.plan_world import BERLIN, OWNER, PRIYA, TUESDAY
+from tests.plan_world import BERLIN, OWNER, PRIYA, TUESDAY, host_zone
 
 DORMANT = RuleSpec("wake-up", "dormant", "hold", after_days=90)
 DATES = RuleSpec("dates", "date", "draft", after_days=3)
@@ -34,6 +34,15 @@ def test_dormant_only_for_the_tiers_the_rule_names() -> None:
     s = Snapshot(OWNER, {1: key_client, 2: regular, 3: untiered})
     assert _keys(s, replace(DORMANT, tiers=frozenset({"key"}))) == ["wake-up:1:2026-07-27"]
     assert len(_keys(s, DORMANT)) == 3
+
+
+def test_the_dormant_key_is_the_owners_date_of_the_last_interaction() -> None:
+    # The key is stored: on a server set to Tokyo time, where 20:00 in Berlin is already
+    # the next morning, it must not change (that would plan the same hold twice).
+    last = datetime(2026, 7, 27, 20, 0, tzinfo=BERLIN)
+    s = Snapshot(OWNER, {1: replace(PRIYA, last_interaction_at=last)})
+    with host_zone("Asia/Tokyo"):
+        assert _keys(s, DORMANT) == ["wake-up:1:2026-07-27"]
 
 
 def test_a_custom_date_without_a_label_has_a_stable_key() -> None:

@@ -3,9 +3,7 @@ needs it: the boundaries that a flipped comparison or an off-by-one would move."
 
 from __future__ import annotations
 
-import os
-import time as time_module
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -34,6 +32,7 @@ from rules.timeutil import (
     working_window,
 )
 from rules.triggers import next_occurrence, occurrence_in
+from tests.plan_world import host_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -281,28 +280,14 @@ def test_a_time_read_off_the_second_occurrence_still_means_the_first() -> None:
     )
 
 
-@pytest.fixture
-def host_in_tokyo() -> Iterator[None]:
-    """The process runs in Tokyo, as a server set to local time there would."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Tokyo"
-    time_module.tzset()
-    yield
-    if before is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = before
-    time_module.tzset()
-
-
-@pytest.mark.usefixtures("host_in_tokyo")
 def test_the_next_start_is_counted_on_the_owners_date_not_the_hosts() -> None:
     # Monday 06:00 in Honolulu is already Tuesday 01:00 in Tokyo: the owner's Monday
     # 09:00 is still ahead.
     honolulu = ZoneInfo("Pacific/Honolulu")
     work = WorkingTime("Pacific/Honolulu", time(9), time(17))
     monday_early = datetime(2026, 11, 23, 6, 0, tzinfo=honolulu)
-    assert next_working_start(monday_early, work) == datetime(2026, 11, 23, 9, tzinfo=honolulu)
+    with host_zone("Asia/Tokyo"):
+        assert next_working_start(monday_early, work) == datetime(2026, 11, 23, 9, tzinfo=honolulu)
 
 
 class _NoOffset(tzinfo):
