@@ -130,7 +130,8 @@ rerun_survivors() {
   done
   # shellcheck disable=SC2086 # the globs are meant to expand
   local tests=($(cd "$ROOT" && ls $globs 2>/dev/null))
-  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}" tests/conftest.py)
+  # the test files and the modules they share (tests/plan_world.py, conftest.py)
+  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}" tests/*.py)
   add_profile "$work"
   local selection
   selection="$(toml_list "${tests[@]}")"
