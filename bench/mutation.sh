@@ -131,7 +131,7 @@ rerun_survivors() {
   # shellcheck disable=SC2086 # the globs are meant to expand
   local tests=($(cd "$ROOT" && ls $globs 2>/dev/null))
   # the test files and the modules they share (tests/plan_world.py, conftest.py)
-  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}" tests/*.py)
+  (cd "$ROOT" && printf '%s\n' "${tests[@]}" tests/*.py | sort -u | xargs cp --parents -t "$work")
   add_profile "$work"
   local selection
   selection="$(toml_list "${tests[@]}")"
