@@ -309,5 +309,9 @@ def test_a_datetime_whose_zone_has_no_offset_counts_as_naive() -> None:
         local_date(blind, "UTC")
     with pytest.raises(ValueError, match="must be timezone-aware"):
         next_working_start(blind, BERLIN_WORK)
+
+
+def test_plan_refuses_a_now_whose_zone_has_no_offset() -> None:
+    blind = datetime(2026, 11, 24, 10, 0, tzinfo=_NoOffset())
     with pytest.raises(ValueError, match="must be timezone-aware"):
         plan(Snapshot(OWNER, {1: PRIYA}), blind, [CADENCE])
