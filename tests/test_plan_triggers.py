@@ -185,3 +185,34 @@ def test_a_snooze_that_ends_this_very_minute_is_not_mentioned() -> None:
     (action,) = plan(Snapshot(OWNER, {1: c}), TUESDAY, [RuleSpec("k", "cadence", "draft")]).actions
     assert action.due_at == TUESDAY
     assert "snoozed" not in action.reason
+
+
+# -- due times at the edges of a day, and dates listed in any order -------------------------
+
+
+def test_a_cadence_due_at_closing_time_moves_to_the_next_morning() -> None:
+    closing = TUESDAY.replace(hour=17, minute=30)  # the owner's day ends at 17:30
+    c = replace(PRIYA, cadence_days=7)
+    (action,) = plan(Snapshot(OWNER, {1: c}), closing, [RuleSpec("k", "cadence", "draft")]).actions
+    assert action.due_at == datetime(2026, 11, 25, 9, 0, tzinfo=BERLIN)
+
+
+def test_a_cadence_of_zero_days_is_no_cadence() -> None:
+    c = replace(PRIYA, cadence_days=0, last_interaction_at=TUESDAY - timedelta(days=30))
+    assert _keys(Snapshot(OWNER, {1: c}), RuleSpec("k", "cadence", "draft")) == []
+
+
+def test_a_date_far_ahead_listed_first_does_not_hide_a_near_one() -> None:
+    c = replace(PRIYA, dates=(ContactDate("birthday", 3, 14), ContactDate("anniversary", 11, 26)))
+    assert _keys(Snapshot(OWNER, {1: c}), DATES) == ["dates:1:anniversary:2026-11-26"]
+
+
+def test_a_birthday_is_due_as_soon_as_the_contacts_day_begins() -> None:
+    # 16:30 on Wednesday 9 Dec in Berlin is already 00:30 on the 10th in Tokyo: Kenji's
+    # birthday has begun, so the greeting is due now, in the owner's working hours; on a
+    # server set to Honolulu time too.
+    kenji = replace(PRIYA, timezone="Asia/Tokyo", dates=(ContactDate("birthday", 12, 10),))
+    now = datetime(2026, 12, 9, 16, 30, tzinfo=BERLIN)
+    with host_zone("Pacific/Honolulu"):
+        (action,) = plan(Snapshot(OWNER, {1: kenji}), now, [replace(DATES, after_days=0)]).actions
+    assert (action.key, action.due_at) == ("dates:1:birthday:2026-12-10", now)
