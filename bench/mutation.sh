@@ -26,7 +26,8 @@
 # second) of wall time, twice that of CPU: an endless loop dies as a timeout, which counts
 # as caught. On a loaded machine the wall limit also fires on a slow but finite mutant,
 # so `--survivors` checks the timeouts again too, with MUTATION_RERUN_TIMEOUT (default
-# 10): a timeout in the final table held under the longer limit.
+# 10): a timeout in the final table held under the longer limit. The table shows the
+# timeouts apart and a "strict" score that counts them as survivors.
 #
 # Environment: MUTATION_CHILDREN (default 2) workers per run; MUTATION_EXAMPLES;
 # MUTATION_TIMEOUT; MUTATION_RERUN_TIMEOUT.
@@ -129,7 +130,8 @@ rerun_survivors() {
   done
   # shellcheck disable=SC2086 # the globs are meant to expand
   local tests=($(cd "$ROOT" && ls $globs 2>/dev/null))
-  (cd "$ROOT" && cp --parents -t "$work" "${tests[@]}" tests/conftest.py)
+  # the test files and the modules they share (tests/plan_world.py, conftest.py)
+  (cd "$ROOT" && printf '%s\n' "${tests[@]}" tests/*.py | sort -u | xargs cp --parents -t "$work")
   add_profile "$work"
   local selection
   selection="$(toml_list "${tests[@]}")"

@@ -4,7 +4,9 @@
 
 Killed counts what the tests caught (a failing test, a timeout, a crash); the score is
 killed over all mutants that were checked. "no tests" (no selected test reaches the
-function) counts as surviving.
+function) counts as surviving. Timeouts are also shown on their own, with the score they
+leave when counted as survivors ("strict"): a timeout is an endless loop only if it held
+under `--survivors`' longer limit.
 """
 
 from __future__ import annotations
@@ -34,22 +36,24 @@ def main(root: Path) -> int:
             checked = sum(n for s, n in counts.items() if s != "not checked")
             killed = sum(counts[s] for s in CAUGHT)
             survived = checked - killed
+            timeouts = counts["timeout"]
             score = 100.0 * killed / checked if checked else 0.0
+            strict = 100.0 * (killed - timeouts) / checked if checked else 0.0
             short = ", ".join(Path(t).stem for t in tests)
-            rows.append((module, short, checked, killed, survived, score))
+            rows.append((module, short, checked, killed, survived, timeouts, score, strict))
     if not rows:
         print("no results under", root, file=sys.stderr)
         return 1
     header = ("module", "tests", "mutants", "killed", "survived", "score")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(2)]
-    counts = "mutants | killed | survived | score |"
+    counts = "mutants | killed | survived | timeouts |  score | strict |"
     print(f"| {header[0]:<{widths[0]}} | {header[1]:<{widths[1]}} | {counts}")
-    rule = "--------:|-------:|---------:|------:|"
+    rule = "--------:|-------:|---------:|---------:|-------:|-------:|"
     print(f"|{'-' * (widths[0] + 2)}|{'-' * (widths[1] + 2)}|{rule}")
-    for module, tests, checked, killed, survived, score in rows:
+    for module, tests, checked, killed, survived, timeouts, score, strict in rows:
         print(
             f"| {module:<{widths[0]}} | {tests:<{widths[1]}} | {checked:>7} | {killed:>6} |"
-            f" {survived:>8} | {score:4.1f} % |"
+            f" {survived:>8} | {timeouts:>8} | {score:4.1f} % | {strict:4.1f} % |"
         )
     return 0
 

@@ -18,7 +18,7 @@ from rules.model import (
 )
 from rules.plan import plan
 from rules.triggers import Env
-from tests.plan_world import BERLIN, OWNER, PRIYA, TUESDAY
+from tests.plan_world import BERLIN, OWNER, PRIYA, TUESDAY, host_zone
 
 DORMANT = RuleSpec("wake-up", "dormant", "hold", after_days=90)
 DATES = RuleSpec("dates", "date", "draft", after_days=3)
@@ -36,6 +36,15 @@ def test_dormant_only_for_the_tiers_the_rule_names() -> None:
     s = Snapshot(OWNER, {1: key_client, 2: regular, 3: untiered})
     assert _keys(s, replace(DORMANT, tiers=frozenset({"key"}))) == ["wake-up:1:2026-07-27"]
     assert len(_keys(s, DORMANT)) == 3
+
+
+def test_the_dormant_key_is_the_owners_date_of_the_last_interaction() -> None:
+    # The key is stored: on a server set to Tokyo time, where 20:00 in Berlin is already
+    # the next morning, it must not change (that would plan the same hold twice).
+    last = datetime(2026, 7, 27, 20, 0, tzinfo=BERLIN)
+    s = Snapshot(OWNER, {1: replace(PRIYA, last_interaction_at=last)})
+    with host_zone("Asia/Tokyo"):
+        assert _keys(s, DORMANT) == ["wake-up:1:2026-07-27"]
 
 
 def test_a_custom_date_without_a_label_has_a_stable_key() -> None:
@@ -165,3 +174,59 @@ def test_fitting_an_instant_keeps_the_zone_it_came_in() -> None:
     assert in_berlin == in_tokyo == TUESDAY and day == same_day
     assert in_berlin.tzinfo is BERLIN
     assert in_tokyo.tzinfo is tokyo.tzinfo
+
+
+# -- the after_meeting window, both ends included ----------------------------------------
+
+
+def test_a_meeting_that_ended_this_minute_or_exactly_two_weeks_ago_is_thanked() -> None:
+    rule = RuleSpec("thanks", "after_meeting", "draft")
+
+    def thanked(end: datetime) -> list[str]:
+        m = MeetingSnap(
+            1, "ical:kickoff", "Kickoff", end - timedelta(hours=1), end, "work", True, False
+        )
+        return _keys(Snapshot(OWNER, {1: PRIYA}, meetings=(m,)), rule)
+
+    assert thanked(TUESDAY) == ["thanks:1:ical:kickoff"]  # the daemon runs as it ends
+    assert thanked(TUESDAY + timedelta(minutes=1)) == []  # still going
+    assert thanked(TUESDAY - timedelta(days=14)) == ["thanks:1:ical:kickoff"]
+    assert thanked(TUESDAY - timedelta(days=14, minutes=1)) == []  # too old for a thank-you
+
+
+def test_a_snooze_that_ends_this_very_minute_is_not_mentioned() -> None:
+    c = replace(PRIYA, cadence_days=7, snoozed_until=TUESDAY)
+    (action,) = plan(Snapshot(OWNER, {1: c}), TUESDAY, [RuleSpec("k", "cadence", "draft")]).actions
+    assert action.due_at == TUESDAY
+    assert "snoozed" not in action.reason
+
+
+# -- due times at the edges of a day, and dates listed in any order -------------------------
+
+
+def test_a_cadence_due_at_closing_time_moves_to_the_next_morning() -> None:
+    closing = TUESDAY.replace(hour=17, minute=30)  # the owner's day ends at 17:30
+    c = replace(PRIYA, cadence_days=7)
+    (action,) = plan(Snapshot(OWNER, {1: c}), closing, [RuleSpec("k", "cadence", "draft")]).actions
+    assert action.due_at == datetime(2026, 11, 25, 9, 0, tzinfo=BERLIN)
+
+
+def test_a_cadence_of_zero_days_is_no_cadence() -> None:
+    c = replace(PRIYA, cadence_days=0, last_interaction_at=TUESDAY - timedelta(days=30))
+    assert _keys(Snapshot(OWNER, {1: c}), RuleSpec("k", "cadence", "draft")) == []
+
+
+def test_a_date_far_ahead_listed_first_does_not_hide_a_near_one() -> None:
+    c = replace(PRIYA, dates=(ContactDate("birthday", 3, 14), ContactDate("anniversary", 11, 26)))
+    assert _keys(Snapshot(OWNER, {1: c}), DATES) == ["dates:1:anniversary:2026-11-26"]
+
+
+def test_a_birthday_is_due_as_soon_as_the_contacts_day_begins() -> None:
+    # 16:30 on Wednesday 9 Dec in Berlin is already 00:30 on the 10th in Tokyo: Kenji's
+    # birthday has begun, so the greeting is due now, in the owner's working hours; on a
+    # server set to Honolulu time too.
+    kenji = replace(PRIYA, timezone="Asia/Tokyo", dates=(ContactDate("birthday", 12, 10),))
+    now = datetime(2026, 12, 9, 16, 30, tzinfo=BERLIN)
+    with host_zone("Pacific/Honolulu"):
+        (action,) = plan(Snapshot(OWNER, {1: kenji}), now, [replace(DATES, after_days=0)]).actions
+    assert (action.key, action.due_at) == ("dates:1:birthday:2026-12-10", now)

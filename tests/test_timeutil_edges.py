@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +32,7 @@ from rules.timeutil import (
     working_window,
 )
 from rules.triggers import next_occurrence, occurrence_in
+from tests.plan_world import host_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -262,3 +263,55 @@ def test_each_error_says_what_is_wrong(call: Callable[[], object], message: str)
     with pytest.raises(ValueError) as info:
         call()
     assert str(info.value) == message
+
+
+# -- what mutation testing found unpinned ----------------------------------------------------
+
+
+def test_a_time_read_off_the_second_occurrence_still_means_the_first() -> None:
+    # 02:30 CET on 25 Oct 2026 (01:30 UTC) is the repeated hour: its .time() has fold=1.
+    # A wall time built from it is the first 02:30 all the same, as `wall` documents.
+    second = datetime(2026, 10, 25, 1, 30, tzinfo=ZoneInfo("UTC")).astimezone(BERLIN)
+    assert second.fold == 1
+    first = wall(date(2026, 10, 25), second.time(), BERLIN)
+    assert first.utcoffset() == timedelta(hours=2)
+    assert first.astimezone(ZoneInfo("UTC")) == datetime(
+        2026, 10, 25, 0, 30, tzinfo=ZoneInfo("UTC")
+    )
+
+
+def test_the_next_start_is_counted_on_the_owners_date_not_the_hosts() -> None:
+    # Monday 06:00 in Honolulu is already Tuesday 01:00 in Tokyo: the owner's Monday
+    # 09:00 is still ahead.
+    honolulu = ZoneInfo("Pacific/Honolulu")
+    work = WorkingTime("Pacific/Honolulu", time(9), time(17))
+    monday_early = datetime(2026, 11, 23, 6, 0, tzinfo=honolulu)
+    with host_zone("Asia/Tokyo"):
+        assert next_working_start(monday_early, work) == datetime(2026, 11, 23, 9, tzinfo=honolulu)
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that does not know its offset: naive in all but name."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+def test_a_datetime_whose_zone_has_no_offset_counts_as_naive() -> None:
+    blind = datetime(2026, 11, 24, 10, 0, tzinfo=_NoOffset())
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        local_date(blind, "UTC")
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        next_working_start(blind, BERLIN_WORK)
+
+
+def test_plan_refuses_a_now_whose_zone_has_no_offset() -> None:
+    blind = datetime(2026, 11, 24, 10, 0, tzinfo=_NoOffset())
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        plan(Snapshot(OWNER, {1: PRIYA}), blind, [CADENCE])
