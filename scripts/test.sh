@@ -11,7 +11,7 @@ cd "$ROOT"
 tier=()
 if [ "${1:-}" = "--fast" ]; then
   shift
-  tier=(-m "not integration and not slow")
+  tier=(-m "not integration and not slow and not e2e")
 fi
 # Compiled modules are cached even where the environment says not to write bytecode: each
 # worker and each `python -m syncd` the tests start would otherwise compile syncd and

@@ -104,9 +104,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-# Tiers. The fast tier is pure code and SQLite: `pytest -m "not integration and not slow"`
-# (scripts/test.sh --fast). A test joins `integration` by asking for a real server or the
-# browser, or by running on PostgreSQL; nobody has to remember the marker.
+# Tiers. The fast tier is pure code and SQLite:
+# `pytest -m "not integration and not slow and not e2e"` (scripts/test.sh --fast). A test
+# joins `integration` by asking for a real server or the browser, or by running on
+# PostgreSQL; nobody has to remember that marker. `e2e` is set by hand on the tests that
+# run syncd as a real process (daemons, signals, sockets, installs, two processes, the CLI
+# against the fake providers); one-shot CLI commands on a Maildir and SQLite stay fast.
 _SERVER_FIXTURES = frozenset(
     {"dovecot", "dovecot_server", "radicale", "chromium", "pg_url", "pg_available"}
 )
