@@ -19,4 +19,7 @@ fi
 unset PYTHONDONTWRITEBYTECODE
 # The tests run in parallel, one worker per CPU (SYNCD_TEST_WORKERS=0: in this process);
 # each worker starts its own Dovecot and Radicale and uses its own PostgreSQL databases.
-exec python -m pytest -n "${SYNCD_TEST_WORKERS:-auto}" --maxprocesses 4 "${tier[@]}" "$@"
+# A worker that runs out of tests takes some from the other's queue (worksteal), so one
+# long test near the end does not leave the other core idle.
+exec python -m pytest -n "${SYNCD_TEST_WORKERS:-auto}" --maxprocesses 4 --dist worksteal \
+  "${tier[@]}" "$@"
