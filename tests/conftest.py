@@ -121,3 +121,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = getattr(getattr(item, "callspec", None), "params", {})
         if names & _SERVER_FIXTURES or "postgres" in params.values():
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _daemon_log_level() -> Iterator[None]:
+    """A command run in this process (click's CliRunner) calls setup_logging, which sets
+    the daemon logger to INFO; that must not reach the next test in the worker, where
+    `caplog` would then collect the daemon's pass lines."""
+    import logging
+
+    daemon = logging.getLogger("syncd.daemon")
+    level = daemon.level
+    yield
+    daemon.setLevel(level)
