@@ -12,6 +12,8 @@ tier=()
 if [ "${1:-}" = "--fast" ]; then
   shift
   tier=(-m "not integration and not slow and not e2e")
+  # Every hypothesis property, on 50 examples instead of the dev profile's 100 (CI: 300).
+  export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-fast}"
 fi
 # Compiled modules are cached even where the environment says not to write bytecode: each
 # worker and each `python -m syncd` the tests start would otherwise compile syncd and

@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile("dev", max_examples=100, deadline=None)
+# The fast tier's (scripts/test.sh --fast): every property, on half the dev examples.
+settings.register_profile("fast", max_examples=50, deadline=None)
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
