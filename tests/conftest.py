@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile("dev", max_examples=100, deadline=None)
+# The fast tier's (scripts/test.sh --fast): every property, on half the dev examples.
+settings.register_profile("fast", max_examples=50, deadline=None)
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -104,9 +106,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-# Tiers. The fast tier is pure code and SQLite: `pytest -m "not integration and not slow"`
-# (scripts/test.sh --fast). A test joins `integration` by asking for a real server or the
-# browser, or by running on PostgreSQL; nobody has to remember the marker.
+# Tiers. The fast tier is pure code and SQLite:
+# `pytest -m "not integration and not slow and not e2e"` (scripts/test.sh --fast). A test
+# joins `integration` by asking for a real server or the browser, or by running on
+# PostgreSQL; nobody has to remember that marker. `e2e` is set by hand on the tests that
+# run syncd as a real process (daemons, signals, sockets, installs, two processes, the CLI
+# against the fake providers); one-shot CLI commands on a Maildir and SQLite stay fast.
 _SERVER_FIXTURES = frozenset(
     {"dovecot", "dovecot_server", "radicale", "chromium", "pg_url", "pg_available"}
 )
@@ -118,3 +123,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = getattr(getattr(item, "callspec", None), "params", {})
         if names & _SERVER_FIXTURES or "postgres" in params.values():
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _daemon_log_level() -> Iterator[None]:
+    """A command run in this process (click's CliRunner) calls setup_logging, which sets
+    the daemon logger to INFO; that must not reach the next test in the worker, where
+    `caplog` would then collect the daemon's pass lines."""
+    import logging
+
+    daemon = logging.getLogger("syncd.daemon")
+    level = daemon.level
+    yield
+    daemon.setLevel(level)

@@ -9,6 +9,9 @@ import pytest
 
 from tests.util import run_cli, write_config
 
+# Each case starts a fresh `python -m syncd` to compare the fork with: a real process.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.parametrize(
     "argv",

@@ -264,6 +264,7 @@ def _count(db: Path, sql: str) -> int:
             return 0
 
 
+@pytest.mark.e2e
 def test_sigterm_mid_backfill_exits_0_and_the_next_run_completes_without_duplicates(
     tmp_path: Path,
 ) -> None:
@@ -301,6 +302,7 @@ def test_sigterm_mid_backfill_exits_0_and_the_next_run_completes_without_duplica
     assert _count(db, "select count(*) from interaction_sources") == N_BACKFILL
 
 
+@pytest.mark.e2e
 def test_sighup_refuses_a_broken_config_and_applies_a_good_one(tmp_path: Path) -> None:
     first = make_maildir(tmp_path / "first", "INBOX")
     _one_message(first, 1)
@@ -338,6 +340,7 @@ def test_sighup_refuses_a_broken_config_and_applies_a_good_one(tmp_path: Path) -
     assert code == 0, daemon.text()[-3000:]
 
 
+@pytest.mark.e2e
 def test_notify_protocol_over_a_real_socket(tmp_path: Path) -> None:
     mail = make_maildir(tmp_path / "mail", "INBOX")
     _one_message(mail, 1)

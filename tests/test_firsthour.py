@@ -202,6 +202,7 @@ def test_a_template_that_is_neither_a_file_nor_a_built_in_says_both(tmp_path: Pa
     assert "built-in texts by name: after_meeting, cadence, date, dormant, no_reply" in proc.stderr
 
 
+@pytest.mark.e2e
 def test_run_logs_its_start_and_each_pass_with_timestamps(tmp_path: Path) -> None:
     cfg, env = _example(tmp_path)
     full_env = {**os.environ, **env}
@@ -240,6 +241,7 @@ def test_run_logs_its_start_and_each_pass_with_timestamps(tmp_path: Path) -> Non
     assert not [x for x in lines + rest.splitlines() if " INFO syncd.sync" in x]
 
 
+@pytest.mark.e2e
 def test_the_demo_shows_its_first_sync_and_says_what_to_try_next(tmp_path: Path) -> None:
     venv = Path(sys.prefix)
     # The demo installs syncd without extras unless this venv says it has it (a dev

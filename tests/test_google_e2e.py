@@ -14,9 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from connectors.google_auth import scopes_for
 from tests.fake_google import FakeGoogle
 from tests.util import run_cli
+
+pytestmark = pytest.mark.e2e
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ME = "alex@example.com"

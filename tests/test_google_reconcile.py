@@ -8,12 +8,15 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from connectors.google_auth import scopes_for
 from tests.fake_google import FakeGoogle
 from tests.test_google_e2e import NOW, seed
 from tests.test_reconcile import Cli, delete_rows, snapshot, status_of
+
+pytestmark = pytest.mark.e2e
 
 
 def _ids(cli: Cli, stream: str) -> list[str]:

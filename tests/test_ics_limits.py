@@ -196,6 +196,7 @@ runpy.run_module("syncd", run_name="__main__")
 """
 
 
+@pytest.mark.e2e
 def test_syncd_sync_of_the_probes_folder_stays_within_its_caps(tmp_path: Path) -> None:
     """The probe's three invitations in one .ics folder, through `syncd sync` in a child:
     at most 10 s of CPU, 200 MB of peak RSS and the cap of rows (before: killed at 180 s)."""

@@ -34,6 +34,7 @@ def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+@pytest.mark.e2e
 def test_the_daemon_serves_its_series_on_loopback(tmp_path: Path) -> None:
     mail = make_maildir(tmp_path / "mail", "INBOX")
     for i in range(3):

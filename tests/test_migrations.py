@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -42,6 +43,7 @@ def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
     store.dispose()
 
 
+@pytest.mark.e2e
 def test_a_process_killed_between_revisions_leaves_an_empty_store_that_the_next_start_creates(
     tmp_path: Path,
 ) -> None:

@@ -25,10 +25,11 @@ ON_BOTH = pytest.mark.parametrize("demo", ["sqlite", "postgres"], indirect=True)
 class Demo:
     """A copy of config.example.toml and examples/ with its own state directory."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, copy: bool = True) -> None:
         self.dir = tmp / "demo"
-        shutil.copytree(ROOT / "examples", self.dir / "examples")
-        shutil.copy(ROOT / "config.example.toml", self.dir / "config.example.toml")
+        if copy:
+            shutil.copytree(ROOT / "examples", self.dir / "examples")
+            shutil.copy(ROOT / "config.example.toml", self.dir / "config.example.toml")
         self.config = self.dir / "config.example.toml"
         self.state = self.dir / "state"
         self.drafts = self.dir / "examples" / "mail" / "Drafts" / "cur"
@@ -67,15 +68,29 @@ class Demo:
         return self.json("actions", "list")  # type: ignore[return-value]
 
 
-@pytest.fixture
-def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Demo:
-    """The demo on SQLite; on PostgreSQL too where a test asks with `ON_BOTH`."""
-    d = Demo(tmp_path)
-    if getattr(request, "param", "sqlite") == "postgres":
-        d.use_store(str(request.getfixturevalue("pg_url")))
+def _synced(d: Demo) -> Demo:
     d.run("sync")
     d.run("import", "vcard", str(d.dir / "examples" / "contacts.vcf"))
     return d
+
+
+@pytest.fixture(scope="module")
+def synced_on_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo synced and its cards imported on SQLite once per module (and worker): the
+    tests start from copies of it rather than syncing the same examples each time."""
+    return _synced(Demo(tmp_path_factory.mktemp("outbox"))).dir
+
+
+@pytest.fixture
+def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Demo:
+    """The demo on SQLite; on PostgreSQL too where a test asks with `ON_BOTH`."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        d = Demo(tmp_path)
+        d.use_store(str(request.getfixturevalue("pg_url")))
+        return _synced(d)
+    # A copy of the synced demo: the Maildir, the store and its state files as they were.
+    shutil.copytree(request.getfixturevalue("synced_on_sqlite"), tmp_path / "demo")
+    return Demo(tmp_path, copy=False)
 
 
 @ON_BOTH

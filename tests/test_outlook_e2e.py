@@ -23,6 +23,8 @@ from connectors.outlook_auth import scopes_for
 from tests.fake_microsoft import FakeMicrosoft
 from tests.util import deliver, make_maildir, message, run_cli
 
+pytestmark = pytest.mark.e2e
+
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ME = "alex@contoso.example"
 ALL = scopes_for(["mail", "drafts", "calendar", "holds"])

@@ -15,6 +15,8 @@ from syncd.sync.connect import Connectors
 from syncd.sync.pipeline import prepared_batches
 from tests.util import deliver, make_maildir, message, write_config
 
+pytestmark = pytest.mark.e2e
+
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 

@@ -99,6 +99,7 @@ def _graph(tmp_path: Path, fake: FakeMicrosoft) -> tuple[Path, dict[str, str], S
     return cfg, env, Store(f"sqlite:///{db}"), db
 
 
+@pytest.mark.e2e
 def test_graph_mail_rows_deleted_behind_the_back_are_repaired(
     tmp_path: Path, fake_microsoft: FakeMicrosoft
 ) -> None:
@@ -119,6 +120,7 @@ def test_graph_mail_rows_deleted_behind_the_back_are_repaired(
         store.dispose()
 
 
+@pytest.mark.e2e
 def test_outlook_calendar_rows_deleted_behind_the_back_are_repaired(
     tmp_path: Path, fake_microsoft: FakeMicrosoft
 ) -> None:

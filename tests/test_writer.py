@@ -50,6 +50,7 @@ def test_unicode_is_passed_through_and_invalid_bytes_replaced() -> None:
     assert result.body == "Zoë Ångström 日本 \ufffd\ufffd!"
 
 
+@pytest.mark.e2e
 def test_a_writer_past_its_timeout_is_killed_with_its_children(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     code = (
