@@ -35,6 +35,7 @@ from syncd.ingest.sanitize import clean_block, clean_fields, clean_line
 from syncd.store import contacts as db
 from syncd.store import rollups, stats
 from syncd.store.contacts import counts_now, participation_counts_now
+from syncd.store.db import lock_owner_writes
 from syncd.store.models import Contact, Interaction
 
 if TYPE_CHECKING:
@@ -176,6 +177,7 @@ def add_address(session: Session, owner_id: int, contact: Contact, address: str)
     if holder is not None and holder != contact.id:
         raise InputError(f"{norm} belongs to another contact", hint="use `syncd contacts merge`")
     if holder is None:
+        lock_owner_writes(session, owner_id)
         db.add_address(session, owner_id, contact.id, norm)
     return norm
 
@@ -282,6 +284,9 @@ def merge(session: Session, owner_id: int, keep: Contact, other: Contact, now: d
     """Fold `other` into `keep`: addresses, history links and missing settings move over."""
     if keep.id == other.id:
         raise InputError("both addresses belong to the same contact already")
+    # Ingest folds new mail into the stored statistics of existing contacts
+    # (syncd/store/derived_append.py): it must not run between this change and its refresh.
+    lock_owner_writes(session, owner_id)
     db.move_contact_rows(session, keep.id, other.id)
     for name in (
         "name",
@@ -316,4 +321,5 @@ def forget(session: Session, owner_id: int, address: str, now: datetime) -> dict
     addresses = {norm}
     if contact_id is not None:
         addresses |= set(db.addresses_of(session, contact_id))
+    lock_owner_writes(session, owner_id)
     return db.forget_addresses(session, owner_id, contact_id, addresses, now)

@@ -26,7 +26,8 @@ from syncd.ingest.owner_history import apply_owner_history
 from syncd.ingest.sanitize import clean_line
 from syncd.store import rollups, stats
 from syncd.store.contacts import address_hash, forgotten_hashes
-from syncd.store.ingest import remove_sources, write_items
+from syncd.store.derived_append import fold_new_interactions
+from syncd.store.ingest import Written, remove_sources, write_items
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -196,13 +197,21 @@ def store_prepared(
     touched = stats.contacts_of_sources(session, ctx.account_id, [*events, *removed])
     if removed:
         result.removed += remove_sources(session, ctx.stream_id, removed)
+    written = Written()
     if prepared.items:
         written = write_items(session, ctx, prepared.items)
         result.new_interactions += written.new_interactions
         result.new_sources += written.new_sources
         result.new_contacts += written.new_contacts
     parties = {p.address for i in prepared.items for p in i.parties if p.is_counterpart}
-    touched |= stats.contacts_of_addresses(session, ctx.owner_id, parties)
+    affected = stats.contacts_of_addresses(session, ctx.owner_id, parties)
+    if events or removed:
+        touched |= affected  # events move and removals take rows away: recompute
+    else:
+        # Mail only adds: the contacts that existed before gain new interactions and
+        # nothing else; new contacts also gained their earlier, just linked, mail.
+        touched |= affected & set(written.contact_ids)
+        fold_new_interactions(session, written.interaction_ids, affected - touched)
     stats.refresh(session, touched)
     rollups.refresh(session, touched)
     return result

@@ -8,7 +8,7 @@ Every IN list here is one batch's (bounded by the connector's batch size).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, delete, select, update
@@ -36,6 +36,9 @@ class Written:
     new_interactions: int = 0
     new_sources: int = 0
     new_contacts: int = 0
+    # The ids of the interactions and contacts created (for syncd/store/derived_append.py).
+    interaction_ids: list[int] = field(default_factory=list)
+    contact_ids: list[int] = field(default_factory=list)
 
 
 def _table(model: type[Base]) -> Table:
@@ -97,6 +100,7 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
             ).all()
         )
         result.new_interactions += len(to_create)
+        result.interaction_ids.extend(by_key[k] for k in to_create)
         contact_ids = _resolve_contacts(session, ctx, list(to_create.values()), result)
         _insert_participants(session, ctx, to_create.values(), by_key, contact_ids)
     source_rows = []
@@ -222,6 +226,7 @@ def _resolve_contacts(
             [(ctx.owner_id, known[a], a) for a in wanted],
         )
         result.new_contacts += len(wanted)
+        result.contact_ids.extend(ids)
         # Earlier mail with these people was stored before they became contacts.
         link_new_addresses(session, ctx.owner_id, list(wanted))
     return known
