@@ -14,11 +14,11 @@ from pydantic import (
 )
 
 from syncd.config.values import (
+    Duration,
     _KeyError,
     _Model,
     _resolve,
     check_name,
-    parse_duration,
 )
 
 
@@ -205,7 +205,7 @@ class GmailAccount(_Account):
         description="The OAuth client (Desktop app) JSON from the Google Cloud console;"
         " only `syncd accounts auth` reads it.",
     )
-    lookback: str = Field(default="365d", description="How far back the first sync reads.")
+    lookback: Duration = Field(default="365d", description="How far back the first sync reads.")
     quota_per_minute: int = Field(
         default=6000,
         ge=1,
@@ -221,12 +221,6 @@ class GmailAccount(_Account):
     @classmethod
     def _path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve(value, info)
-
-    @field_validator("lookback")
-    @classmethod
-    def _lookback(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
 
 class MicrosoftEndpoints(_Endpoints):
@@ -289,19 +283,13 @@ class OutlookAccount(_Account):
         description="More folders to read besides Inbox and Sent Items: well-known names"
         " (archive) or display names, Parent/Child for a child folder.",
     )
-    lookback: str = Field(default="365d", description="How far back the first sync reads.")
+    lookback: Duration = Field(default="365d", description="How far back the first sync reads.")
     endpoints: MicrosoftEndpoints = MicrosoftEndpoints()
 
     @field_validator("token_cache", "client_secret_file")
     @classmethod
     def _path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve(value, info)
-
-    @field_validator("lookback")
-    @classmethod
-    def _lookback(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @model_validator(mode="after")
     def _credentials(self) -> OutlookAccount:

@@ -9,9 +9,11 @@ import os
 import re
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     ValidationInfo,
@@ -84,6 +86,15 @@ def parse_duration(text: str) -> timedelta:
     unit = m.group(2).lower()
     key = "m" if unit.startswith("min") else unit[0]
     return timedelta(**{_UNITS[key]: int(m.group(1))})
+
+
+def check_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+# A setting written as a duration ("365d"), kept as written and checked when read.
+Duration = Annotated[str, AfterValidator(check_duration)]
 
 
 def _base(info: ValidationInfo) -> Path:
