@@ -7,7 +7,7 @@ import os
 import time as time_module
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, time
+from datetime import datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from rules.model import ContactSnap, OwnerInfo, WorkingTime
@@ -39,3 +39,16 @@ def host_zone(name: str) -> Iterator[None]:
         else:
             os.environ["TZ"] = before
         time_module.tzset()
+
+
+class NoOffset(tzinfo):
+    """A tzinfo that does not know its offset: naive in all but name."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None

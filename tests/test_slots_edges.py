@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ import pytest
 
 from rules.model import WorkingTime
 from rules.slots import find_slot
+from tests.plan_world import NoOffset
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OWNER = WorkingTime("Europe/Berlin", clock(9), clock(17))
@@ -164,23 +165,10 @@ def test_the_hosts_time_zone_does_not_move_the_slot(host: str) -> None:
 # -- bad arguments: each says which one ---------------------------------------------------
 
 
-class _NoOffset(tzinfo):
-    """A tzinfo that does not know its offset (naive in all but name)."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str | None:
-        return None
-
-
 def test_each_bad_argument_is_named() -> None:
     ok = MONDAY.replace(hour=9)
     naive = datetime(2026, 3, 2, 9)
-    blind = datetime(2026, 3, 2, 9, tzinfo=_NoOffset())
+    blind = datetime(2026, 3, 2, 9, tzinfo=NoOffset())
     end = ok + timedelta(days=1)
 
     def call(**kw: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,7 +32,7 @@ from rules.timeutil import (
     working_window,
 )
 from rules.triggers import next_occurrence, occurrence_in
-from tests.plan_world import host_zone
+from tests.plan_world import NoOffset, host_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -290,21 +290,8 @@ def test_the_next_start_is_counted_on_the_owners_date_not_the_hosts() -> None:
         assert next_working_start(monday_early, work) == datetime(2026, 11, 23, 9, tzinfo=honolulu)
 
 
-class _NoOffset(tzinfo):
-    """A tzinfo that does not know its offset: naive in all but name."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def dst(self, dt: datetime | None) -> timedelta | None:
-        return None
-
-    def tzname(self, dt: datetime | None) -> str | None:
-        return None
-
-
 def test_a_datetime_whose_zone_has_no_offset_counts_as_naive() -> None:
-    blind = datetime(2026, 11, 24, 10, 0, tzinfo=_NoOffset())
+    blind = datetime(2026, 11, 24, 10, 0, tzinfo=NoOffset())
     with pytest.raises(ValueError, match="must be timezone-aware"):
         local_date(blind, "UTC")
     with pytest.raises(ValueError, match="must be timezone-aware"):
@@ -312,6 +299,6 @@ def test_a_datetime_whose_zone_has_no_offset_counts_as_naive() -> None:
 
 
 def test_plan_refuses_a_now_whose_zone_has_no_offset() -> None:
-    blind = datetime(2026, 11, 24, 10, 0, tzinfo=_NoOffset())
+    blind = datetime(2026, 11, 24, 10, 0, tzinfo=NoOffset())
     with pytest.raises(ValueError, match="must be timezone-aware"):
         plan(Snapshot(OWNER, {1: PRIYA}), blind, [CADENCE])
