@@ -115,9 +115,9 @@ def explain(app: App, file: Path, as_json: bool) -> None:
     from connectors.base import RawMessage
     from connectors.mailparse import body_part_types, parse_header_block, read_header_section
     from syncd.cli.text import cell
-    from syncd.contacts.views import iso
     from syncd.ingest.classify import classify
     from syncd.ingest.owner_history import explain_history, with_verdict
+    from syncd.store.sqltime import iso
 
     try:
         with open(file, "rb") as fh:

@@ -11,9 +11,9 @@ from rules.model import Plan, PlannedAction
 from syncd.cli.app import App, emit_json, pass_app
 from syncd.cli.rule_checks import warn_rule_problems
 from syncd.config import parse_duration
-from syncd.contacts.listing import iso
 from syncd.outbox.planning import apply_rules, backtest, make_plan, sinks_for
 from syncd.store.outbox import action_states, actions_listed, first_addresses, owner_first_addresses
+from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
     from syncd.outbox.executor import OutboxReport

@@ -19,18 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from syncd.store.contact_list import contact_pages, emails_of, recent_counts, two_way_counts
+from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 PAGE = 500
 WINDOW_DAYS = 90
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 STRENGTH_WEIGHTS = {"recency": 0.4, "frequency": 0.3, "reciprocity": 0.3}

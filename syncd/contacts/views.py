@@ -24,7 +24,6 @@ from syncd.contacts.listing import (
     WINDOW_DAYS,
     Tiers,
     is_due,
-    iso,
     iter_contacts,
     strength,
     strength_parts,
@@ -37,6 +36,7 @@ from syncd.store import rollups, stats
 from syncd.store.contacts import counts_now, participation_counts_now
 from syncd.store.db import lock_owner_writes
 from syncd.store.models import Contact, Interaction
+from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
     from sqlalchemy import Select

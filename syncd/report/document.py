@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from syncd.contacts.views import iso
 from syncd.store.report_measures import (
     ContactStates,
     ReportParams,
@@ -21,10 +20,12 @@ from syncd.store.report_measures import (
     empty_response,
     interactions_by_month,
     month_ends,
+    rate,
     responses,
     staged,
     tier_activity,
 )
+from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -33,10 +34,6 @@ __all__ = ["ReportParams", "build_report", "default_since", "month_ends"]
 
 DAY = 86400.0
 AVG_MONTH_DAYS = 365.25 / 12
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 # --- the whole report -------------------------------------------------------------------------
@@ -63,7 +60,7 @@ def build_report(session: Session, owner_id: int, p: ReportParams) -> dict[str, 
                 "month": m,
                 "end": iso(end),
                 **counts,
-                "two_way_share": _rate(counts["two_way"], counts["total"]),
+                "two_way_share": rate(counts["two_way"], counts["total"]),
                 "active_network": a,
                 "active_change": None if previous is None else a - previous,
                 "sent_response": sent.by_month.get(m, empty_response()),
@@ -92,7 +89,7 @@ def build_report(session: Session, owner_id: int, p: ReportParams) -> dict[str, 
             "per_week": round(total / days * 7, 2),
             "per_month": round(total / days * AVG_MONTH_DAYS, 2),
             "two_way": two_way,
-            "two_way_share": _rate(two_way, total),
+            "two_way_share": rate(two_way, total),
         },
         "response": {"sent": sent.overall, "received": received.overall},
         "active_network": {
@@ -140,7 +137,7 @@ def _tiers(
                 "interactions": act["interactions"],
                 "per_contact_per_month": None if per is None else round(per, 3),
                 "two_way": act["two_way"],
-                "two_way_share": _rate(act["two_way"], act["interactions"]),
+                "two_way_share": rate(act["two_way"], act["interactions"]),
                 "sent_response": sent.by_tier.get(tier, empty_response()),
                 "received_response": received.by_tier.get(tier, empty_response()),
                 "overdue": st["overdue"],

@@ -44,17 +44,12 @@ from syncd.store.report_stage import (
     month_ends,
     staged,
 )
-from syncd.store.sqltime import epoch_seconds
+from syncd.store.sqltime import epoch_seconds, iso
 
 __all__ = ["ReportParams", "month_ends", "staged"]
 
 
-def iso(value: datetime | None) -> str | None:
-    """As `syncd.contacts.views.iso` (the store does not import it: that would be a cycle)."""
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _rate(part: int, whole: int) -> float | None:
+def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
@@ -146,7 +141,7 @@ def response_stats(
         out[(direction, kv)] = {
             "messages": decided_i,
             "answered": answered_i,
-            "rate": _rate(answered_i, decided_i),
+            "rate": rate(answered_i, decided_i),
             "median_response_seconds": None,
             "pending": int(n) - decided_i,
         }
