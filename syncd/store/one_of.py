@@ -1,0 +1,65 @@
+"""`column IN (values)` for a batch's worth of values, as ONE bound parameter.
+
+SQLAlchemy renders an IN list as one parameter per value, and its Python work per value
+(naming, type processing, rendering) cost more than the lookup itself: a backfill's batch
+asks for thousands of provider ids, message keys and addresses in every transaction. Here
+the values travel as one parameter that the database unpacks: a JSON array read with
+`json_each` on SQLite, an array compared with ``= ANY`` on PostgreSQL. Both use the column's
+index as an IN list does, and the statement's text is the same whatever the number of
+values (one prepared statement, not one per size). Where SQLite lacks the JSON functions, or
+a value is one JSON cannot carry exactly (text with a NUL), it is the plain IN list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.types import String
+
+
+def one_of(session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN values`, however many values, as one bound parameter."""
+    conn = session.connection()
+    name = conn.dialect.name
+    if name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    if name == "sqlite" and has_json(conn):
+        payload = _json_array(list(values))
+        if payload is not None:
+            each = func.json_each(bindparam(None, payload, type_=String())).table_valued("value")
+            return column.in_(select(each.c.value).scalar_subquery())  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
+def _json_array(values: list[Any]) -> str | None:
+    """`values` as a JSON array, or None when JSON would not carry them exactly."""
+    try:
+        payload = json.dumps(values, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # bytes, NaN: only a bound parameter carries them
+        return None
+    if "\\u0000" in payload:  # SQLite's JSON functions end text at a NUL
+        return None
+    return payload
+
+
+_HAS_JSON: dict[str, bool] = {}
+
+
+def has_json(conn: Any) -> bool:
+    """Whether the SQLite library has the JSON functions (built in since 3.38; before, an
+    option that nearly every build enabled)."""
+    version = str(conn.dialect.dbapi.sqlite_version)
+    got = _HAS_JSON.get(version)
+    if got is None:
+        try:
+            conn.exec_driver_sql("SELECT json_each.value FROM json_each('[1]')").all()
+            got = True
+        except DBAPIError:  # no such table-valued function
+            got = False
+        _HAS_JSON[version] = got
+    return got
