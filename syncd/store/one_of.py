@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, func, select
 from sqlalchemy.exc import DBAPIError
@@ -26,14 +26,17 @@ def one_of(session: Session, column: Any, values: Collection[Any]) -> ColumnElem
     """`column IN values`, however many values, as one bound parameter."""
     conn = session.connection()
     name = conn.dialect.name
+    clause: Any = None
     if name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    if name == "sqlite" and has_json(conn):
+        clause = column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    elif name == "sqlite" and has_json(conn):
         payload = _json_array(list(values))
         if payload is not None:
             each = func.json_each(bindparam(None, payload, type_=String())).table_valued("value")
-            return column.in_(select(each.c.value).scalar_subquery())  # type: ignore[no-any-return]
-    return column.in_(values)  # type: ignore[no-any-return]
+            clause = column.in_(select(each.c.value).scalar_subquery())
+    if clause is None:
+        clause = column.in_(values)
+    return cast("ColumnElement[bool]", clause)
 
 
 def _json_array(values: list[Any]) -> str | None:
