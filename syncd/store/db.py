@@ -33,13 +33,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # about 16 KB each: a daemon polling every second grew by 2-3 MB over half an hour. A
 # poll's own statements fit in this many.
 SQLITE_CACHED_STATEMENTS = 32
-# SQLite's page cache (KiB) on the connections that store a backfill (Store.backfill_cache).
-# A first read inserts into random places of every index; with SQLite's default 2 MB, the
-# pages of a 100,000-message store's indexes were read again and again (from the OS, in the
-# write transaction): at 100,000 messages the backfill ran about a third faster with 16 MB,
-# for about 18 MB more peak memory (bench/imap_backfill.py). Outside a backfill the
-# connections go back to the default, so a long-running daemon's memory stays as it was.
+# SQLite's page cache (KiB) and WAL checkpoint interval (pages) on the connections that
+# store a backfill (Store.backfill_cache). A first read inserts into random places of every
+# index: with SQLite's default 2 MB the index pages of a 100,000-message store were read
+# again in every write transaction, and with the default checkpoint every 1,000 pages nearly
+# every batch's commit copied its pages into the database file (and synced it), the same
+# index pages again and again. Outside a backfill the connections go back to the defaults,
+# so a long-running daemon's memory and WAL file stay as they were.
 SQLITE_BACKFILL_CACHE_KIB = 16_384
+SQLITE_BACKFILL_CHECKPOINT_PAGES = 10_000
 # The first key of PostgreSQL advisory locks taken by syncd ("SY"); the second is the owner.
 ADVISORY_NAMESPACE = 0x5359
 
@@ -144,34 +146,44 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._cache_kib: int | None = None  # while a backfill is stored (SQLite)
+        self._backfill = False  # a backfill is being stored (SQLite pragmas)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "checkout", self._sqlite_cache_size)
+            event.listen(self.engine, "checkout", self._sqlite_backfill_pragmas)
 
     @contextmanager
     def backfill_cache(self) -> Iterator[None]:
-        """Inside, SQLite connections get SQLITE_BACKFILL_CACHE_KIB of page cache; after, the
-        default again (the next time each is used). Nothing on PostgreSQL."""
-        self._cache_kib = SQLITE_BACKFILL_CACHE_KIB
+        """Inside, SQLite connections get SQLITE_BACKFILL_CACHE_KIB of page cache and a WAL
+        checkpoint every SQLITE_BACKFILL_CHECKPOINT_PAGES; after, the defaults again (the
+        next time each is used). Nothing on PostgreSQL."""
+        self._backfill = True
         try:
             yield
         finally:
-            self._cache_kib = None
+            self._backfill = False
 
-    def _sqlite_cache_size(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    def _sqlite_backfill_pragmas(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         info = record.info
-        if "default_cache" not in info:
-            if self._cache_kib is None:
+        defaults = info.get("pragma_defaults")
+        if defaults is None:
+            if not self._backfill:
                 return  # never changed: nothing to restore
             cur = dbapi_conn.cursor()
-            info["default_cache"] = cur.execute("PRAGMA cache_size").fetchone()[0]
+            defaults = info["pragma_defaults"] = (
+                cur.execute("PRAGMA cache_size").fetchone()[0],
+                cur.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+            )
             cur.close()
-        want = info["default_cache"] if self._cache_kib is None else -self._cache_kib
-        if info.get("cache") != want:
+        want = (
+            (-SQLITE_BACKFILL_CACHE_KIB, SQLITE_BACKFILL_CHECKPOINT_PAGES)
+            if self._backfill
+            else defaults
+        )
+        if info.get("pragmas") != want:
             cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA cache_size={int(want)}")
+            cur.execute(f"PRAGMA cache_size={int(want[0])}")
+            cur.execute(f"PRAGMA wal_autocheckpoint={int(want[1])}")
             cur.close()
-            info["cache"] = want
+            info["pragmas"] = want
 
     def session(self) -> Session:
         return self.sessions()
