@@ -13,7 +13,7 @@ a value is one JSON cannot carry exactly (text with a NUL), it is the plain IN l
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, func, select
@@ -21,9 +21,31 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
+from syncd.store.chunks import chunked
+
 
 def one_of(session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
-    """`column IN values`, however many values, as one bound parameter."""
+    """`column IN values` (a batch's values: bounded) as one bound parameter."""
+    clause = _one_parameter(session, column, values)
+    return cast("ColumnElement[bool]", column.in_(values) if clause is None else clause)
+
+
+def one_of_each(
+    session: Session, column: Any, values: Collection[Any]
+) -> Iterator[ColumnElement[bool]]:
+    """`column IN values` for any number of values: one clause with one bound parameter,
+    or where that is not possible IN lists of at most IN_CHUNK values each."""
+    if not values:
+        return
+    clause = _one_parameter(session, column, values)
+    if clause is not None:
+        yield cast("ColumnElement[bool]", clause)
+        return
+    for chunk in chunked(values):
+        yield cast("ColumnElement[bool]", column.in_(chunk))
+
+
+def _one_parameter(session: Session, column: Any, values: Collection[Any]) -> Any:
     conn = session.connection()
     name = conn.dialect.name
     clause: Any = None
@@ -34,9 +56,7 @@ def one_of(session: Session, column: Any, values: Collection[Any]) -> ColumnElem
         if payload is not None:
             each = func.json_each(bindparam(None, payload, type_=String())).table_valued("value")
             clause = column.in_(select(each.c.value).scalar_subquery())
-    if clause is None:
-        clause = column.in_(values)
-    return cast("ColumnElement[bool]", clause)
+    return clause
 
 
 def _json_array(values: list[Any]) -> str | None:
