@@ -30,7 +30,10 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     that string comparison in SQL orders the way time does."""
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:  # ingest's times are nearly all UTC already
+        value = value.astimezone(UTC)
+    # "YYYY-MM-DD HH:MM:SS.ffffff" then "+00:00": the first 26 characters are the naive text.
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:

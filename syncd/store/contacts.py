@@ -18,7 +18,6 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from syncd.store import rollups, stats
-from syncd.store.chunks import chunked
 from syncd.store.models import (
     Account,
     Action,
@@ -30,6 +29,7 @@ from syncd.store.models import (
     InteractionSource,
     Participant,
 )
+from syncd.store.one_of import one_of_each
 
 
 def address_hash(address: str) -> str:
@@ -227,10 +227,10 @@ def link_new_addresses(session: Session, owner_id: int, addresses: Sequence[str]
         .where(ca.c.owner_id == p.c.owner_id, ca.c.address == p.c.address)
         .scalar_subquery()
     )
-    for chunk in chunked(addresses):
+    for among in one_of_each(session, p.c.address, addresses):
         session.execute(
             update(p)
-            .where(p.c.owner_id == owner_id, p.c.address.in_(chunk), p.c.contact_id.is_(None))
+            .where(p.c.owner_id == owner_id, among, p.c.contact_id.is_(None))
             .values(contact_id=owned)
         )
 

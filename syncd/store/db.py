@@ -6,6 +6,8 @@ Alembic's, shipped inside the package so that an installed `syncd` can migrate i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # about 16 KB each: a daemon polling every second grew by 2-3 MB over half an hour. A
 # poll's own statements fit in this many.
 SQLITE_CACHED_STATEMENTS = 32
+# SQLite's page cache (KiB) and WAL checkpoint interval (pages) on the connections that
+# store a backfill (Store.backfill_cache). A first read inserts into random places of every
+# index: with SQLite's default 2 MB the index pages of a 100,000-message store were read
+# again in every write transaction, and with the default checkpoint every 1,000 pages nearly
+# every batch's commit copied its pages into the database file (and synced it), the same
+# index pages again and again. Outside a backfill the connections go back to the defaults,
+# so a long-running daemon's memory and WAL file stay as they were.
+SQLITE_BACKFILL_CACHE_KIB = 16_384
+SQLITE_BACKFILL_CHECKPOINT_PAGES = 10_000
 # The first key of PostgreSQL advisory locks taken by syncd ("SY"); the second is the owner.
 ADVISORY_NAMESPACE = 0x5359
 
@@ -135,6 +146,44 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._backfill = False  # a backfill is being stored (SQLite pragmas)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "checkout", self._sqlite_backfill_pragmas)
+
+    @contextmanager
+    def backfill_cache(self) -> Iterator[None]:
+        """Inside, SQLite connections get SQLITE_BACKFILL_CACHE_KIB of page cache and a WAL
+        checkpoint every SQLITE_BACKFILL_CHECKPOINT_PAGES; after, the defaults again (the
+        next time each is used). Nothing on PostgreSQL."""
+        self._backfill = True
+        try:
+            yield
+        finally:
+            self._backfill = False
+
+    def _sqlite_backfill_pragmas(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        info = record.info
+        defaults = info.get("pragma_defaults")
+        if defaults is None:
+            if not self._backfill:
+                return  # never changed: nothing to restore
+            cur = dbapi_conn.cursor()
+            defaults = info["pragma_defaults"] = (
+                cur.execute("PRAGMA cache_size").fetchone()[0],
+                cur.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+            )
+            cur.close()
+        want = (
+            (-SQLITE_BACKFILL_CACHE_KIB, SQLITE_BACKFILL_CHECKPOINT_PAGES)
+            if self._backfill
+            else defaults
+        )
+        if info.get("pragmas") != want:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA cache_size={int(want[0])}")
+            cur.execute(f"PRAGMA wal_autocheckpoint={int(want[1])}")
+            cur.close()
+            info["pragmas"] = want
 
     def session(self) -> Session:
         return self.sessions()

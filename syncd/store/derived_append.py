@@ -26,6 +26,7 @@ from syncd.store import rollups, stats
 from syncd.store.bulk import bulk_insert
 from syncd.store.chunks import IN_CHUNK, chunked
 from syncd.store.models import ContactBucket, ContactStats, Participant
+from syncd.store.one_of import one_of_each
 
 P = Participant
 _STATS_DATES = range(2, 6)  # last_at … last_meeting_at in stats.COLUMNS
@@ -56,8 +57,8 @@ def fold_new_interactions(
 
 def _fold_stats(session: Session, interaction_ids: Sequence[int], wanted: set[int]) -> None:
     new: dict[int, list[Any]] = {}
-    for chunk in chunked(interaction_ids):
-        rows = session.execute(stats.aggregate().where(P.interaction_id.in_(chunk)))
+    for among in one_of_each(session, P.interaction_id, interaction_ids):
+        rows = session.execute(stats.aggregate().where(among))
         for row in rows:
             if row[0] not in wanted:
                 continue
@@ -88,8 +89,8 @@ def _fold_stats(session: Session, interaction_ids: Sequence[int], wanted: set[in
 
 def _fold_buckets(session: Session, interaction_ids: Sequence[int], wanted: set[int]) -> None:
     new: dict[tuple[int, str, str | None], list[Any]] = {}
-    for chunk in chunked(interaction_ids):
-        rows = session.execute(rollups.buckets().where(P.interaction_id.in_(chunk)))
+    for among in one_of_each(session, P.interaction_id, interaction_ids):
+        rows = session.execute(rollups.buckets().where(among))
         for row in rows:
             if row[0] not in wanted:
                 continue

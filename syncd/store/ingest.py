@@ -24,6 +24,7 @@ from syncd.store.models import (
     InteractionSource,
     Participant,
 )
+from syncd.store.one_of import one_of
 
 if TYPE_CHECKING:
     from syncd.ingest.batch import IngestContext, _Item
@@ -60,7 +61,7 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
         session.execute(
             select(InteractionSource.provider_id, InteractionSource.interaction_id).where(
                 InteractionSource.account_id == ctx.account_id,
-                InteractionSource.provider_id.in_({i.provider_id for i in items}),
+                one_of(session, InteractionSource.provider_id, {i.provider_id for i in items}),
             )
         ).all()
     )
@@ -74,7 +75,7 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
         session.execute(
             select(Interaction.message_key, Interaction.id).where(
                 Interaction.owner_id == ctx.owner_id,
-                Interaction.message_key.in_({i.message_key for i in fresh}),
+                one_of(session, Interaction.message_key, {i.message_key for i in fresh}),
             )
         ).all()
     )
@@ -95,7 +96,7 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
             session.execute(
                 select(Interaction.message_key, Interaction.id).where(
                     Interaction.owner_id == ctx.owner_id,
-                    Interaction.message_key.in_(list(to_create)),
+                    one_of(session, Interaction.message_key, list(to_create)),
                 )
             ).all()
         )
@@ -194,7 +195,8 @@ def _resolve_contacts(
     known = dict(
         session.execute(
             select(ContactAddress.address, ContactAddress.contact_id).where(
-                ContactAddress.owner_id == ctx.owner_id, ContactAddress.address.in_(addresses)
+                ContactAddress.owner_id == ctx.owner_id,
+                one_of(session, ContactAddress.address, addresses),
             )
         ).all()
     )

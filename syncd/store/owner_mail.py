@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syncd.store.chunks import chunked
 from syncd.store.models import Interaction, Participant
+from syncd.store.one_of import one_of_each
 
 
 def has_sent_mail(session: Session, owner_id: int) -> bool:
@@ -25,7 +25,7 @@ def has_sent_mail(session: Session, owner_id: int) -> bool:
 def written_to(session: Session, owner_id: int, addresses: Iterable[str]) -> set[str]:
     """Those of `addresses` (a batch's, chunked) the owner has sent mail to."""
     written: set[str] = set()
-    for chunk in chunked(sorted(set(addresses))):
+    for among in one_of_each(session, Participant.address, sorted(set(addresses))):
         written.update(
             session.scalars(
                 select(Participant.address)
@@ -34,7 +34,7 @@ def written_to(session: Session, owner_id: int, addresses: Iterable[str]) -> set
                     Participant.direction == "out",
                     Participant.is_owner.is_(False),
                     Participant.role.in_(("to", "cc", "bcc")),
-                    Participant.address.in_(chunk),
+                    among,
                 )
                 .distinct()
             )
@@ -45,13 +45,13 @@ def written_to(session: Session, owner_id: int, addresses: Iterable[str]) -> set
 def sent_message_keys(session: Session, owner_id: int, keys: Iterable[str]) -> set[str]:
     """Those of the message keys `keys` (a batch's, chunked) that are the owner's sent mail."""
     sent: set[str] = set()
-    for chunk in chunked(sorted(set(keys))):
+    for among in one_of_each(session, Interaction.message_key, sorted(set(keys))):
         sent.update(
             session.scalars(
                 select(Interaction.message_key).where(
                     Interaction.owner_id == owner_id,
                     Interaction.direction == "out",
-                    Interaction.message_key.in_(chunk),
+                    among,
                 )
             )
         )

@@ -22,6 +22,7 @@ from sqlalchemy.sql import Select
 from syncd.store import derived
 from syncd.store.chunks import IN_CHUNK as CHUNK
 from syncd.store.models import ContactAddress, ContactStats, InteractionSource, Participant
+from syncd.store.one_of import one_of_each
 
 P = Participant
 COLUMNS = (
@@ -110,14 +111,7 @@ def contacts_of_sources(session: Session, account_id: int, provider_ids: Iterabl
 def contacts_of_addresses(session: Session, owner_id: int, addresses: Iterable[str]) -> set[int]:
     """The contacts `addresses` belong to."""
     A = ContactAddress
-    found = sorted(set(addresses))
     out: set[int] = set()
-    for i in range(0, len(found), CHUNK):
-        out.update(
-            session.scalars(
-                select(A.contact_id).where(
-                    A.owner_id == owner_id, A.address.in_(found[i : i + CHUNK])
-                )
-            )
-        )
+    for among in one_of_each(session, A.address, sorted(set(addresses))):
+        out.update(session.scalars(select(A.contact_id).where(A.owner_id == owner_id, among)))
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -310,20 +311,23 @@ class Syncer:
         full: bool,
         progress: Progress,
     ) -> None:
-        for meta, prepared in self._batches(source, info, cursor, ctx, report, now, full):
-            self._store_prepared(
-                prepared,
-                meta.removed,
-                meta.cursor,
-                meta.read,
-                info,
-                ctx,
-                report,
-                now=now,
-                progress=progress,
-            )
-            if self.should_stop() and not meta.done:
-                raise _Stopped
+        # A first or full read stores many batches: SQLite gets a larger page cache for it.
+        first = cursor is None or full
+        with self.store.backfill_cache() if first else nullcontext():
+            for meta, prepared in self._batches(source, info, cursor, ctx, report, now, full):
+                self._store_prepared(
+                    prepared,
+                    meta.removed,
+                    meta.cursor,
+                    meta.read,
+                    info,
+                    ctx,
+                    report,
+                    now=now,
+                    progress=progress,
+                )
+                if self.should_stop() and not meta.done:
+                    raise _Stopped
 
     def _batches(
         self,
@@ -375,12 +379,13 @@ class Syncer:
         with the sources the read replaced dropped in the same transaction."""
         seen: set[str] = set()
         final = expired
-        for batch in prefetch(source.poll(info, None, now=now, full=True)):
-            seen.update(item.provider_id for item in batch.items)
-            final = batch.cursor
-            self._store_batch(batch, expired, info, ctx, report, now=now, progress=progress)
-            if self.should_stop() and not batch.done:
-                raise _Stopped  # the expired cursor stays: the next pass resyncs again, whole
+        with self.store.backfill_cache():
+            for batch in prefetch(source.poll(info, None, now=now, full=True)):
+                seen.update(item.provider_id for item in batch.items)
+                final = batch.cursor
+                self._store_batch(batch, expired, info, ctx, report, now=now, progress=progress)
+                if self.should_stop() and not batch.done:
+                    raise _Stopped  # the expired cursor stays: the next pass resyncs again
         with self.store.session() as s, s.begin():
             self._before_write(s, report.account)
             dropped = drop_replaced_sources(s, ctx.stream_id, seen)
