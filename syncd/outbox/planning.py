@@ -90,9 +90,11 @@ def sinks_for(config: Config, connectors: Connectors | None = None) -> Sinks:
 
 
 def make_plan(store: Store, config: Config, owner_id: int, now: datetime) -> tuple[Snapshot, Plan]:
+    rules = rule_specs(config)
     with store.session() as s:
-        snapshot = read_snapshot(s, owner_id, config, now)
-    return snapshot, plan_actions(snapshot, now, rule_specs(config), limits_of(config))
+        # Only the contacts these rules could pick or withdraw an action of.
+        snapshot = read_snapshot(s, owner_id, config, now, rules=rules)
+    return snapshot, plan_actions(snapshot, now, rules, limits_of(config))
 
 
 def apply_rules(

@@ -12,10 +12,23 @@ meetings of a few weeks, the open actions.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, case, func, null, or_, select, true, type_coerce
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    case,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
@@ -45,17 +58,48 @@ def counts_now(now: datetime) -> Any:
     )
 
 
-def contact_rows(session: Session, owner_id: int, now: datetime) -> list[tuple[Any, ...]]:
-    """Every contact that existed at `now`, with its statistics row's values, as plain
-    tuples: id, name, tier, cadence_days, timezone, working_hours, do_not_contact,
-    snoozed_until, ahead, then the aggregates as `exact_aggregates` gives them.
+@dataclass(frozen=True)
+class Pickable:
+    """Which contacts the rules can pick as of `now`, as bounds on their statistics row
+    (syncd/outbox/snapshot.py derives it from the rules). A contact is read when its
+    statistics do not hold as of `now`, or it has an action, or it may be picked: it is
+    not do-not-contact, not noise (a statistics row with no real participation), and
+
+    - `tiers`: its tier's cadence applies (no own cadence) and its last interaction is at
+      or before the tier's bound; `own_cadence`: it has a positive cadence of its own;
+    - `dormant`: it was ever two-way and its last interaction is at or before this;
+    - `waiting_since`: its last mail out is after this and not before its last mail in
+      (the owner's mail that can await an answer, as `sent_waiting` reads it);
+    - `meetings` (back, ahead): it has a meeting that `meetings` reads;
+    - `days`: it has a date on one of these days (month * 100 + day); `all_days`: any date.
+
+    Each bound may keep more contacts than a rule picks, never fewer.
+    """
+
+    tiers: tuple[tuple[str, datetime], ...] = ()
+    own_cadence: bool = False
+    dormant: datetime | None = None
+    waiting_since: datetime | None = None
+    meetings: tuple[timedelta, timedelta] | None = None
+    days: frozenset[int] = frozenset()
+    all_days: bool = False
+
+
+def contact_rows(
+    session: Session, owner_id: int, now: datetime, pickable: Pickable | None = None
+) -> list[tuple[Any, ...]]:
+    """Every contact that existed at `now` (with `pickable`, only those it keeps), with
+    its statistics row's values, as plain tuples: id, name, tier, cadence_days, timezone,
+    working_hours, do_not_contact, snoozed_until, ahead, then the aggregates as
+    `exact_aggregates` gives them.
 
     `ahead` is 1 where the statistics do not hold as of `now` (no row, or a participation
     still ahead of it): `exact_aggregates` gives those contacts' values instead. Instants
     come as the driver gives them (text on SQLite): converting 200,000 of them through
     the column type costs more than the caller's parsing of the few it uses.
     """
-    result = _core(session).execute(
+    return _rows(
+        session,
         select(
             Contact.id,
             Contact.name,
@@ -66,7 +110,7 @@ def contact_rows(session: Session, owner_id: int, now: datetime) -> list[tuple[A
             Contact.do_not_contact,
             _raw(Contact.snoozed_until),
             # Compared in SQL: no datetime conversion for each of 50,000 rows.
-            case((or_(S.contact_id.is_(None), S.horizon_at > now), 1), else_=0),
+            case((_ahead(now), 1), else_=0),
             S.contact_id,
             _raw(S.last_at),
             _raw(S.last_in_at),
@@ -76,15 +120,87 @@ def contact_rows(session: Session, owner_id: int, now: datetime) -> list[tuple[A
             null(),
         )
         .outerjoin(S, S.contact_id == Contact.id)
-        .where(Contact.owner_id == owner_id, Contact.created_at <= now)
+        .where(*_contact_filter(owner_id, now, pickable)),
     )
-    return [tuple(r) for r in result]
+
+
+def _ahead(now: datetime) -> Any:
+    """The contact's statistics do not hold as of `now`."""
+    return or_(S.contact_id.is_(None), S.horizon_at > now)
+
+
+def _contact_filter(owner_id: int, now: datetime, pickable: Pickable | None) -> list[Any]:
+    where = [Contact.owner_id == owner_id, Contact.created_at <= now]
+    if pickable is not None:
+        where.append(_pickable(owner_id, now, pickable))
+    return where
+
+
+def _pickable(owner_id: int, now: datetime, p: Pickable) -> Any:
+    """The condition on a contact (joined to its statistics row) that `Pickable` states."""
+    reasons: list[Any] = []
+    own = or_(Contact.cadence_days.is_(None), Contact.cadence_days == 0)
+    for tier, bound in p.tiers:
+        reasons.append(and_(own, Contact.tier == tier, S.last_at <= bound))
+    if p.own_cadence:
+        reasons.append(Contact.cadence_days > 0)
+    if p.dormant is not None:
+        met = S.last_meeting_at.is_not(None)
+        both_ways = and_(S.last_in_at.is_not(None), S.last_out_at.is_not(None))
+        reasons.append(and_(or_(met, both_ways), S.last_at <= p.dormant))
+    if p.waiting_since is not None:
+        reasons.append(_waiting(p.waiting_since))
+    if p.meetings is not None:
+        back, ahead = p.meetings
+        met_in_window = (
+            select(Participant.contact_id)
+            .join(Interaction, Interaction.id == Participant.interaction_id)
+            .where(*_meeting_window(owner_id, now, back, ahead))
+        )
+        reasons.append(Contact.id.in_(met_in_window))
+    if p.all_days or p.days:
+        D = ContactDate
+        dated = select(D.contact_id).where(D.owner_id == owner_id)
+        if not p.all_days:
+            dated = dated.where((D.month * 100 + D.day).in_(sorted(p.days)))
+        reasons.append(Contact.id.in_(dated))
+    acted = select(Action.contact_id).where(
+        Action.owner_id == owner_id, Action.contact_id.is_not(None)
+    )
+    eligible = and_(Contact.do_not_contact.is_not(True), S.last_at.is_not(None))
+    return or_(
+        _ahead(now),
+        Contact.id.in_(acted),
+        and_(eligible, or_(*reasons) if reasons else false()),
+    )
+
+
+def _waiting(since: datetime) -> Any:
+    """A contact (its statistics holding) whose last mail out is in the window from `since`
+    and not before its last mail in: only its mail can await an answer."""
+    return and_(
+        S.last_out_at > since,
+        or_(S.last_in_at.is_(None), S.last_out_at >= S.last_in_at),
+    )
 
 
 def _core(session: Session) -> Connection:
     """The session's connection: column queries run as Core statements, so that 50,000
     rows come back as plain rows without the ORM's per-row processing."""
     return session.connection()
+
+
+def _rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
+    """The query's rows as the driver gives them, plain tuples: over 50,000 rows, building
+    SQLAlchemy's rows costs twice the driver's own fetch. So no column type converts what
+    is read: instants come raw (text on SQLite, datetimes on PostgreSQL), booleans as
+    the driver has them (0 and 1 on SQLite)."""
+    result = _core(session).execute(query)
+    try:
+        rows: list[tuple[Any, ...]] = result.cursor.fetchall()
+    finally:
+        result.close()
+    return rows
 
 
 def _raw(column: Any) -> Any:
@@ -143,30 +259,24 @@ def exact_aggregates(session: Session, owner_id: int, now: datetime, ahead: time
     return {r.cid: tuple(r) for r in rows}
 
 
-def addresses(session: Session, owner_id: int) -> list[Any]:
+def addresses(session: Session, owner_id: int) -> list[tuple[Any, ...]]:
     """(contact id, address) in the order they were added."""
-    return list(
-        _core(session)
-        .execute(
-            select(ContactAddress.contact_id, ContactAddress.address)
-            .where(ContactAddress.owner_id == owner_id)
-            .order_by(ContactAddress.id)
-        )
-        .all()
+    return _rows(
+        session,
+        select(ContactAddress.contact_id, ContactAddress.address)
+        .where(ContactAddress.owner_id == owner_id)
+        .order_by(ContactAddress.id),
     )
 
 
-def dates(session: Session, owner_id: int) -> list[Any]:
-    """The owner's contact dates, as plain columns."""
+def dates(session: Session, owner_id: int) -> list[tuple[Any, ...]]:
+    """The owner's contact dates: contact id, kind, month, day, year, label."""
     D = ContactDate
-    return list(
-        _core(session)
-        .execute(
-            select(D.contact_id, D.kind, D.month, D.day, D.year, D.label)
-            .where(D.owner_id == owner_id)
-            .order_by(D.id)
-        )
-        .all()
+    return _rows(
+        session,
+        select(D.contact_id, D.kind, D.month, D.day, D.year, D.label)
+        .where(D.owner_id == owner_id)
+        .order_by(D.id),
     )
 
 
@@ -251,20 +361,20 @@ def sent_waiting(
         )
     )
     found = {
-        (r[0], r[5]): tuple(r)
-        for r in _core(session).execute(
+        (r[0], r[5]): r
+        for r in _rows(
+            session,
             base.join(S, S.contact_id == P.contact_id).where(
                 S.owner_id == owner_id,
                 S.horizon_at <= now,
-                S.last_out_at > since,
-                or_(S.last_in_at.is_(None), S.last_out_at >= S.last_in_at),
+                _waiting(since),
                 P.occurred_at >= func.coalesce(S.last_in_at, since),
-            )
+            ),
         )
     }
     for chunk in chunked(sorted(set(contact_ids))):
-        for r in _core(session).execute(base.where(P.contact_id.in_(chunk))):
-            found[(r[0], r[5])] = tuple(r)
+        for r in _rows(session, base.where(P.contact_id.in_(chunk))):
+            found[(r[0], r[5])] = r
     # Raw instants sort as instants: fixed-width text on SQLite, datetimes on PostgreSQL.
     return sorted(found.values(), key=lambda r: (r[4], r[0]))
 
@@ -296,35 +406,39 @@ def first_sources(
 
 def meetings(
     session: Session, owner_id: int, now: datetime, back: timedelta, ahead: timedelta
-) -> list[Any]:
-    """Real meetings with contacts that end after `now - back` and start by `now + ahead`."""
-    return list(
-        _core(session)
-        .execute(
-            select(
-                Interaction.message_key,
-                Interaction.subject,
-                Interaction.occurred_at,
-                Interaction.ends_at,
-                Participant.contact_id,
-                Interaction.id,
-            )
-            .join(Participant, Participant.interaction_id == Interaction.id)
-            .where(
-                Interaction.owner_id == owner_id,
-                Interaction.kind == "meeting",
-                Interaction.is_interaction.is_(True),
-                Interaction.ends_at >= now - back,
-                # A lower bound on the indexed start too (no meeting lasts a week), so the
-                # query reads the last weeks, not the whole history.
-                Interaction.occurred_at >= now - back - timedelta(days=7),
-                Interaction.occurred_at <= now + ahead,
-                Participant.is_counterpart.is_(True),
-                Participant.contact_id.is_not(None),
-            )
+) -> list[tuple[Any, ...]]:
+    """Real meetings with contacts that end after `now - back` and start by `now + ahead`:
+    message key, subject, start, end (raw), contact id, interaction id."""
+    return _rows(
+        session,
+        select(
+            Interaction.message_key,
+            Interaction.subject,
+            _raw(Interaction.occurred_at),
+            _raw(Interaction.ends_at),
+            Participant.contact_id,
+            Interaction.id,
         )
-        .all()
+        .join(Participant, Participant.interaction_id == Interaction.id)
+        .where(*_meeting_window(owner_id, now, back, ahead)),
     )
+
+
+def _meeting_window(owner_id: int, now: datetime, back: timedelta, ahead: timedelta) -> list[Any]:
+    """A contact's participation in a real meeting that ends after `now - back` and starts
+    by `now + ahead` (interactions joined to participants)."""
+    return [
+        Interaction.owner_id == owner_id,
+        Interaction.kind == "meeting",
+        Interaction.is_interaction.is_(True),
+        Interaction.ends_at >= now - back,
+        # A lower bound on the indexed start too (no meeting lasts a week), so the
+        # query reads the last weeks, not the whole history.
+        Interaction.occurred_at >= now - back - timedelta(days=7),
+        Interaction.occurred_at <= now + ahead,
+        Participant.is_counterpart.is_(True),
+        Participant.contact_id.is_not(None),
+    ]
 
 
 def actions(session: Session, owner_id: int, now: datetime, back: timedelta) -> list[Action]:
