@@ -85,16 +85,13 @@ def read_snapshot(
         if not include_actions:
             raise ValueError("read_snapshot(rules=...) needs the store's actions")
         narrow = pickable(config, owner, rules, at)
-    with q.mapped(session):
-        contacts, ahead = _contacts(session, owner_id, config, identity, at, narrow)
-        actions = _actions(session, owner_id, at) if include_actions else ()
-        sent = _sent(session, owner_id, at, contacts, ahead, actions)
-        meetings = _meetings(session, owner_id, at, contacts)
+    contacts, ahead = _contacts(session, owner_id, config, identity, at, narrow)
+    actions = _actions(session, owner_id, at) if include_actions else ()
     return Snapshot(
         owner=owner,
         contacts=contacts,
-        sent=sent,
-        meetings=meetings,
+        sent=_sent(session, owner_id, at, contacts, ahead, actions),
+        meetings=_meetings(session, owner_id, at, contacts),
         actions=actions,
         default_account=_default_account(config),
     )

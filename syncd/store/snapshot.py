@@ -11,8 +11,7 @@ meetings of a few weeks, the open actions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,27 +46,6 @@ from syncd.store.models import (
 )
 
 P, S = Participant, ContactStats
-# SQLite maps at most this much of the file (its own limit is 2 GB on most builds).
-MMAP_BYTES = 1 << 31
-
-
-@contextmanager
-def mapped(session: Session) -> Iterator[None]:
-    """On SQLite, the session's connection reads the store's file through a memory map for
-    the block: a fresh process (each `syncd plan`) starts with an empty page cache, and
-    reading the pages of a few weeks of mail and meetings one system call each cost five
-    times the query (on a 1.7 GB store: the meetings 0.22 s, mapped 0.04 s). Unmapped
-    afterwards, so that a long-lived process (the daemon) does not keep what it touched
-    in its resident size. Nothing on PostgreSQL."""
-    conn = _core(session)
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    conn.exec_driver_sql(f"PRAGMA mmap_size={MMAP_BYTES}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql("PRAGMA mmap_size=0")
 
 
 def counts_now(now: datetime) -> Any:
