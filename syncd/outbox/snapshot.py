@@ -113,10 +113,10 @@ def pickable(
     tiers: list[tuple[str, datetime]] = []
     if "cadence" in kinds:
         for name, tier in config.settings.tiers.items():
-            days = tier.cadence_days
+            cadence = tier.cadence_days
             # Due when the last interaction's local date plus the cadence is today at the
-            # latest: at most `days - 1` days ago in the owner's zone, two spare.
-            if days and days > 0 and (bound := _before(now, days - 3)) is not None:
+            # latest: at most `cadence - 1` days ago in the owner's zone, two spare.
+            if cadence > 0 and (bound := _before(now, cadence - 3)) is not None:
                 tiers.append((name, bound))
     dormant = [r.after_days for r in rules if r.kind == "dormant"]
     # Picked when `now - last > after`; a date beyond the calendar's start picks nobody.

@@ -197,10 +197,9 @@ def _rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
     the driver has them (0 and 1 on SQLite)."""
     result = _core(session).execute(query)
     try:
-        rows: list[tuple[Any, ...]] = result.cursor.fetchall()
+        return list(result.cursor.fetchall())
     finally:
         result.close()
-    return rows
 
 
 def _raw(column: Any) -> Any:
