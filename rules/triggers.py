@@ -96,6 +96,7 @@ class Env:
             tuple[datetime, tzinfo | None, WorkingTime | None], tuple[datetime, int]
         ] = {}
         self._business: dict[tuple[date, int], date] = {}
+        self._fit_now: tuple[datetime, int] | None = None
         self._limit = 7 * (len(self.quiet) + 2)
         if not self.work.days:
             raise ValueError("the owner has no working days: nothing could ever be due")
@@ -173,7 +174,12 @@ class Env:
         that day (an ordinal of the owner's local date).
 
         Most candidates are due `now`: each (instant, zone, hours) is fitted once. The zone
-        is in the key since equal instants in other zones print differently."""
+        is in the key since equal instants in other zones print differently. `now` itself
+        without hours of their own (most of them) skips hashing the key."""
+        if dt is self.now and theirs is None:
+            if self._fit_now is None:
+                self._fit_now = self._fit(dt, None)
+            return self._fit_now
         cache_key = (dt, dt.tzinfo, theirs)
         found = self._fits.get(cache_key)
         if found is None:
