@@ -181,17 +181,22 @@ def _settle(world: World, people: list[dict[str, Any]], actions: list[dict[str, 
                         day=on.day,
                     )
                 )
+        keys = set()
         for n, a in enumerate(actions):
             if not ids:
                 break
             cid = ids[n % len(ids)]
+            key = f"{a['rule']}:{cid}:{a['key']}"
+            if key in keys:
+                continue  # keys are unique per owner
+            keys.add(key)
             s.add(
                 Action(
                     owner_id=world.owner_id,
                     rule=a["rule"],
                     kind="draft",
                     contact_id=cid,
-                    key=f"{a['rule']}:{cid}:{a['key']}",
+                    key=key,
                     state=a["state"],
                     due_at=NOW + timedelta(hours=a["due_hours"]),
                     created_at=NOW + timedelta(hours=a["created_hours"]),
