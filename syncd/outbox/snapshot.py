@@ -44,6 +44,7 @@ WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SENT_WINDOW = timedelta(days=45)  # no_reply looks at mail sent in this window
 MEETING_BACK = timedelta(days=14)
 MEETING_AHEAD = timedelta(days=120)
+MEETING_LONGEST = timedelta(days=7)  # as syncd.store.snapshot.meetings bounds the start
 ACTIONS_BACK = timedelta(days=400)
 
 
@@ -127,7 +128,8 @@ def pickable(
         own_cadence="cadence" in kinds,
         dormant=quiet,
         waiting_since=now - SENT_WINDOW if "no_reply" in kinds else None,
-        meetings=(MEETING_BACK, MEETING_AHEAD) if "after_meeting" in kinds else None,
+        # `meetings` reads those that end after now - MEETING_BACK: none lasts a week.
+        met_since=now - MEETING_BACK - MEETING_LONGEST if "after_meeting" in kinds else None,
         days=days,
         all_days=all_days,
     )

@@ -70,7 +70,7 @@ class Pickable:
     - `dormant`: it was ever two-way and its last interaction is at or before this;
     - `waiting_since`: its last mail out is after this and not before its last mail in
       (the owner's mail that can await an answer, as `sent_waiting` reads it);
-    - `meetings` (back, ahead): it has a meeting that `meetings` reads;
+    - `met_since`: it has a meeting that `meetings` reads, which starts after this;
     - `days`: it has a date on one of these days (month * 100 + day); `all_days`: any date.
 
     Each bound may keep more contacts than a rule picks, never fewer.
@@ -80,7 +80,7 @@ class Pickable:
     own_cadence: bool = False
     dormant: datetime | None = None
     waiting_since: datetime | None = None
-    meetings: tuple[timedelta, timedelta] | None = None
+    met_since: datetime | None = None
     days: frozenset[int] = frozenset()
     all_days: bool = False
 
@@ -150,14 +150,11 @@ def _pickable(owner_id: int, now: datetime, p: Pickable) -> Any:
         reasons.append(and_(or_(met, both_ways), S.last_at <= p.dormant))
     if p.waiting_since is not None:
         reasons.append(_waiting(p.waiting_since))
-    if p.meetings is not None:
-        back, ahead = p.meetings
-        met_in_window = (
-            select(Participant.contact_id)
-            .join(Interaction, Interaction.id == Participant.interaction_id)
-            .where(*_meeting_window(owner_id, now, back, ahead))
-        )
-        reasons.append(Contact.id.in_(met_in_window))
+    if p.met_since is not None:
+        # A real meeting's participations are `mutual` (syncd/ingest/batch.py), so a
+        # meeting that `meetings` reads started at or before the last one the statistics
+        # hold (or it is ahead of `now`, and so are they).
+        reasons.append(S.last_meeting_at >= p.met_since)
     if p.all_days or p.days:
         D = ContactDate
         dated = select(D.contact_id).where(D.owner_id == owner_id)
