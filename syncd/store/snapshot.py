@@ -307,21 +307,12 @@ def sent_waiting(
         )
         .scalar_subquery()
     )
-    # The first place it was seen (sources in id order), each from the interaction index.
-    first_account = (
-        select(Src.account_id)
+    # The first place it was seen (the source with the smallest id), its row and its
+    # account's by primary key: one lookup in the interaction index, not one per column.
+    first = aliased(InteractionSource)
+    first_id = (
+        select(func.min(Src.id))
         .where(Src.interaction_id == M.id)
-        .order_by(Src.id)
-        .limit(1)
-        .correlate(M)
-        .scalar_subquery()
-    )
-    account = select(A.name).where(A.id == first_account).correlate(M).scalar_subquery()
-    thread_id = (
-        select(Src.thread_id)
-        .where(Src.interaction_id == M.id)
-        .order_by(Src.id)
-        .limit(1)
         .correlate(M)
         .scalar_subquery()
     )
@@ -335,11 +326,13 @@ def sent_waiting(
             P.contact_id,
             P.address,
             _raw(last_reply),
-            account,
-            thread_id,
+            A.name,
+            first.thread_id,
         )
         .select_from(P)
         .join(M, M.id == P.interaction_id)
+        .outerjoin(first, first.id == first_id)
+        .outerjoin(A, A.id == first.account_id)
         .where(
             # As the partial index states its condition, so that it applies.
             P.contact_id.is_not(None),
