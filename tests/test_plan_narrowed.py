@@ -12,6 +12,7 @@ the day, and the outbox random actions in every state.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from rules.model import ContactSnap, SentMail
 from rules.plan import plan
 from syncd.config import load_config
 from syncd.outbox.planning import limits_of, rule_specs
@@ -315,3 +317,40 @@ def test_the_narrowed_snapshot_leaves_out_who_no_rule_picks(
     result = plan(narrow, NOW, rules, limits_of(config))
     assert [a.rule for a in result.actions] == ["no-reply"]
     assert result == plan(full, NOW, rules, limits_of(config))
+
+
+def test_the_snapshot_builds_contacts_and_mail_in_their_field_order() -> None:
+    """`syncd/outbox/snapshot.py` passes ContactSnap's and SentMail's fields positionally
+    (cheaper over 50,000 contacts), in this order: a reordered field must reorder it."""
+    assert [f.name for f in fields(ContactSnap)] == [
+        "id",
+        "name",
+        "email",
+        "tier",
+        "cadence_days",
+        "timezone",
+        "work",
+        "do_not_contact",
+        "snoozed_until",
+        "internal",
+        "noise",
+        "last_interaction_at",
+        "last_inbound_at",
+        "last_outbound_at",
+        "two_way",
+        "next_meeting_at",
+        "dates",
+    ]
+    assert [f.name for f in fields(SentMail)] == [
+        "contact_id",
+        "message_key",
+        "message_id",
+        "references",
+        "subject",
+        "thread_key",
+        "thread_id",
+        "account",
+        "sent_at",
+        "answered_at",
+        "address",
+    ]

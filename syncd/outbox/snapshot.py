@@ -205,24 +205,25 @@ def _contacts(
         last_in = last_in and _aware(last_in)
         last_out = last_out and _aware(last_out)
         their_dates = dates.get(cid)
+        # Positional, in the order of the fields: keywords cost a third more per call.
         out[cid] = ContactSnap(
-            id=cid,
-            name=name,
-            email=addrs[0],
-            tier=tier,
-            cadence_days=cadence or (tiers.get(tier) if tier else None),
-            timezone=zone,
-            work=_contact_work(zone, hours) if zone and hours else None,
-            do_not_contact=bool(dnc),  # 0 or 1 on SQLite (the rows come raw)
-            snoozed_until=snoozed and _aware(snoozed),
-            internal=any(map(internal, addrs)),
-            noise=not any_real and has_row is not None,
-            last_interaction_at=last and _aware(last),
-            last_inbound_at=last_in,
-            last_outbound_at=last_out,
-            two_way=bool(met) or (last_in is not None and last_out is not None),
-            next_meeting_at=upcoming and _aware(upcoming),
-            dates=tuple(their_dates) if their_dates else (),
+            cid,  # id
+            name,  # name
+            addrs[0],  # email
+            tier,  # tier
+            cadence or (tiers.get(tier) if tier else None),  # cadence_days
+            zone,  # timezone
+            _contact_work(zone, hours) if zone and hours else None,  # work
+            bool(dnc),  # do_not_contact; 0 or 1 on SQLite (the rows come raw)
+            snoozed and _aware(snoozed),  # snoozed_until
+            any(map(internal, addrs)),  # internal
+            not any_real and has_row is not None,  # noise
+            last and _aware(last),  # last_interaction_at
+            last_in,  # last_inbound_at
+            last_out,  # last_outbound_at
+            bool(met) or (last_in is not None and last_out is not None),  # two_way
+            upcoming and _aware(upcoming),  # next_meeting_at
+            tuple(their_dates) if their_dates else (),  # dates
         )
     return out, exceptions
 
@@ -330,18 +331,19 @@ def _sent(
         thread = thread_key or key
         refs = (thread_key,) if thread_key and thread_key != mid else ()
         answers = [t for t in (_aware(reply), last_in) if t is not None and t > sent_at]
+        # Positional, in the order of the fields, as ContactSnap above.
         latest[(cid, thread)] = SentMail(
-            contact_id=cid,
-            message_key=key,
-            message_id=mid,
-            references=refs,
-            subject=subject,
-            thread_key=thread_key,
-            thread_id=thread_id,
-            account=account or "",
-            sent_at=sent_at,
-            answered_at=min(answers) if answers else None,
-            address=address,
+            cid,  # contact_id
+            key,  # message_key
+            mid,  # message_id
+            refs,  # references
+            subject,  # subject
+            thread_key,  # thread_key
+            thread_id,  # thread_id
+            account or "",  # account
+            sent_at,  # sent_at
+            min(answers) if answers else None,  # answered_at
+            address,  # address
         )
     return tuple(latest.values())
 
