@@ -311,10 +311,7 @@ def sent_waiting(
     # account's by primary key: one lookup in the interaction index, not one per column.
     first = aliased(InteractionSource)
     first_id = (
-        select(func.min(Src.id))
-        .where(Src.interaction_id == M.id)
-        .correlate(M)
-        .scalar_subquery()
+        select(func.min(Src.id)).where(Src.interaction_id == M.id).correlate(M).scalar_subquery()
     )
     base = (
         select(
