@@ -394,7 +394,22 @@ def meetings(
     session: Session, owner_id: int, now: datetime, back: timedelta, ahead: timedelta
 ) -> list[tuple[Any, ...]]:
     """Real meetings with contacts that end after `now - back` and start by `now + ahead`:
-    message key, subject, start, end (raw), contact id, interaction id."""
+    message key, subject, start, end (raw), contact id, interaction id.
+
+    Read per contact that can have one (a range of ix_participants_contact_stats each),
+    not over every interaction of those weeks: a real meeting's participations are
+    `mutual` (syncd/ingest/batch.py), so one that started by `now` is at or before the
+    last meeting its contact's statistics hold, and one ahead of `now` is ahead of them
+    too (or the contact has no statistics row)."""
+    earliest = now - back - timedelta(days=7)
+    may_meet = (
+        select(Contact.id)
+        .outerjoin(S, S.contact_id == Contact.id)
+        .where(
+            Contact.owner_id == owner_id,
+            or_(S.contact_id.is_(None), S.horizon_at > now, S.last_meeting_at >= earliest),
+        )
+    )
     return _rows(
         session,
         select(
@@ -406,7 +421,17 @@ def meetings(
             Interaction.id,
         )
         .join(Participant, Participant.interaction_id == Interaction.id)
-        .where(*_meeting_window(owner_id, now, back, ahead)),
+        .where(
+            *_meeting_window(owner_id, now, back, ahead),
+            # As ix_participants_contact_stats states its condition and columns, so that
+            # a range of it per contact serves the query.
+            P.is_counterpart == true(),
+            P.kind == "meeting",
+            P.is_interaction.is_(True),
+            P.occurred_at >= earliest,
+            P.occurred_at <= now + ahead,
+            P.contact_id.in_(may_meet),
+        ),
     )
 
 
