@@ -13,7 +13,7 @@ the day, and the outbox random actions in every state.
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from rules.model import ContactSnap, SentMail
 from rules.plan import plan
 from syncd.config import load_config
 from syncd.outbox.planning import limits_of, rule_specs
-from syncd.outbox.snapshot import read_snapshot
+from syncd.outbox.snapshot import MEETING_AHEAD, MEETING_BACK, read_snapshot
+from syncd.store import snapshot as q
 from syncd.store.db import Store
-from syncd.store.models import Action, Contact, ContactDate
+from syncd.store.models import Action, Contact, ContactDate, Interaction, Participant
 from tests.test_contact_stats import NOW, World, _world
 from tests.util import write_config
 
@@ -284,6 +286,34 @@ def test_the_narrowed_snapshot_plans_as_the_full_one(
         for cid, contact in narrow.contacts.items():
             assert contact == full.contacts[cid]
         assert plan(narrow, now, rules, limits) == plan(full, now, rules, limits), hour
+        with plan_store.session() as s:
+            assert _meetings(s, world.owner_id, now) == _every_meeting(s, world.owner_id, now)
+
+
+def _meetings(s: Session, owner_id: int, now: datetime) -> list[tuple[Any, ...]]:
+    """What the snapshot reads of the meetings (read per contact that can have one)."""
+    rows = q.meetings(s, owner_id, now, MEETING_BACK, MEETING_AHEAD)
+    return sorted((r[0], r[1], r[4], r[5]) for r in rows)
+
+
+def _every_meeting(s: Session, owner_id: int, now: datetime) -> list[tuple[Any, ...]]:
+    """The reference: every counterpart's participation in a real meeting that ends after
+    `now - MEETING_BACK` and starts by `now + MEETING_AHEAD`, over all interactions."""
+    Meeting, Party = Interaction, Participant
+    rows = s.execute(
+        select(Meeting.message_key, Meeting.subject, Party.contact_id, Meeting.id)
+        .join(Party, Party.interaction_id == Meeting.id)
+        .where(
+            Meeting.owner_id == owner_id,
+            Meeting.kind == "meeting",
+            Meeting.is_interaction.is_(True),
+            Meeting.ends_at >= now - MEETING_BACK,
+            Meeting.occurred_at <= now + MEETING_AHEAD,
+            Party.is_counterpart.is_(True),
+            Party.contact_id.is_not(None),
+        )
+    ).all()
+    return sorted(tuple(r) for r in rows)
 
 
 def test_the_narrowed_snapshot_leaves_out_who_no_rule_picks(
