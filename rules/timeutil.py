@@ -28,6 +28,7 @@ from rules.model import WorkingTime
 
 __all__ = [
     "add_business_days",
+    "business_day_after",
     "business_days_between",
     "clamp_to_working",
     "is_working_day",
@@ -108,15 +109,25 @@ def add_business_days(
     local = start.astimezone(z)
     if n == 0:
         return local
+    d = business_day_after(local.date(), n, work, quiet, start)
+    return wall(d, local.time(), z)
+
+
+def business_day_after(
+    day: date, n: int, work: WorkingTime, quiet: Set[date], start: datetime | None = None
+) -> date:
+    """The `n`-th working day after `day` (n >= 1): the date `add_business_days` lands on
+    from an instant of that local date."""
     limit = n * 7 + _search_limit(work, quiet)
-    d, left = local.date(), n
+    d, left = day, n
     for _ in range(limit):
         d += _ONE_DAY
         if is_working_day(d, work, quiet):
             left -= 1
             if left == 0:
-                return wall(d, local.time(), z)
-    raise ValueError(f"no {n} working days found after {start.isoformat()}")
+                return d
+    after = start.isoformat() if start is not None else day.isoformat()
+    raise ValueError(f"no {n} working days found after {after}")
 
 
 def next_working_start(

@@ -31,6 +31,7 @@ from rules.model import (
 )
 from rules.timeutil import (
     add_business_days,
+    business_day_after,
     is_working_day,
     next_working_start,
     overlap_window,
@@ -85,6 +86,8 @@ class Env:
         self.now = now
         self.zone = zone(self.work.timezone)
         self.today = now.astimezone(self.zone).date()
+        self.yesterday = self.today - timedelta(days=1) if self.today > date.min else self.today
+        self.tomorrow = self.today + timedelta(days=1) if self.today < date.max else self.today
         self._zones: dict[str | None, tzinfo] = {None: self.zone}
         self._today: dict[tzinfo, date] = {self.zone: self.today}
         self._working: dict[int, bool] = {}
@@ -92,6 +95,8 @@ class Env:
         self._fits: dict[
             tuple[datetime, tzinfo | None, WorkingTime | None], tuple[datetime, int]
         ] = {}
+        self._business: dict[tuple[date, int], date] = {}
+        self._fit_now: tuple[datetime, int] | None = None
         self._limit = 7 * (len(self.quiet) + 2)
         if not self.work.days:
             raise ValueError("the owner has no working days: nothing could ever be due")
@@ -113,6 +118,22 @@ class Env:
         if day is None:
             day = self._today[tz] = self.now.astimezone(tz).date()
         return day
+
+    def deadline_passed(self, start: datetime, n: int) -> bool:
+        """`add_business_days(start, n) <= now`. The day it lands on depends only on
+        `start`'s local date (cached: thousands of mails share a few weeks of dates); only
+        when that day is within a day of today is the instant itself compared."""
+        if n > 0 and start.utcoffset() is not None:
+            sent_on = start.astimezone(self.zone).date()
+            day = self._business.get((sent_on, n))
+            if day is None:
+                day = business_day_after(sent_on, n, self.work, self.quiet, start)
+                self._business[(sent_on, n)] = day
+            if day < self.yesterday:
+                return True
+            if day > self.tomorrow:
+                return False
+        return add_business_days(start, n, self.work, self.quiet) <= self.now
 
     def local(self, dt: datetime) -> datetime:
         return dt.astimezone(self.zone)
@@ -153,7 +174,12 @@ class Env:
         that day (an ordinal of the owner's local date).
 
         Most candidates are due `now`: each (instant, zone, hours) is fitted once. The zone
-        is in the key since equal instants in other zones print differently."""
+        is in the key since equal instants in other zones print differently. `now` itself
+        without hours of their own (most of them) skips hashing the key."""
+        if dt is self.now and theirs is None:
+            if self._fit_now is None:
+                self._fit_now = self._fit(dt, None)
+            return self._fit_now
         cache_key = (dt, dt.tzinfo, theirs)
         found = self._fits.get(cache_key)
         if found is None:
@@ -229,8 +255,8 @@ def no_reply(rule: RuleSpec, order: int, env: Env) -> Iterator[Candidate]:
         c = contacts.get(mail.contact_id)
         if c is None or c.internal:
             continue
-        if business_deadline(mail, rule, env) > now:
-            continue
+        if not env.deadline_passed(mail.sent_at, rule.business_days):
+            continue  # `business_deadline(mail, rule, env) > now`
         key = make_key(rule.name, c.id, mail.message_key)
         yield Candidate(rule, order, c, key, now, (mail.sent_at.timestamp(), key), mail)
 

@@ -13,7 +13,7 @@ the window's traffic. `as_of` lets a backtest read the store as it was.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from rules.model import (
     ExistingAction,
     MeetingSnap,
     OwnerInfo,
+    RuleSpec,
     SentMail,
     Snapshot,
     WorkingTime,
@@ -31,6 +32,7 @@ from rules.model import (
 from rules.model import (
     ContactDate as PlanDate,
 )
+from rules.timeutil import zone as zone_named
 from syncd.config import Config, parse_hours
 from syncd.ingest.addresses import OwnerIdentity, address_domain
 from syncd.store import snapshot as q
@@ -42,6 +44,7 @@ WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SENT_WINDOW = timedelta(days=45)  # no_reply looks at mail sent in this window
 MEETING_BACK = timedelta(days=14)
 MEETING_AHEAD = timedelta(days=120)
+MEETING_LONGEST = timedelta(days=7)  # as syncd.store.snapshot.meetings bounds the start
 ACTIONS_BACK = timedelta(days=400)
 
 
@@ -67,12 +70,23 @@ def read_snapshot(
     *,
     as_of: datetime | None = None,
     include_actions: bool = True,
+    rules: Sequence[RuleSpec] | None = None,
 ) -> Snapshot:
-    """The state the rules see at `now` (a backtest passes an earlier `now`)."""
+    """The state the rules see at `now` (a backtest passes an earlier `now`).
+
+    With `rules` (and the store's actions), only the contacts those rules could pick or
+    whose actions they could withdraw (see `pickable`): `rules.plan` over it with those
+    rules gives the plan it gives over every contact.
+    """
     at = as_of or now
     owner = owner_info(config)
     identity = config.owner.identity()
-    contacts, ahead = _contacts(session, owner_id, config, identity, at)
+    narrow = None
+    if rules is not None:
+        if not include_actions:
+            raise ValueError("read_snapshot(rules=...) needs the store's actions")
+        narrow = pickable(config, owner, rules, at)
+    contacts, ahead = _contacts(session, owner_id, config, identity, at, narrow)
     actions = _actions(session, owner_id, at) if include_actions else ()
     return Snapshot(
         owner=owner,
@@ -89,8 +103,75 @@ def _default_account(config: Config) -> str | None:
     return accounts[0].name if accounts else None
 
 
+def pickable(
+    config: Config, owner: OwnerInfo, rules: Sequence[RuleSpec], now: datetime
+) -> q.Pickable:
+    """Bounds on the contacts `rules` can pick as of `now` (`syncd.store.snapshot.Pickable`),
+    from what each trigger in `rules.triggers` asks of a contact. Every bound keeps more
+    than the trigger picks, never fewer: local dates (cadence, dates) are read in any zone,
+    so each bound has two days to spare."""
+    kinds = {r.kind for r in rules}
+    tiers: list[tuple[str, datetime]] = []
+    if "cadence" in kinds:
+        for name, tier in config.settings.tiers.items():
+            cadence = tier.cadence_days
+            # Due when the last interaction's local date plus the cadence is today at the
+            # latest: at most `cadence - 1` days ago in the owner's zone, two spare.
+            if cadence > 0 and (bound := _before(now, cadence - 3)) is not None:
+                tiers.append((name, bound))
+    dormant = [r.after_days for r in rules if r.kind == "dormant"]
+    # Picked when `now - last > after`; a date beyond the calendar's start picks nobody.
+    quiet = _before(now, min(dormant)) if dormant else None
+    days, all_days = _date_days(owner, [r.after_days for r in rules if r.kind == "date"], now)
+    return q.Pickable(
+        tiers=tuple(tiers),
+        own_cadence="cadence" in kinds,
+        dormant=quiet,
+        waiting_since=now - SENT_WINDOW if "no_reply" in kinds else None,
+        # `meetings` reads those that end after now - MEETING_BACK: none lasts a week.
+        met_since=now - MEETING_BACK - MEETING_LONGEST if "after_meeting" in kinds else None,
+        days=days,
+        all_days=all_days,
+    )
+
+
+def _before(now: datetime, days: int) -> datetime | None:
+    """`now` less `days` days; None before the calendar's first day."""
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:
+        return None
+
+
+def _date_days(owner: OwnerInfo, aheads: list[int], now: datetime) -> tuple[frozenset[int], bool]:
+    """The days (month * 100 + day) on which a date is picked by a date rule looking
+    `ahead` days ahead: its next occurrence is from today to today plus `ahead` in the
+    contact's zone (any zone's date is within two days of the owner's). True: any day."""
+    if not aheads:
+        return frozenset(), False
+    try:
+        today = now.astimezone(zone_named(owner.work.timezone)).date()
+        out: set[int] = set()
+        for ahead in aheads:
+            if ahead + 5 > 366:
+                return frozenset(), True
+            for offset in range(-2, ahead + 3):
+                d = today + timedelta(days=offset)
+                out.add(d.month * 100 + d.day)
+    except (OverflowError, ValueError, KeyError):
+        return frozenset(), True
+    if 228 in out:
+        out.add(229)  # 29 February falls on the 28th in other years
+    return frozenset(out), False
+
+
 def _contacts(
-    session: Session, owner_id: int, config: Config, identity: OwnerIdentity, now: datetime
+    session: Session,
+    owner_id: int,
+    config: Config,
+    identity: OwnerIdentity,
+    now: datetime,
+    narrow: q.Pickable | None = None,
 ) -> tuple[dict[int, ContactSnap], set[int]]:
     """The contacts, and those whose statistics do not hold as of `now`.
 
@@ -98,14 +179,14 @@ def _contacts(
     still ahead of `now` (an upcoming meeting, or a backtest's earlier day) or there is
     no row, the aggregate as of `now` over that contact's participations instead.
     """
-    rows = q.contact_rows(session, owner_id, now)
+    rows = q.contact_rows(session, owner_id, now, narrow)
     exact = q.exact_aggregates(session, owner_id, now, MEETING_AHEAD)
     emails: dict[int, list[str]] = defaultdict(list)
     for cid, addr in q.addresses(session, owner_id):
         emails[cid].append(addr)
     dates: dict[int, list[PlanDate]] = defaultdict(list)
-    for d in q.dates(session, owner_id):
-        dates[d.contact_id].append(PlanDate(d.kind, d.month, d.day, d.year, d.label or None))
+    for cid, kind, month, day, year, label in q.dates(session, owner_id):
+        dates[cid].append(PlanDate(kind, month, day, year, label or None))
     tiers = {k: t.cadence_days for k, t in config.settings.tiers.items()}
     internal = _internal_check(identity)
     out: dict[int, ContactSnap] = {}
@@ -124,24 +205,25 @@ def _contacts(
         last_in = last_in and _aware(last_in)
         last_out = last_out and _aware(last_out)
         their_dates = dates.get(cid)
+        # Positional, in the order of the fields: keywords cost a third more per call.
         out[cid] = ContactSnap(
-            id=cid,
-            name=name,
-            email=addrs[0],
-            tier=tier,
-            cadence_days=cadence or (tiers.get(tier) if tier else None),
-            timezone=zone,
-            work=_contact_work(zone, hours) if zone and hours else None,
-            do_not_contact=dnc,
-            snoozed_until=snoozed and _aware(snoozed),
-            internal=any(map(internal, addrs)),
-            noise=not any_real and has_row is not None,
-            last_interaction_at=last and _aware(last),
-            last_inbound_at=last_in,
-            last_outbound_at=last_out,
-            two_way=bool(met) or (last_in is not None and last_out is not None),
-            next_meeting_at=upcoming and _aware(upcoming),
-            dates=tuple(their_dates) if their_dates else (),
+            cid,  # id
+            name,  # name
+            addrs[0],  # email
+            tier,  # tier
+            cadence or (tiers.get(tier) if tier else None),  # cadence_days
+            zone,  # timezone
+            _contact_work(zone, hours) if zone and hours else None,  # work
+            bool(dnc),  # do_not_contact; 0 or 1 on SQLite (the rows come raw)
+            snoozed and _aware(snoozed),  # snoozed_until
+            any(map(internal, addrs)),  # internal
+            not any_real and has_row is not None,  # noise
+            last and _aware(last),  # last_interaction_at
+            last_in,  # last_inbound_at
+            last_out,  # last_outbound_at
+            bool(met) or (last_in is not None and last_out is not None),  # two_way
+            upcoming and _aware(upcoming),  # next_meeting_at
+            tuple(their_dates) if their_dates else (),  # dates
         )
     return out, exceptions
 
@@ -249,18 +331,19 @@ def _sent(
         thread = thread_key or key
         refs = (thread_key,) if thread_key and thread_key != mid else ()
         answers = [t for t in (_aware(reply), last_in) if t is not None and t > sent_at]
+        # Positional, in the order of the fields, as ContactSnap above.
         latest[(cid, thread)] = SentMail(
-            contact_id=cid,
-            message_key=key,
-            message_id=mid,
-            references=refs,
-            subject=subject,
-            thread_key=thread_key,
-            thread_id=thread_id,
-            account=account or "",
-            sent_at=sent_at,
-            answered_at=min(answers) if answers else None,
-            address=address,
+            cid,  # contact_id
+            key,  # message_key
+            mid,  # message_id
+            refs,  # references
+            subject,  # subject
+            thread_key,  # thread_key
+            thread_id,  # thread_id
+            account or "",  # account
+            sent_at,  # sent_at
+            min(answers) if answers else None,  # answered_at
+            address,  # address
         )
     return tuple(latest.values())
 
@@ -269,22 +352,22 @@ def _meetings(
     session: Session, owner_id: int, now: datetime, contacts: dict[int, ContactSnap]
 ) -> tuple[MeetingSnap, ...]:
     rows = q.meetings(session, owner_id, now, MEETING_BACK, MEETING_AHEAD)
-    sources = q.first_sources(session, {r.id for r in rows})
+    sources = q.first_sources(session, {r[5] for r in rows})
     out = []
-    for r in rows:
-        c = contacts.get(r.contact_id)
+    for key, subject, starts, ends, cid, iid in rows:
+        c = contacts.get(cid)
         if c is None:
             continue
-        start, end = _aware(r.occurred_at), _aware(r.ends_at)
+        start, end = _aware(starts), _aware(ends)
         assert start is not None and end is not None
         out.append(
             MeetingSnap(
-                contact_id=r.contact_id,
-                meeting_key=r.message_key,
-                subject=r.subject,
+                contact_id=cid,
+                meeting_key=key,
+                subject=subject,
                 start=start,
                 end=end,
-                account=sources.get(r.id, ("", None))[0],
+                account=sources.get(iid, ("", None))[0],
                 external=not c.internal,
                 emailed_after=c.last_outbound_at is not None and c.last_outbound_at >= end,
             )
