@@ -50,6 +50,7 @@ from syncd.store.models import (
     ContactBucket,
     ContactStats,
     Interaction,
+    InteractionFacts,
     Participant,
     UTCDateTime,
 )
@@ -161,7 +162,7 @@ def staged(
         conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
         table.create(conn)
     for table, rows in (
-        (ITEMS, _items(owner_id, p)),
+        (ITEMS, _items(owner_id, p, _has_facts(session, owner_id))),
         (PEOPLE, _people(owner_id, p)),
         (BUCKETS, _buckets(owner_id, p, month_of_instant(lo))),
         (PAIRS, _tier_pairs(owner_id, p)),
@@ -175,6 +176,13 @@ def staged(
     finally:
         for table in STAGED:
             conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+
+
+def _has_facts(session: Session, owner_id: int) -> bool:
+    F = InteractionFacts
+    return (
+        session.scalar(select(F.interaction_id).where(F.owner_id == owner_id).limit(1)) is not None
+    )
 
 
 def month_of_instant(at: datetime) -> str:
@@ -234,8 +242,61 @@ def _tier_pairs(owner_id: int, p: ReportParams) -> Select[Any]:
     )
 
 
-def _items(owner_id: int, p: ReportParams) -> Select[Any]:
+def _items(owner_id: int, p: ReportParams, has_facts: bool) -> Any:
     """One row per real interaction of the period (see the module docstring).
+
+    From the interaction facts (syncd/store/facts.py) where they hold as of `now`: two-way
+    when a meeting or when the thread's first mail the other way is at or before `now`;
+    answered by the earlier of its first answers in the thread and by In-Reply-To, when
+    that is at or before `now`. The rows of a thread whose facts do not hold (an email
+    there ends after `now`) are computed live, as `_live_items` does; all of them for an
+    owner with no facts at all (a store written past ingest)."""
+    if not has_facts:
+        return _live_items(owner_id, p, None)
+    F = InteractionFacts
+    thread_at, ref_at = F.thread_answer_at, F.reference_answer_at
+    answered_at = case(
+        (ref_at.is_(None), thread_at),
+        (thread_at.is_(None), ref_at),
+        (ref_at < thread_at, ref_at),
+        else_=thread_at,
+    )
+    is_mail = F.kind == "email"
+    delta = case(
+        (
+            and_(is_mail, answered_at <= p.now),
+            epoch_seconds(answered_at) - epoch_seconds(F.occurred_at),
+        )
+    )
+    two_way = case((F.kind == "meeting", 1), (F.other_way_at <= p.now, 1), else_=0)
+    closed = case((and_(is_mail, F.occurred_at <= p.now - timedelta(days=p.reply_days)), 1))
+    kept = select(
+        F.interaction_id,
+        F.kind,
+        F.direction,
+        month_of(F.occurred_at),
+        two_way,
+        closed,
+        delta,
+    ).where(
+        F.owner_id == owner_id,
+        F.occurred_at >= p.since,
+        F.occurred_at <= p.now,
+        or_(F.ends_at.is_(None), F.ends_at <= p.now),
+        or_(F.horizon_at.is_(None), F.horizon_at <= p.now),
+    )
+    ahead = (
+        select(Interaction.thread_key)
+        .join(F, F.interaction_id == Interaction.id)
+        .where(F.owner_id == owner_id, F.horizon_at > p.now)
+        .distinct()
+    )
+    return union_all(kept, _live_items(owner_id, p, ahead))
+
+
+def _live_items(owner_id: int, p: ReportParams, threads: Select[Any] | None) -> Select[Any]:
+    """ITEMS' rows of the period's interactions in `threads` (None: all), from the
+    interactions themselves.
 
     In a thread, the first answer comes from one pass over the period's interactions
     ordered by thread and time: MIN over the following rows of the times the other way
@@ -269,6 +330,7 @@ def _items(owner_id: int, p: ReportParams) -> Select[Any]:
         )
         .where(
             e.owner_id == owner_id,
+            *_in_threads(e, threads),
             e.is_interaction.is_(True),
             e.occurred_at >= p.since,
             e.occurred_at <= p.now,
@@ -292,6 +354,7 @@ def _items(owner_id: int, p: ReportParams) -> Select[Any]:
         .where(
             *_period_mail(r, owner_id, p),
             *_period_mail(o, owner_id, p),
+            *_in_threads(o, threads),
             r.in_reply_to.is_not(None),
             o.direction != r.direction,
             o.occurred_at < r.occurred_at,
@@ -318,6 +381,10 @@ def _items(owner_id: int, p: ReportParams) -> Select[Any]:
         closed,
         first,
     ).outerjoin(by_reference, by_reference.c.oid == t.id)
+
+
+def _in_threads(e: Any, threads: Select[Any] | None) -> list[ColumnElement[bool]]:
+    return [] if threads is None else [e.thread_key.in_(threads)]
 
 
 def _period_mail(e: Any, owner_id: int, p: ReportParams) -> list[ColumnElement[bool]]:
