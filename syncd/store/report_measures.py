@@ -86,9 +86,7 @@ def tier_activity(session: Session, p: ReportParams) -> dict[str | None, dict[st
     pairs = PAIRS
     out: dict[str | None, dict[str, int]] = {}
     for tier, n, tw in session.execute(
-        select(pairs.c.tier, func.count(), func.sum(ITEMS.c.two_way))
-        .join(ITEMS, ITEMS.c.id == pairs.c.iid)
-        .group_by(pairs.c.tier)
+        select(pairs.c.tier, func.count(), func.sum(pairs.c.two_way)).group_by(pairs.c.tier)
     ).all():
         out[tier] = {"interactions": int(n), "two_way": int(tw or 0), "contacts_reached": 0}
     for tier, reached in session.execute(
@@ -119,9 +117,12 @@ def response_stats(
     session: Session, src: Any, key: str | None, reply_days: int
 ) -> dict[tuple[str, Any], dict[str, Any]]:
     """Mail decided, answered and pending, and the median response time, per direction and
-    `key` (a column of `src`, which has ITEMS' columns; None: one group per direction).
+    `key` (a column of `src`, a staged table with ITEMS' columns; None: one group per
+    direction).
 
-    The counts are one GROUP BY; the median numbers only the answered mail."""
+    The counts are one GROUP BY; each median reads the middle one or two answered messages
+    at their rank (LIMIT/OFFSET in response-time order), off the staged table's index on
+    (kind, closed, direction[, key], delta) (report_stage.ANSWERED_INDEXES)."""
     k = src.c[key] if key is not None else literal("all", String)
     groups = [src.c.direction] + ([src.c[key]] if key is not None else [])
     is_answered = and_(src.c.closed == 1, src.c.delta <= reply_days * DAY)
@@ -142,28 +143,36 @@ def response_stats(
             "messages": decided_i,
             "answered": answered_i,
             "rate": rate(answered_i, decided_i),
-            "median_response_seconds": None,
+            "median_response_seconds": (
+                _median(session, src, key, (direction, kv), answered_i, reply_days * DAY)
+                if answered_i
+                else None
+            ),
             "pending": int(n) - decided_i,
         }
-    ranked = (
-        select(
-            src.c.direction,
-            k.label("k"),
-            src.c.delta,
-            func.row_number().over(partition_by=groups, order_by=src.c.delta).label("rn"),
-            func.count().over(partition_by=groups).label("n"),
-        )
-        .where(src.c.kind == "email", is_answered)
-        .subquery("ranked")
-    )
-    r = ranked.c
-    for direction, kv, median in session.execute(
-        select(r.direction, r.k, func.avg(r.delta))
-        .where(or_(r.rn == (r.n + 1) // 2, r.rn == (r.n + 2) // 2))
-        .group_by(r.direction, r.k)
-    ).all():
-        out[(direction, kv)]["median_response_seconds"] = round(float(median))
     return out
+
+
+def _median(
+    session: Session, src: Any, key: str | None, group: tuple[str, Any], n: int, limit: float
+) -> int:
+    """The median response time of the `n` answered messages of `group` (direction, key):
+    the middle one, or the mean of the middle two."""
+    direction, kv = group
+    where = [src.c.kind == "email", src.c.closed == 1, src.c.direction == direction]
+    if key is not None:
+        where.append(src.c[key].is_(None) if kv is None else src.c[key] == kv)
+    middle = [
+        float(d)
+        for d in session.scalars(
+            select(src.c.delta)
+            .where(*where, src.c.delta.is_not(None), src.c.delta <= limit)
+            .order_by(src.c.delta)
+            .offset((n - 1) // 2)
+            .limit(2 - n % 2)
+        )
+    ]
+    return round(sum(middle) / len(middle))
 
 
 @dataclass(frozen=True)
@@ -177,9 +186,7 @@ def responses(session: Session, p: ReportParams) -> dict[str, Responses]:
     """Response measures of the owner's mail (`out`) and of the contacts' mail (`in`)."""
     overall = response_stats(session, ITEMS, None, p.reply_days)
     by_month = response_stats(session, ITEMS, "month", p.reply_days)
-    pairs = PAIRS
-    tiered = select(ITEMS, pairs.c.tier).join(pairs, pairs.c.iid == ITEMS.c.id).subquery("tiered")
-    by_tier = response_stats(session, tiered, "tier", p.reply_days)
+    by_tier = response_stats(session, PAIRS, "tier", p.reply_days)
     return {
         d: Responses(
             overall.get((d, "all"), empty_response()),

@@ -88,9 +88,6 @@ def upgrade() -> None:
     op.execute(BACKFILL.format(t=t))
     with op.batch_alter_table("interaction_facts", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_interaction_facts_owner_id_occurred_at", ["owner_id", "occurred_at"]
-        )
-        batch_op.create_index(
             "ix_interaction_facts_horizon",
             ["owner_id", "horizon_at"],
             sqlite_where=sa.text("horizon_at IS NOT NULL"),
@@ -101,7 +98,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("interaction_facts", schema=None) as batch_op:
         batch_op.drop_index("ix_interaction_facts_horizon")
-        batch_op.drop_index("ix_interaction_facts_owner_id_occurred_at")
     op.drop_table("interaction_facts")
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.drop_index("ix_interactions_in_reply_to")
