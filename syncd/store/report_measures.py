@@ -29,12 +29,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, false, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from syncd.store.chunks import chunked
 from syncd.store.models import Contact, ContactAddress, UTCDateTime
 from syncd.store.report_stage import (
+    ANSWERED,
     BUCKETS,
     DAY,
     ITEMS,
@@ -122,7 +135,7 @@ def response_stats(
 
     The counts are one GROUP BY; each median reads the middle one or two answered messages
     at their rank (LIMIT/OFFSET in response-time order), off the staged table's index on
-    (kind, closed, direction[, key], delta) (report_stage.ANSWERED_INDEXES)."""
+    (direction[, key], delta) of the answered mail (report_stage.ANSWERED_INDEXES)."""
     k = src.c[key] if key is not None else literal("all", String)
     groups = [src.c.direction] + ([src.c[key]] if key is not None else [])
     is_answered = and_(src.c.closed == 1, src.c.delta <= reply_days * DAY)
@@ -159,14 +172,14 @@ def _median(
     """The median response time of the `n` answered messages of `group` (direction, key):
     the middle one, or the mean of the middle two."""
     direction, kv = group
-    where = [src.c.kind == "email", src.c.closed == 1, src.c.direction == direction]
+    where = [text(ANSWERED), src.c.direction == direction]
     if key is not None:
         where.append(src.c[key].is_(None) if kv is None else src.c[key] == kv)
     middle = [
         float(d)
         for d in session.scalars(
             select(src.c.delta)
-            .where(*where, src.c.delta.is_not(None), src.c.delta <= limit)
+            .where(*where, src.c.delta <= limit)
             .order_by(src.c.delta)
             .offset((n - 1) // 2)
             .limit(2 - n % 2)
@@ -209,11 +222,14 @@ def active_network(
     that has ended, or a thread in which they wrote and the owner wrote to them, both
     within the window.
 
-    The staged participations go into buckets of (contact, thread, month)
-    with the latest mail in, mail out and meeting of each; a meeting goes into the month
-    it ended. A window [end - 90 days, end] reaches at most three months back, and the
-    latest of a bucket is in the window when any of its items is, so each month's window
-    is answered from the buckets of its month and the three before, not from the rows.
+    The staged buckets (contact, thread, month: the latest mail in, mail out and meeting
+    there; a meeting goes into the month it ended) are read once in (contact, thread,
+    month) order, with the running latest of each up to every bucket: a thread's state in
+    month m is the running latest at its last bucket at or before m. A window [end - 90
+    days, end] reaches at most `reach` months back, so a bucket speaks for the months from
+    its own up to the thread's next bucket, and no more than `reach` after it; the contact
+    is active in month m when, for one of those, the running latest meeting, or both the
+    running latest mail in and out, are in m's window.
     """
     if not ends:
         return {}
@@ -228,16 +244,32 @@ def active_network(
         for m, e in ends
     ]
     w = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("windows")
-    buckets = BUCKETS.alias("buckets")
-    b = buckets.c
+    b = BUCKETS.c
+    thread: dict[str, Any] = {"partition_by": (b.cid, b.thread), "order_by": b.month}
+    upto = {**thread, "rows": (None, 0)}
+    running = select(
+        b.cid,
+        b.month,
+        func.lead(b.month).over(**thread).label("next_month"),
+        func.max(b.last_in).over(**upto).label("last_in"),
+        func.max(b.last_out).over(**upto).label("last_out"),
+        func.max(b.last_met).over(**upto).label("last_met"),
+    ).subquery("running")
+    r = running.c
     active = (
-        select(w.c.month, b.cid)
-        .join(buckets, and_(b.month >= w.c.first, b.month <= w.c.month))
-        .group_by(w.c.month, w.c.w_start, b.cid, b.thread)
-        .having(
+        select(w.c.month, r.cid)
+        .join(
+            running,
+            and_(
+                r.month >= w.c.first,
+                r.month <= w.c.month,
+                or_(r.next_month.is_(None), r.next_month > w.c.month),
+            ),
+        )
+        .where(
             or_(
-                func.max(b.last_met) >= w.c.w_start,
-                and_(func.max(b.last_in) >= w.c.w_start, func.max(b.last_out) >= w.c.w_start),
+                r.last_met >= w.c.w_start,
+                and_(r.last_in >= w.c.w_start, r.last_out >= w.c.w_start),
             )
         )
         .subquery("active")
