@@ -172,9 +172,7 @@ def test_a_thread_whose_mail_ends_after_now_is_computed_live(prop_store: Any) ->
         )
         facts.rebuild_all(s, world.owner_id)
         horizon = s.scalar(
-            select(InteractionFacts.horizon_at).where(
-                InteractionFacts.interaction_id == first_in
-            )
+            select(InteractionFacts.horizon_at).where(InteractionFacts.interaction_id == first_in)
         )
         assert horizon is not None
         for now in (NOW - timedelta(days=1), NOW, NOW + timedelta(days=2)):

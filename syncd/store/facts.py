@@ -181,10 +181,10 @@ def refresh(session: Session, touched: Touched) -> None:
         by_owner.setdefault(owner_id, []).append(thread_key)
     for owner_id, keys in by_owner.items():
         for chunk in chunked(sorted(keys)):
-            ids = select(Interaction.id).where(
+            in_threads = select(Interaction.id).where(
                 Interaction.owner_id == owner_id, Interaction.thread_key.in_(chunk)
             )
-            session.execute(delete(F).where(F.interaction_id.in_(ids)))
+            session.execute(delete(F).where(F.interaction_id.in_(in_threads)))
             rows = aggregate().where(E.owner_id == owner_id, E.thread_key.in_(chunk))
             session.execute(insert(F).from_select(list(COLUMNS), rows))
     for ids in chunked(sorted(touched.interactions)):

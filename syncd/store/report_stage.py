@@ -263,6 +263,7 @@ def _ordered_join_sqlite(element: _OrderedJoin, compiler: SQLCompiler, **kw: Any
     kw["asfrom"] = True
     left = compiler.process(element.left, **kw)
     right = compiler.process(element.right, **kw)
+    assert element.onclause is not None
     on = compiler.process(element.onclause, **{k: v for k, v in kw.items() if k != "asfrom"})
     return f"{left} CROSS JOIN {right} ON {on}"
 
