@@ -195,10 +195,37 @@ class Responses:
     by_tier: dict[str | None, dict[str, Any]]
 
 
+def _overall(
+    session: Session, by_month: dict[tuple[str, Any], dict[str, Any]], reply_days: int
+) -> dict[tuple[str, Any], dict[str, Any]]:
+    """`response_stats(session, ITEMS, None, reply_days)` from the months' counts (each
+    message is in one month, so the counts add up) and its own medians."""
+    sums: dict[str, list[int]] = {}
+    for (direction, _month), v in by_month.items():
+        got = sums.setdefault(direction, [0, 0, 0])
+        got[0] += v["messages"]
+        got[1] += v["answered"]
+        got[2] += v["pending"]
+    return {
+        (direction, "all"): {
+            "messages": decided,
+            "answered": answered,
+            "rate": rate(answered, decided),
+            "median_response_seconds": (
+                _median(session, ITEMS, None, (direction, "all"), answered, reply_days * DAY)
+                if answered
+                else None
+            ),
+            "pending": pending,
+        }
+        for direction, (decided, answered, pending) in sums.items()
+    }
+
+
 def responses(session: Session, p: ReportParams) -> dict[str, Responses]:
     """Response measures of the owner's mail (`out`) and of the contacts' mail (`in`)."""
-    overall = response_stats(session, ITEMS, None, p.reply_days)
     by_month = response_stats(session, ITEMS, "month", p.reply_days)
+    overall = _overall(session, by_month, p.reply_days)
     by_tier = response_stats(session, PAIRS, "tier", p.reply_days)
     return {
         d: Responses(
