@@ -90,13 +90,15 @@ def aggregate() -> Select[Any]:
         )
         .scalar_subquery()
     )
+    # The replies naming it, by ix_interactions_in_reply_to: "later" is inside the MIN, not
+    # in the WHERE, where a time range would let SQLite's planner prefer the period index
+    # of all replies (ix_interactions_replies) and read every later reply for each row.
     reference_answer = (
-        select(func.min(r.occurred_at))
+        select(func.min(case((r.occurred_at > e.occurred_at, r.occurred_at))))
         .where(
             *_real_mail(r, e),
             r.in_reply_to == func.substr(e.message_key, 5),
             r.direction != e.direction,
-            r.occurred_at > e.occurred_at,
         )
         .scalar_subquery()
     )

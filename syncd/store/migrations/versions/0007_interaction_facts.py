@@ -39,9 +39,10 @@ SELECT e.id, e.owner_id, e.kind, e.direction, e.occurred_at, e.ends_at,
           AND (r.occurred_at > e.occurred_at
                OR (r.occurred_at = e.occurred_at AND r.id > e.id))) END,
     CASE WHEN {_IS_MAIL} AND substr(e.message_key, 1, 4) = 'mid:' THEN (
-        SELECT MIN(r.occurred_at) FROM interactions r
+        SELECT MIN(CASE WHEN r.occurred_at > e.occurred_at THEN r.occurred_at END)
+        FROM interactions r
         WHERE {_MAIL} AND r.in_reply_to = substr(e.message_key, 5)
-          AND r.direction != e.direction AND r.occurred_at > e.occurred_at) END,
+          AND r.direction != e.direction) END,
     CASE WHEN e.thread_key IS NOT NULL THEN (
         SELECT MAX(r.ends_at) FROM interactions r
         WHERE {_THREAD} AND r.ends_at > r.occurred_at) END
