@@ -29,6 +29,7 @@ backfill does, for tests and repairs).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,8 +67,10 @@ def _real_mail(r: Any, e: Any) -> list[ColumnElement[bool]]:
 E = aliased(Interaction, name="e")  # the interaction whose facts `aggregate` gives
 
 
+@functools.cache
 def aggregate() -> Select[Any]:
-    """The facts' columns (COLUMNS' order) of every real interaction (`E`)."""
+    """The facts' columns (COLUMNS' order) of every real interaction (`E`). Built once (a
+    Select is immutable; `.where` returns a new one): ingest refreshes with it per batch."""
     e = E
     r = aliased(Interaction, name="r")
     in_thread = [*_real_mail(r, e), r.thread_key == e.thread_key]
