@@ -191,7 +191,7 @@ def staged(
         if table is PAIRS:  # once PAIRS has read ITEMS in its key order
             for name, index, columns in ANSWERED_INDEXES:
                 conn.execute(text(f"CREATE INDEX {index} ON {name} ({columns}) WHERE {ANSWERED}"))
-                conn.execute(text(f"ANALYZE {name}"))
+            conn.execute(text(f"ANALYZE {ITEMS.name}"))  # again, with its indexes
         conn.execute(text(f"ANALYZE {table.name}"))  # PostgreSQL plans blind without
         if on_staged is not None:
             on_staged(table.name)
