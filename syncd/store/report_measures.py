@@ -274,13 +274,25 @@ def active_network(
     b = BUCKETS.c
     thread: dict[str, Any] = {"partition_by": (b.cid, b.thread), "order_by": b.month}
     upto = {**thread, "rows": (None, 0)}
-    running = select(
-        b.cid,
-        b.month,
-        func.lead(b.month).over(**thread).label("next_month"),
-        func.max(b.last_in).over(**upto).label("last_in"),
-        func.max(b.last_out).over(**upto).label("last_out"),
-        func.max(b.last_met).over(**upto).label("last_met"),
+    # Nearly every thread has one bucket in the range: its running latest are its own and
+    # it has no next month. Only the threads with several go through the window functions
+    # (each costs as much as the rest of the query over all the buckets).
+    several = select(b.cid, b.thread).group_by(b.cid, b.thread).having(func.count() > 1).subquery()
+    in_several = (
+        select(literal(1))
+        .where(several.c.cid == b.cid, several.c.thread.is_not_distinct_from(b.thread))
+        .exists()
+    )
+    running = union_all(
+        select(
+            b.cid,
+            b.month,
+            func.lead(b.month).over(**thread).label("next_month"),
+            func.max(b.last_in).over(**upto).label("last_in"),
+            func.max(b.last_out).over(**upto).label("last_out"),
+            func.max(b.last_met).over(**upto).label("last_met"),
+        ).where(in_several),
+        select(b.cid, b.month, null(), b.last_in, b.last_out, b.last_met).where(~in_several),
     ).subquery("running")
     r = running.c
     active = (
