@@ -302,7 +302,7 @@ def _tier_pairs(owner_id: int, p: ReportParams) -> Select[Any]:
         select(*columns)
         .select_from(_participants_of_items())
         .where(*_contact_rows(owner_id), counts_now(p.now), P.occurred_at >= p.since)
-        .group_by(i.id)  # its primary key: ITEMS' other columns follow from it
+        .group_by(i.id, i.kind, i.direction, i.two_way, i.closed, i.delta)
     )
 
 
