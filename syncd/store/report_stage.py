@@ -145,9 +145,6 @@ PAIRS = Table(  # each real interaction of the period with a contact, once per t
     Column("two_way", Integer),
     Column("closed", Integer),
     Column("delta", Float),
-    # 1 while the interaction's row stands for all its tiers (its contacts are in more than
-    # one): `_expand_tiers` replaces it with one row per tier before any measure reads it
-    Column("multi", Integer),
     prefixes=["TEMPORARY"],
 )
 STAGED = (ITEMS, PEOPLE, BUCKETS, PAIRS)
@@ -192,7 +189,6 @@ def staged(
     ):
         conn.execute(insert(table).from_select([c.name for c in table.c], rows))
         if table is PAIRS:  # once PAIRS has read ITEMS in its key order
-            _expand_tiers(conn, owner_id, p)
             for name, index, columns in ANSWERED_INDEXES:
                 conn.execute(text(f"CREATE INDEX {index} ON {name} ({columns}) WHERE {ANSWERED}"))
             conn.execute(text(f"ANALYZE {ITEMS.name}"))  # again, with its indexes
@@ -273,65 +269,26 @@ def _ordered_join_sqlite(element: _OrderedJoin, compiler: SQLCompiler, **kw: Any
 
 
 def _tier_pairs(owner_id: int, p: ReportParams) -> Select[Any]:
-    """One row per real interaction of the period with a contact, with ITEMS' columns of
-    the interaction and the tier of its contacts; `multi` = 1 when they are in more than
-    one tier (then `tier` is none of them in particular: `_expand_tiers` follows).
+    """(interaction, tier) for each real interaction of the period with a contact, once,
+    with ITEMS' columns of the interaction.
 
     Read from ITEMS (already filled) to its participants, in ITEMS' key order, the
     participants by their interaction index: SQLite's planner would otherwise start from
-    the contacts and read the participants' rows in no order, twice the time. Grouped by
-    the interaction, which that order delivers already: no sort, no DISTINCT over the
-    pairs (nearly every interaction is in a single tier)."""
+    the contacts and read the participants' rows in no order, twice the time."""
     i = ITEMS.c
-    tier = Contact.tier
-    single = or_(
-        func.count(tier) == 0,  # all its contacts without a tier (NULL is a tier here)
-        and_(func.count(tier) == func.count(), func.min(tier) == func.max(tier)),
-    )
-    columns: list[Any] = [
-        i.id,
-        func.min(tier),
-        i.kind,
-        i.direction,
-        i.two_way,
-        i.closed,
-        i.delta,
-        case((single, 0), else_=1),
-    ]
-    return (
-        select(*columns)
-        .select_from(_participants_of_items())
-        .where(*_contact_rows(owner_id), counts_now(p.now), P.occurred_at >= p.since)
-        .group_by(i.id, i.kind, i.direction, i.two_way, i.closed, i.delta)
-    )
-
-
-def _participants_of_items() -> _OrderedJoin:
-    i = ITEMS.c
+    columns: list[Any] = [i.id, Contact.tier, i.kind, i.direction, i.two_way, i.closed, i.delta]
     parts = P.__table__
     items_first = _OrderedJoin(ITEMS, parts, parts.c.interaction_id == i.id)
-    return _OrderedJoin(items_first, Contact.__table__, Contact.id == P.contact_id)
-
-
-def _expand_tiers(conn: Any, owner_id: int, p: ReportParams) -> None:
-    """PAIRS' rows of the interactions in several tiers, replaced by one row per tier."""
-    pr = PAIRS.c
-    parts = P.__table__
-    multi = _OrderedJoin(
-        _OrderedJoin(PAIRS, parts, parts.c.interaction_id == pr.iid),
-        Contact.__table__,
-        Contact.id == P.contact_id,
-    )
-    rows = (
-        select(pr.iid, Contact.tier, pr.kind, pr.direction, pr.two_way, pr.closed, pr.delta)
-        .add_columns(literal(0))
-        .select_from(multi)
-        .where(pr.multi == 1, *_contact_rows(owner_id), counts_now(p.now))
-        .where(P.occurred_at >= p.since)
+    return (
+        select(*columns)
+        .select_from(_OrderedJoin(items_first, Contact.__table__, Contact.id == P.contact_id))
+        .where(
+            *_contact_rows(owner_id),
+            counts_now(p.now),
+            P.occurred_at >= p.since,
+        )
         .distinct()
     )
-    conn.execute(insert(PAIRS).from_select([c.name for c in PAIRS.c], rows))
-    conn.execute(PAIRS.delete().where(pr.multi == 1))
 
 
 def _items(owner_id: int, p: ReportParams, has_facts: bool) -> Any:
