@@ -24,7 +24,7 @@ from syncd.ingest.classify import Classification, ClassifyOptions, classify
 from syncd.ingest.meetings import Meeting, meeting_from_event
 from syncd.ingest.owner_history import apply_owner_history
 from syncd.ingest.sanitize import clean_line
-from syncd.store import rollups, stats
+from syncd.store import facts, rollups, stats
 from syncd.store.contacts import address_hash, forgotten_hashes
 from syncd.store.derived_append import fold_new_interactions
 from syncd.store.ingest import Written, remove_sources, write_items
@@ -195,6 +195,10 @@ def store_prepared(
     # before (a moved event's old attendees, a removed message's people) and after.
     events = [i.provider_id for i in prepared.items if i.is_event]
     touched = stats.contacts_of_sources(session, ctx.account_id, [*events, *removed])
+    # Interaction facts (syncd/store/facts.py): the threads and reply targets of what may
+    # move or go, read before, and of what is there after.
+    changed = facts.interactions_of_sources(session, ctx.account_id, [*events, *removed])
+    threads = facts.touched_by(session, changed)
     if removed:
         result.removed += remove_sources(session, ctx.stream_id, removed)
     written = Written()
@@ -214,6 +218,8 @@ def store_prepared(
         fold_new_interactions(session, written.interaction_ids, affected - touched)
     stats.refresh(session, touched)
     rollups.refresh(session, touched)
+    threads |= facts.touched_by(session, [*changed, *written.interaction_ids])
+    facts.refresh(session, threads)
     return result
 
 

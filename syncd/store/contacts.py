@@ -17,7 +17,7 @@ from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, u
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from syncd.store import rollups, stats
+from syncd.store import facts, rollups, stats
 from syncd.store.models import (
     Account,
     Action,
@@ -331,7 +331,9 @@ def forget_addresses(
     )
     orphans = touched - still
     if orphans:
+        gone = facts.touched_by(session, orphans)
         session.execute(delete(Interaction).where(Interaction.id.in_(orphans)))
+        facts.refresh(session, gone)
     if contact_id is not None:
         session.execute(delete(Contact).where(Contact.id == contact_id))
     stats.refresh(session, others - {contact_id})

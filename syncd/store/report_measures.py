@@ -29,12 +29,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, false, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from syncd.store.chunks import chunked
 from syncd.store.models import Contact, ContactAddress, UTCDateTime
 from syncd.store.report_stage import (
+    ANSWERED,
     BUCKETS,
     DAY,
     ITEMS,
@@ -86,9 +99,7 @@ def tier_activity(session: Session, p: ReportParams) -> dict[str | None, dict[st
     pairs = PAIRS
     out: dict[str | None, dict[str, int]] = {}
     for tier, n, tw in session.execute(
-        select(pairs.c.tier, func.count(), func.sum(ITEMS.c.two_way))
-        .join(ITEMS, ITEMS.c.id == pairs.c.iid)
-        .group_by(pairs.c.tier)
+        select(pairs.c.tier, func.count(), func.sum(pairs.c.two_way)).group_by(pairs.c.tier)
     ).all():
         out[tier] = {"interactions": int(n), "two_way": int(tw or 0), "contacts_reached": 0}
     for tier, reached in session.execute(
@@ -119,9 +130,12 @@ def response_stats(
     session: Session, src: Any, key: str | None, reply_days: int
 ) -> dict[tuple[str, Any], dict[str, Any]]:
     """Mail decided, answered and pending, and the median response time, per direction and
-    `key` (a column of `src`, which has ITEMS' columns; None: one group per direction).
+    `key` (a column of `src`, a staged table with ITEMS' columns; None: one group per
+    direction).
 
-    The counts are one GROUP BY; the median numbers only the answered mail."""
+    The counts are one GROUP BY; each median reads the middle one or two answered messages
+    at their rank (LIMIT/OFFSET in response-time order), off the staged table's index on
+    (direction[, key], delta) of the answered mail (report_stage.ANSWERED_INDEXES)."""
     k = src.c[key] if key is not None else literal("all", String)
     groups = [src.c.direction] + ([src.c[key]] if key is not None else [])
     is_answered = and_(src.c.closed == 1, src.c.delta <= reply_days * DAY)
@@ -142,28 +156,36 @@ def response_stats(
             "messages": decided_i,
             "answered": answered_i,
             "rate": rate(answered_i, decided_i),
-            "median_response_seconds": None,
+            "median_response_seconds": (
+                _median(session, src, key, (direction, kv), answered_i, reply_days * DAY)
+                if answered_i
+                else None
+            ),
             "pending": int(n) - decided_i,
         }
-    ranked = (
-        select(
-            src.c.direction,
-            k.label("k"),
-            src.c.delta,
-            func.row_number().over(partition_by=groups, order_by=src.c.delta).label("rn"),
-            func.count().over(partition_by=groups).label("n"),
-        )
-        .where(src.c.kind == "email", is_answered)
-        .subquery("ranked")
-    )
-    r = ranked.c
-    for direction, kv, median in session.execute(
-        select(r.direction, r.k, func.avg(r.delta))
-        .where(or_(r.rn == (r.n + 1) // 2, r.rn == (r.n + 2) // 2))
-        .group_by(r.direction, r.k)
-    ).all():
-        out[(direction, kv)]["median_response_seconds"] = round(float(median))
     return out
+
+
+def _median(
+    session: Session, src: Any, key: str | None, group: tuple[str, Any], n: int, limit: float
+) -> int:
+    """The median response time of the `n` answered messages of `group` (direction, key):
+    the middle one, or the mean of the middle two."""
+    direction, kv = group
+    where = [text(ANSWERED), src.c.direction == direction]
+    if key is not None:
+        where.append(src.c[key].is_(None) if kv is None else src.c[key] == kv)
+    middle = [
+        float(d)
+        for d in session.scalars(
+            select(src.c.delta)
+            .where(*where, src.c.delta <= limit)
+            .order_by(src.c.delta)
+            .offset((n - 1) // 2)
+            .limit(2 - n % 2)
+        )
+    ]
+    return round(sum(middle) / len(middle))
 
 
 @dataclass(frozen=True)
@@ -173,13 +195,38 @@ class Responses:
     by_tier: dict[str | None, dict[str, Any]]
 
 
+def _overall(
+    session: Session, by_month: dict[tuple[str, Any], dict[str, Any]], reply_days: int
+) -> dict[tuple[str, Any], dict[str, Any]]:
+    """`response_stats(session, ITEMS, None, reply_days)` from the months' counts (each
+    message is in one month, so the counts add up) and its own medians."""
+    sums: dict[str, list[int]] = {}
+    for (direction, _month), v in by_month.items():
+        got = sums.setdefault(direction, [0, 0, 0])
+        got[0] += v["messages"]
+        got[1] += v["answered"]
+        got[2] += v["pending"]
+    return {
+        (direction, "all"): {
+            "messages": decided,
+            "answered": answered,
+            "rate": rate(answered, decided),
+            "median_response_seconds": (
+                _median(session, ITEMS, None, (direction, "all"), answered, reply_days * DAY)
+                if answered
+                else None
+            ),
+            "pending": pending,
+        }
+        for direction, (decided, answered, pending) in sums.items()
+    }
+
+
 def responses(session: Session, p: ReportParams) -> dict[str, Responses]:
     """Response measures of the owner's mail (`out`) and of the contacts' mail (`in`)."""
-    overall = response_stats(session, ITEMS, None, p.reply_days)
     by_month = response_stats(session, ITEMS, "month", p.reply_days)
-    pairs = PAIRS
-    tiered = select(ITEMS, pairs.c.tier).join(pairs, pairs.c.iid == ITEMS.c.id).subquery("tiered")
-    by_tier = response_stats(session, tiered, "tier", p.reply_days)
+    overall = _overall(session, by_month, p.reply_days)
+    by_tier = response_stats(session, PAIRS, "tier", p.reply_days)
     return {
         d: Responses(
             overall.get((d, "all"), empty_response()),
@@ -202,11 +249,14 @@ def active_network(
     that has ended, or a thread in which they wrote and the owner wrote to them, both
     within the window.
 
-    The staged participations go into buckets of (contact, thread, month)
-    with the latest mail in, mail out and meeting of each; a meeting goes into the month
-    it ended. A window [end - 90 days, end] reaches at most three months back, and the
-    latest of a bucket is in the window when any of its items is, so each month's window
-    is answered from the buckets of its month and the three before, not from the rows.
+    The staged buckets (contact, thread, month: the latest mail in, mail out and meeting
+    there; a meeting goes into the month it ended) are read once in (contact, thread,
+    month) order, with the running latest of each up to every bucket: a thread's state in
+    month m is the running latest at its last bucket at or before m. A window [end - 90
+    days, end] reaches at most `reach` months back, so a bucket speaks for the months from
+    its own up to the thread's next bucket, and no more than `reach` after it; the contact
+    is active in month m when, for one of those, the running latest meeting, or both the
+    running latest mail in and out, are in m's window.
     """
     if not ends:
         return {}
@@ -221,16 +271,44 @@ def active_network(
         for m, e in ends
     ]
     w = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("windows")
-    buckets = BUCKETS.alias("buckets")
-    b = buckets.c
+    b = BUCKETS.c
+    thread: dict[str, Any] = {"partition_by": (b.cid, b.thread), "order_by": b.month}
+    upto = {**thread, "rows": (None, 0)}
+    # Nearly every thread has one bucket in the range: its running latest are its own and
+    # it has no next month. Only the threads with several go through the window functions
+    # (each costs as much as the rest of the query over all the buckets).
+    several = select(b.cid, b.thread).group_by(b.cid, b.thread).having(func.count() > 1).subquery()
+    in_several = (
+        select(literal(1))
+        .where(several.c.cid == b.cid, several.c.thread.is_not_distinct_from(b.thread))
+        .exists()
+    )
+    running = union_all(
+        select(
+            b.cid,
+            b.month,
+            func.lead(b.month).over(**thread).label("next_month"),
+            func.max(b.last_in).over(**upto).label("last_in"),
+            func.max(b.last_out).over(**upto).label("last_out"),
+            func.max(b.last_met).over(**upto).label("last_met"),
+        ).where(in_several),
+        select(b.cid, b.month, null(), b.last_in, b.last_out, b.last_met).where(~in_several),
+    ).subquery("running")
+    r = running.c
     active = (
-        select(w.c.month, b.cid)
-        .join(buckets, and_(b.month >= w.c.first, b.month <= w.c.month))
-        .group_by(w.c.month, w.c.w_start, b.cid, b.thread)
-        .having(
+        select(w.c.month, r.cid)
+        .join(
+            running,
+            and_(
+                r.month >= w.c.first,
+                r.month <= w.c.month,
+                or_(r.next_month.is_(None), r.next_month > w.c.month),
+            ),
+        )
+        .where(
             or_(
-                func.max(b.last_met) >= w.c.w_start,
-                and_(func.max(b.last_in) >= w.c.w_start, func.max(b.last_out) >= w.c.w_start),
+                r.last_met >= w.c.w_start,
+                and_(r.last_in >= w.c.w_start, r.last_out >= w.c.w_start),
             )
         )
         .subquery("active")

@@ -41,8 +41,11 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import Join
 
 from syncd.store import rollups
 from syncd.store.models import (
@@ -50,6 +53,7 @@ from syncd.store.models import (
     ContactBucket,
     ContactStats,
     Interaction,
+    InteractionFacts,
     Participant,
     UTCDateTime,
 )
@@ -135,9 +139,26 @@ PAIRS = Table(  # each real interaction of the period with a contact, once per t
     _STAGE,
     Column("iid", Integer),
     Column("tier", String(64)),
+    # ITEMS' columns of the interaction, so that the measures per tier read this alone
+    Column("kind", String(16)),
+    Column("direction", String(8)),
+    Column("two_way", Integer),
+    Column("closed", Integer),
+    Column("delta", Float),
     prefixes=["TEMPORARY"],
 )
 STAGED = (ITEMS, PEOPLE, BUCKETS, PAIRS)
+# The answered mail in order of its response time, per direction (and month, and tier):
+# a median is then read at its rank with LIMIT/OFFSET off the index, not by numbering
+# every answered message (syncd/store/report_measures.py, `response_stats`). Partial, on
+# the mail whose reply window has closed and that was answered at all: the median's query
+# states the same condition with the same literals (ANSWERED), so that both engines use it.
+ANSWERED = "kind = 'email' AND closed = 1 AND delta IS NOT NULL"
+ANSWERED_INDEXES = (
+    (ITEMS.name, "ix_report_items_answered", "direction, delta"),
+    (ITEMS.name, "ix_report_items_answered_month", "direction, month, delta"),
+    (PAIRS.name, "ix_report_tier_pairs_answered", "direction, tier, delta"),
+)
 
 
 @contextmanager
@@ -161,12 +182,16 @@ def staged(
         conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
         table.create(conn)
     for table, rows in (
-        (ITEMS, _items(owner_id, p)),
+        (ITEMS, _items(owner_id, p, _has_facts(session, owner_id))),
         (PEOPLE, _people(owner_id, p)),
         (BUCKETS, _buckets(owner_id, p, month_of_instant(lo))),
         (PAIRS, _tier_pairs(owner_id, p)),
     ):
         conn.execute(insert(table).from_select([c.name for c in table.c], rows))
+        if table is PAIRS:  # once PAIRS has read ITEMS in its key order
+            for name, index, columns in ANSWERED_INDEXES:
+                conn.execute(text(f"CREATE INDEX {index} ON {name} ({columns}) WHERE {ANSWERED}"))
+            conn.execute(text(f"ANALYZE {ITEMS.name}"))  # again, with its indexes
         conn.execute(text(f"ANALYZE {table.name}"))  # PostgreSQL plans blind without
         if on_staged is not None:
             on_staged(table.name)
@@ -175,6 +200,13 @@ def staged(
     finally:
         for table in STAGED:
             conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+
+
+def _has_facts(session: Session, owner_id: int) -> bool:
+    F = InteractionFacts
+    return (
+        session.scalar(select(F.interaction_id).where(F.owner_id == owner_id).limit(1)) is not None
+    )
 
 
 def month_of_instant(at: datetime) -> str:
@@ -219,12 +251,37 @@ def _buckets(owner_id: int, p: ReportParams, first: str) -> Any:
     return union_all(kept, live)
 
 
+class _OrderedJoin(Join):
+    """An inner join whose left side the query reads first: on SQLite `CROSS JOIN`, which
+    its planner never reorders; elsewhere a plain JOIN."""
+
+    inherit_cache = True
+
+
+@compiles(_OrderedJoin, "sqlite")
+def _ordered_join_sqlite(element: _OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    assert element.onclause is not None
+    on = compiler.process(element.onclause, **{k: v for k, v in kw.items() if k != "asfrom"})
+    return f"{left} CROSS JOIN {right} ON {on}"
+
+
 def _tier_pairs(owner_id: int, p: ReportParams) -> Select[Any]:
-    """(interaction, tier) for each real interaction of the period with a contact, once."""
-    columns: list[Any] = [P.interaction_id, Contact.tier]
+    """(interaction, tier) for each real interaction of the period with a contact, once,
+    with ITEMS' columns of the interaction.
+
+    Read from ITEMS (already filled) to its participants, in ITEMS' key order, the
+    participants by their interaction index: SQLite's planner would otherwise start from
+    the contacts and read the participants' rows in no order, twice the time."""
+    i = ITEMS.c
+    columns: list[Any] = [i.id, Contact.tier, i.kind, i.direction, i.two_way, i.closed, i.delta]
+    parts = P.__table__
+    items_first = _OrderedJoin(ITEMS, parts, parts.c.interaction_id == i.id)
     return (
         select(*columns)
-        .join(Contact, Contact.id == P.contact_id)
+        .select_from(_OrderedJoin(items_first, Contact.__table__, Contact.id == P.contact_id))
         .where(
             *_contact_rows(owner_id),
             counts_now(p.now),
@@ -234,8 +291,61 @@ def _tier_pairs(owner_id: int, p: ReportParams) -> Select[Any]:
     )
 
 
-def _items(owner_id: int, p: ReportParams) -> Select[Any]:
+def _items(owner_id: int, p: ReportParams, has_facts: bool) -> Any:
     """One row per real interaction of the period (see the module docstring).
+
+    From the interaction facts (syncd/store/facts.py) where they hold as of `now`: two-way
+    when a meeting or when the thread's first mail the other way is at or before `now`;
+    answered by the earlier of its first answers in the thread and by In-Reply-To, when
+    that is at or before `now`. The rows of a thread whose facts do not hold (an email
+    there ends after `now`) are computed live, as `_live_items` does; all of them for an
+    owner with no facts at all (a store written past ingest)."""
+    if not has_facts:
+        return _live_items(owner_id, p, None)
+    F = InteractionFacts
+    thread_at, ref_at = F.thread_answer_at, F.reference_answer_at
+    answered_at = case(
+        (ref_at.is_(None), thread_at),
+        (thread_at.is_(None), ref_at),
+        (ref_at < thread_at, ref_at),
+        else_=thread_at,
+    )
+    is_mail = F.kind == "email"
+    delta = case(
+        (
+            and_(is_mail, answered_at <= p.now),
+            epoch_seconds(answered_at) - epoch_seconds(F.occurred_at),
+        )
+    )
+    two_way = case((F.kind == "meeting", 1), (F.other_way_at <= p.now, 1), else_=0)
+    closed = case((and_(is_mail, F.occurred_at <= p.now - timedelta(days=p.reply_days)), 1))
+    kept = select(
+        F.interaction_id,
+        F.kind,
+        F.direction,
+        month_of(F.occurred_at),
+        two_way,
+        closed,
+        delta,
+    ).where(
+        F.owner_id == owner_id,
+        F.occurred_at >= p.since,
+        F.occurred_at <= p.now,
+        or_(F.ends_at.is_(None), F.ends_at <= p.now),
+        or_(F.horizon_at.is_(None), F.horizon_at <= p.now),
+    )
+    ahead = (
+        select(Interaction.thread_key)
+        .join(F, F.interaction_id == Interaction.id)
+        .where(F.owner_id == owner_id, F.horizon_at > p.now)
+        .distinct()
+    )
+    return union_all(kept, _live_items(owner_id, p, ahead))
+
+
+def _live_items(owner_id: int, p: ReportParams, threads: Select[Any] | None) -> Select[Any]:
+    """ITEMS' rows of the period's interactions in `threads` (None: all), from the
+    interactions themselves.
 
     In a thread, the first answer comes from one pass over the period's interactions
     ordered by thread and time: MIN over the following rows of the times the other way
@@ -269,6 +379,7 @@ def _items(owner_id: int, p: ReportParams) -> Select[Any]:
         )
         .where(
             e.owner_id == owner_id,
+            *_in_threads(e, threads),
             e.is_interaction.is_(True),
             e.occurred_at >= p.since,
             e.occurred_at <= p.now,
@@ -292,6 +403,7 @@ def _items(owner_id: int, p: ReportParams) -> Select[Any]:
         .where(
             *_period_mail(r, owner_id, p),
             *_period_mail(o, owner_id, p),
+            *_in_threads(o, threads),
             r.in_reply_to.is_not(None),
             o.direction != r.direction,
             o.occurred_at < r.occurred_at,
@@ -318,6 +430,10 @@ def _items(owner_id: int, p: ReportParams) -> Select[Any]:
         closed,
         first,
     ).outerjoin(by_reference, by_reference.c.oid == t.id)
+
+
+def _in_threads(e: Any, threads: Select[Any] | None) -> list[ColumnElement[bool]]:
+    return [] if threads is None else [e.thread_key.in_(threads)]
 
 
 def _period_mail(e: Any, owner_id: int, p: ReportParams) -> list[ColumnElement[bool]]:
