@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it. Extra arguments go to pytest (e.g. -k ingest).
 #   scripts/test.sh --fast   the fast tier only: pure code and SQLite, no servers, no browser,
 #                            no e2e (pytest -m "not integration and not slow and not e2e",
-#                            hypothesis profile "fast"); about 52 s on a quiet 2-core machine
+#                            hypothesis profile "fast"); 52-95 s on a quiet 2-core machine (README)
 #   scripts/test.sh -m "integration or slow or e2e"   the rest
 # PostgreSQL tests use the server on 127.0.0.1 (SYNCD_TEST_PG to point elsewhere); they are
 # skipped when it is absent, unless SYNCD_REQUIRE_SERVICES=postgres (CI) makes that a failure.
