@@ -37,49 +37,29 @@ from plan import (  # bench/plan.py, beside this file
 )
 
 
-def _rebuild_rollup(db: Path) -> None:
-    """The generator writes rows with sqlite3, past ingest: build the monthly rollup it
-    skipped (`syncd init` backfills it when it migrates an older store: then it is there)."""
+def _rebuild(db: Path, module: str, table: str, what: str) -> None:
+    """The generator writes rows with sqlite3, past ingest: build the derived `table` it
+    skipped, with `syncd.store.<module>.rebuild_all` (a migration backfills it on an older
+    store, which is what a cached store copied to a newer schema's name gets)."""
+    import importlib
+
     try:
-        from syncd.store import rollups
-    except ImportError:  # the code before the rollup existed
+        derived = importlib.import_module(f"syncd.store.{module}")
+    except ImportError:  # the code before the table existed
         return
     from syncd.store.db import Store
 
     conn = sqlite3.connect(db)
-    present = conn.execute("select count(*) from contact_buckets").fetchone()[0]
+    present = conn.execute(f"select count(*) from {table}").fetchone()[0]
     conn.close()
     if present:
         return
     store = Store(f"sqlite:///{db}")
     t = time.perf_counter()
     with store.session() as s, s.begin():
-        n = rollups.rebuild_all(s)
+        n = derived.rebuild_all(s)
     store.dispose()
-    print(f"monthly rollup rebuilt: {n:,} buckets in {time.perf_counter() - t:.1f} s")
-
-
-def _rebuild_facts(db: Path) -> None:
-    """The same for the interaction facts (syncd/store/facts.py; migration 0007 backfills
-    them on a store filled before it, which is what a cached store copied to the new
-    schema's name gets)."""
-    try:
-        from syncd.store import facts
-    except ImportError:  # the code before the facts existed
-        return
-    from syncd.store.db import Store
-
-    conn = sqlite3.connect(db)
-    present = conn.execute("select count(*) from interaction_facts").fetchone()[0]
-    conn.close()
-    if present:
-        return
-    store = Store(f"sqlite:///{db}")
-    t = time.perf_counter()
-    with store.session() as s, s.begin():
-        n = facts.rebuild_all(s)
-    store.dispose()
-    print(f"interaction facts rebuilt: {n:,} rows in {time.perf_counter() - t:.1f} s")
+    print(f"{what} rebuilt: {n:,} rows in {time.perf_counter() - t:.1f} s")
 
 
 def per_measure(db: Path, since: datetime) -> list[tuple[str, float, float]]:
@@ -149,8 +129,8 @@ def main() -> None:
         db, cfg, env = prepared_store(
             tmp, args.contacts, args.interactions, args.seed, args.syncd, cache
         )
-        _rebuild_rollup(db)
-        _rebuild_facts(db)
+        _rebuild(db, "rollups", "contact_buckets", "monthly rollup")
+        _rebuild(db, "facts", "interaction_facts", "interaction facts")
         print(f"baseline, bare SQL aggregate per contact (sqlite3): {floor(db):.2f} s")
         since = ["--since", args.since] if args.since else []
         cmd = [args.syncd, "--config", str(cfg), "report", *since]
