@@ -74,13 +74,13 @@ def _rows(db: Db, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """The rows of `sql` as the driver gives them, plain tuples.
 
     `{T}` in `sql` is TRUE as each engine stores booleans (1 on SQLite, so that the partial
-    indexes' `is_counterpart = 1` applies). `{+}` before a column compared with a parameter
-    (never one an index range reads) is SQLite's unary plus, which drops the column's
-    NUMERIC affinity (DATETIME): the instants are text, and SQLite otherwise tries to read
-    the parameter as a number at every comparison (an eighth of the contact query's
-    instructions, over 50,000 statistics rows); the text comparison is the same. A
-    datetime parameter is bound as the store keeps instants (naive UTC), a list one as an
-    IN list (`IN :name`)."""
+    indexes' `is_counterpart = 1` applies). `{+}` before a column in a comparison that
+    only filters rows (never one that bounds an index range) is SQLite's unary plus: it
+    drops the column's NUMERIC affinity (DATETIME), so the text instants compare as they
+    are; with it SQLite tried to read the parameter as a number at every comparison (an
+    eighth of the contact query's instructions over 50,000 statistics rows, a tenth of
+    the sent mail's). A datetime parameter is bound as the store keeps instants (naive
+    UTC), a list one as an IN list (`IN :name`)."""
     conn = _core(db)
     sqlite = conn.dialect.name == "sqlite"
     stmt = text(sql.replace("{T}", "1" if sqlite else "true").replace("{+}", "+" if sqlite else ""))
@@ -259,7 +259,7 @@ _SENT = (
     " AND p.kind = 'email' AND p.direction = 'out'"
     " AND p.occurred_at > :since AND p.occurred_at <= :now AND p.owner_id = :owner"
     " AND m.owner_id = :owner AND m.kind = 'email' AND m.direction = 'out'"
-    " AND m.is_interaction IS {T} AND m.occurred_at > :since AND m.occurred_at <= :now"
+    " AND m.is_interaction IS {T} AND {+}m.occurred_at > :since AND {+}m.occurred_at <= :now"
 )
 
 
@@ -284,7 +284,7 @@ def sent_waiting(
     waiting = (
         _SENT.replace("{JOIN}", "JOIN contact_stats s ON s.contact_id = p.contact_id")
         + f" AND s.owner_id = :owner AND {{+}}s.horizon_at <= :now AND {_WAITING}"
-        " AND p.occurred_at >= COALESCE(s.last_in_at, :since)"
+        " AND {+}p.occurred_at >= COALESCE(s.last_in_at, :since)"
     )
     found = {(r[0], r[5]): r for r in _rows(db, waiting, **window)}
     chosen = _SENT.replace("{JOIN}", "") + " AND p.contact_id IN :ids"
