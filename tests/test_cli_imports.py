@@ -7,6 +7,7 @@ bench/cli_startup.py prints the times.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,10 +40,10 @@ HEAVY = (
 )
 
 
-def _imported(code: str) -> set[str]:
+def _imported(code: str, env: dict[str, str] | None = None) -> set[str]:
     """The modules a fresh interpreter imports to run `code` (from -X importtime)."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, env=env
     )
     assert done.returncode == 0, done.stderr[-2000:]
     names = set()
@@ -104,6 +105,33 @@ def test_plan_loads_no_executor_connector_or_renderer() -> None:
         or n.startswith(("syncd.outbox.executor", "syncd.sync", "connectors.ic", "rules.templates"))
     )
     assert heavy == []
+
+
+def test_plan_runs_without_the_orm(tmp_path: Path) -> None:
+    """`syncd plan` reads over a connection with SQL text (syncd/store/snapshot.py): neither
+    the ORM nor the models (a quarter of a second of its start, issue 17) load, from the
+    command line to the JSON, on a store that is there."""
+    cfg = tmp_path / "syncd.toml"
+    cfg.write_text(
+        f'[owner]\nname = "A"\naddresses = ["a@example.com"]\n[store]\n'
+        f'url = "sqlite:///{tmp_path / "syncd.db"}"\n'
+        '[[rules]]\nname = "cadence"\nkind = "cadence"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "SYNCD_STATE_DIR": str(tmp_path / "state")}
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd", "--config", str(cfg), "init"], capture_output=True, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    argv = ["syncd", "--config", str(cfg), "plan", "--json"]
+    code = (
+        "import sys\nfrom syncd.cli.root import main\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+    )
+    names = _imported(code, env)
+    assert "syncd.outbox.planning" in names  # it planned
+    assert sorted(n for n in names if n.startswith(("sqlalchemy.orm", "syncd.store.models"))) == []
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from syncd.cli.app import App, emit_json, pass_app
 from syncd.cli.rule_checks import warn_rule_problems
 from syncd.config import parse_duration
 from syncd.outbox.planning import apply_rules, backtest, make_plan, sinks_for
-from syncd.store.outbox import action_states, actions_listed, first_addresses, owner_first_addresses
+from syncd.store.snapshot import action_states, first_addresses
 from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 def _emails(app: App, ids: set[int]) -> dict[int, str]:
     # `ids` are the contacts of one plan's actions (bounded by the plan): chunked.
-    with app.store.session() as s:
-        return first_addresses(s, ids)
+    with app.store.read_connection() as conn:
+        return first_addresses(conn, ids)
 
 
 def planned_doc(pa: PlannedAction, email: str | None, state: str) -> dict[str, Any]:
@@ -70,8 +70,8 @@ def plan(app: App, as_json: bool, backtest_window: str | None) -> None:
         app.err.print("no [[rules]] in the config: nothing to plan (see config.example.toml)")
     warn_rule_problems(app.config)
     _, result = make_plan(app.store, app.config, app.owner_id, now)
-    with app.store.session() as s:
-        states = action_states(s, app.owner_id, (a.key for a in result.actions))
+    with app.store.read_connection() as conn:
+        states = action_states(conn, app.owner_id, (a.key for a in result.actions))
     emails = _emails(app, {a.contact_id for a in result.actions})
     docs = [
         planned_doc(a, emails.get(a.contact_id), states.get(a.key, "new")) for a in result.actions
@@ -167,6 +167,8 @@ def actions() -> None:
 
 
 def _action_docs(app: App, state: str | None) -> list[dict[str, Any]]:
+    from syncd.store.outbox import actions_listed, owner_first_addresses
+
     with app.store.session() as s:
         rows = actions_listed(s, app.owner_id, state)
         emails = owner_first_addresses(s, app.owner_id)

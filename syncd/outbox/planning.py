@@ -95,9 +95,10 @@ def make_plan(store: Store, config: Config, owner_id: int, now: datetime) -> tup
     # Some 150,000 small objects (rows, contacts, candidates) and no cycle among them: the
     # collector's passes over the growing heap cost a fifth of reading and planning.
     with no_cyclic_gc():
-        with store.session() as s:
+        # It writes nothing: a read transaction, which never makes a writer wait.
+        with store.read_connection() as conn:
             # Only the contacts these rules could pick or withdraw an action of.
-            snapshot = read_snapshot(s, owner_id, config, now, rules=rules)
+            snapshot = read_snapshot(conn, owner_id, config, now, rules=rules)
         return snapshot, plan_actions(snapshot, now, rules, limits_of(config))
 
 

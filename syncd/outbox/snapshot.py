@@ -38,7 +38,7 @@ from syncd.ingest.addresses import OwnerIdentity, address_domain
 from syncd.store import snapshot as q
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from syncd.store.snapshot import Db
 
 WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SENT_WINDOW = timedelta(days=45)  # no_reply looks at mail sent in this window
@@ -63,7 +63,7 @@ def owner_info(config: Config) -> OwnerInfo:
 
 
 def read_snapshot(
-    session: Session,
+    session: Db,
     owner_id: int,
     config: Config,
     now: datetime,
@@ -166,7 +166,7 @@ def _date_days(owner: OwnerInfo, aheads: list[int], now: datetime) -> tuple[froz
 
 
 def _contacts(
-    session: Session,
+    session: Db,
     owner_id: int,
     config: Config,
     identity: OwnerIdentity,
@@ -273,7 +273,7 @@ def _aware(value: Any) -> datetime | None:
 
 
 def _sent(
-    session: Session,
+    session: Db,
     owner_id: int,
     now: datetime,
     contacts: dict[int, ContactSnap],
@@ -349,7 +349,7 @@ def _sent(
 
 
 def _meetings(
-    session: Session, owner_id: int, now: datetime, contacts: dict[int, ContactSnap]
+    session: Db, owner_id: int, now: datetime, contacts: dict[int, ContactSnap]
 ) -> tuple[MeetingSnap, ...]:
     rows = q.meetings(session, owner_id, now, MEETING_BACK, MEETING_AHEAD)
     sources = q.first_sources(session, {r[5] for r in rows})
@@ -375,16 +375,12 @@ def _meetings(
     return tuple(out)
 
 
-def _actions(session: Session, owner_id: int, now: datetime) -> tuple[ExistingAction, ...]:
-    return tuple(
-        ExistingAction(
-            key=a.key,
-            rule=a.rule,
-            kind=a.kind,  # type: ignore[arg-type]
-            contact_id=a.contact_id,
-            state=a.state,  # type: ignore[arg-type]
-            due_at=a.due_at,
-            created_at=a.created_at,
-        )
-        for a in q.actions(session, owner_id, now, ACTIONS_BACK)
-    )
+def _actions(session: Db, owner_id: int, now: datetime) -> tuple[ExistingAction, ...]:
+    out = []
+    for key, rule, kind, contact_id, state, due_at, created_at in q.actions(
+        session, owner_id, now, ACTIONS_BACK
+    ):
+        due, created = _aware(due_at), _aware(created_at)
+        assert due is not None and created is not None
+        out.append(ExistingAction(key, rule, kind, contact_id, state, due, created))
+    return tuple(out)

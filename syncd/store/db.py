@@ -9,19 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.errors import StoreError
-from syncd.store.models import Owner
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+    from sqlalchemy.orm import Session, sessionmaker
+
+# The ORM (sqlalchemy.orm and syncd.store.models, a quarter of a second to import) loads
+# when a session is first asked for: `syncd plan` reads over a connection and never does.
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Every command checks the store against it; reading it from the
@@ -145,7 +148,6 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._backfill = False  # a backfill is being stored (SQLite pragmas)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "checkout", self._sqlite_backfill_pragmas)
@@ -185,13 +187,26 @@ class Store:
             cur.close()
             info["pragmas"] = want
 
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.engine, expire_on_commit=False)
+
     def session(self) -> Session:
         return self.sessions()
 
     def read_session(self) -> Session:
         """A session for reading only (reports, listings): on SQLite it does not take the
         write lock, so it never makes a writer wait, however long it runs."""
+        from sqlalchemy.orm import Session
+
         return Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+    def read_connection(self) -> Connection:
+        """A connection for reading only, as `read_session`, without the ORM: SQL text
+        (syncd/store/snapshot.py) runs on it in one transaction, begun on first use."""
+        return self.engine.execution_options(**{READ_ONLY: True}).connect()
 
     def check_ready(self, *, auto_create: bool = True) -> None:
         """Fail with a clear error unless the schema is current.
@@ -223,12 +238,23 @@ class Store:
         return make_url(self.url).render_as_string(hide_password=True)
 
     def ensure_owner(self, name: str, now: datetime) -> int:
+        # Nearly always there: looked up without the write lock or the ORM.
+        with self.read_connection() as conn:
+            found = conn.execute(
+                text("SELECT id FROM owners WHERE name = :name"), {"name": name}
+            ).scalar()
+        if found is not None:
+            return int(found)
         try:
             return self._ensure_owner(name, now)
         except IntegrityError:  # another worker created it at the same moment
             return self._ensure_owner(name, now)
 
     def _ensure_owner(self, name: str, now: datetime) -> int:
+        from sqlalchemy import select
+
+        from syncd.store.models import Owner
+
         with self.session() as s, s.begin():
             owner_id = s.scalar(select(Owner.id).where(Owner.name == name))
             if owner_id is None:

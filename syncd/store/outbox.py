@@ -24,20 +24,6 @@ def actions_by_key(session: Session, owner_id: int, keys: Iterable[str]) -> dict
     }
 
 
-def action_states(session: Session, owner_id: int, keys: Iterable[str]) -> dict[str, str]:
-    """key → state of the stored actions of `keys` (one plan's, chunked)."""
-    states: dict[str, str] = {}
-    for chunk in chunked(keys):
-        states.update(
-            session.execute(
-                select(Action.key, Action.state).where(
-                    Action.owner_id == owner_id, Action.key.in_(chunk)
-                )
-            ).all()
-        )
-    return states
-
-
 def action_by_key(session: Session, owner_id: int, key: str) -> Action | None:
     return session.scalar(select(Action).where(Action.owner_id == owner_id, Action.key == key))
 
@@ -94,19 +80,6 @@ def first_address(session: Session, contact_id: int) -> str | None:
         .order_by(ContactAddress.id)
         .limit(1)
     )
-
-
-def first_addresses(session: Session, contact_ids: Iterable[int]) -> dict[int, str]:
-    """contact id → first address, for `contact_ids` (one plan's contacts: chunked)."""
-    out: dict[int, str] = {}
-    for chunk in chunked(sorted(set(contact_ids))):
-        rows = session.execute(
-            select(ContactAddress.contact_id, ContactAddress.address)
-            .where(ContactAddress.contact_id.in_(chunk))
-            .order_by(ContactAddress.id.desc())
-        ).all()
-        out.update({cid: addr for cid, addr in rows})
-    return out
 
 
 def owner_first_addresses(session: Session, owner_id: int) -> dict[int, str]:

@@ -1,61 +1,38 @@
 """The queries behind `syncd.outbox.snapshot`: what the rules plan over, as plain rows.
 
-Column queries run on the session's connection as Core statements (no ORM row processing).
+Plain SQL text on the caller's connection, the same for both engines but for the spelling
+of TRUE: `syncd plan` is one short process, and building these statements as expressions
+loaded the ORM models (a fifth of a second) and compiled each statement anew (a tenth). So
+nothing here imports `syncd.store.models`; the tests hold these rows equal to what the
+models say on random stores of both engines (tests/test_plan_narrowed.py).
+
 Each query is bounded by the address book or by an index range, never by the whole
 history: the contacts with their statistics row (syncd/store/stats.py), the exact
 aggregate only for contacts whose statistics do not hold as of `now`, the owner's mail to
 a given set of contacts in a window (a range of ix_participants_contact_stats per
 contact), the replies in a given set of threads (ix_interactions_thread_replies), the
-meetings of a few weeks, the open actions.
+meetings of a few weeks, the open actions. The rows are the driver's tuples: instants come
+raw (text on SQLite, naive UTC datetimes on PostgreSQL), booleans as the driver has them
+(0 and 1 on SQLite); over 50,000 rows, converting each value costs more than the caller's
+parsing of the few it uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import (
-    Connection,
-    String,
-    and_,
-    case,
-    false,
-    func,
-    null,
-    or_,
-    select,
-    true,
-    type_coerce,
-)
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql import Select
+from sqlalchemy import Connection, DateTime, bindparam, text
 
 from syncd.store.chunks import chunked
-from syncd.store.models import (
-    Account,
-    Action,
-    Contact,
-    ContactAddress,
-    ContactDate,
-    ContactStats,
-    Interaction,
-    InteractionSource,
-    Participant,
-)
 
-P, S = Participant, ContactStats
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-
-def counts_now(now: datetime) -> Any:
-    """A participation that has happened by `now` (its interaction is real, started and
-    ended): the condition of `syncd.contacts.views.participation_counts_now`."""
-    return and_(
-        P.is_interaction.is_(True),
-        P.occurred_at <= now,
-        or_(P.ends_at.is_(None), P.ends_at <= now),
-    )
+    # What the reads run on: a session (in its transaction) or a connection.
+    Db: TypeAlias = Session | Connection
 
 
 @dataclass(frozen=True)
@@ -85,8 +62,58 @@ class Pickable:
     all_days: bool = False
 
 
+_DATETIME = DateTime()
+
+
+def _core(db: Db) -> Connection:
+    """The connection of `db` (a session's, in its transaction)."""
+    return db if isinstance(db, Connection) else db.connection()
+
+
+def _rows(db: Db, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows of `sql` as the driver gives them, plain tuples.
+
+    `{T}` in `sql` is TRUE as each engine stores booleans (1 on SQLite, so that the partial
+    indexes' `is_counterpart = 1` applies). `{+}` before a column in a comparison that
+    only filters rows (never one that bounds an index range) is SQLite's unary plus: it
+    drops the column's NUMERIC affinity (DATETIME), so the text instants compare as they
+    are; with it SQLite tried to read the parameter as a number at every comparison (an
+    eighth of the contact query's instructions over 50,000 statistics rows, a tenth of
+    the sent mail's). A datetime parameter is bound as the store keeps instants (naive
+    UTC), a list one as an IN list (`IN :name`)."""
+    conn = _core(db)
+    sqlite = conn.dialect.name == "sqlite"
+    stmt = text(sql.replace("{T}", "1" if sqlite else "true").replace("{+}", "+" if sqlite else ""))
+    binds = [
+        bindparam(k, type_=_DATETIME) if isinstance(v, datetime) else bindparam(k, expanding=True)
+        for k, v in params.items()
+        if isinstance(v, datetime | list)
+    ]
+    values = {
+        k: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
+        for k, v in params.items()
+    }
+    result = conn.execute(stmt.bindparams(*binds) if binds else stmt, values)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+# A participation that has happened by :now (its interaction is real, started and ended):
+# the condition of `syncd.store.contacts.counts_now`.
+_REAL = (
+    "p.is_interaction IS {T} AND p.occurred_at <= :now AND (p.ends_at IS NULL OR p.ends_at <= :now)"
+)
+# The contact's statistics do not hold as of :now (no row, or a participation ahead of it).
+_AHEAD = "(s.contact_id IS NULL OR {+}s.horizon_at > :now)"
+# A contact (its statistics holding) whose last mail out is in the window from :since and
+# not before its last mail in: only its mail can await an answer.
+_WAITING = "({+}s.last_out_at > :since AND (s.last_in_at IS NULL OR s.last_out_at >= s.last_in_at))"
+
+
 def contact_rows(
-    session: Session, owner_id: int, now: datetime, pickable: Pickable | None = None
+    db: Db, owner_id: int, now: datetime, pickable: Pickable | None = None
 ) -> list[tuple[Any, ...]]:
     """Every contact that existed at `now` (with `pickable`, only those it keeps), with
     its statistics row's values, as plain tuples: id, name, tier, cadence_days, timezone,
@@ -94,190 +121,150 @@ def contact_rows(
     `exact_aggregates` gives them.
 
     `ahead` is 1 where the statistics do not hold as of `now` (no row, or a participation
-    still ahead of it): `exact_aggregates` gives those contacts' values instead. Instants
-    come as the driver gives them (text on SQLite): converting 200,000 of them through
-    the column type costs more than the caller's parsing of the few it uses.
+    still ahead of it): `exact_aggregates` gives those contacts' values instead.
     """
+    params: dict[str, Any] = {"owner": owner_id, "now": now}
+    where = ""
+    if pickable is not None:
+        where = f" AND ({_pickable(pickable, params)})"
     return _rows(
-        session,
-        select(
-            Contact.id,
-            Contact.name,
-            Contact.tier,
-            Contact.cadence_days,
-            Contact.timezone,
-            Contact.working_hours,
-            Contact.do_not_contact,
-            _raw(Contact.snoozed_until),
-            # Compared in SQL: no datetime conversion for each of 50,000 rows.
-            case((_ahead(now), 1), else_=0),
-            S.contact_id,
-            _raw(S.last_at),
-            _raw(S.last_in_at),
-            _raw(S.last_out_at),
-            case((S.last_meeting_at.is_not(None), 1), else_=0),
-            case((S.last_at.is_not(None), 1), else_=0),
-            null(),
-        )
-        .outerjoin(S, S.contact_id == Contact.id)
-        .where(*_contact_filter(owner_id, now, pickable)),
+        db,
+        "SELECT c.id, c.name, c.tier, c.cadence_days, c.timezone, c.working_hours,"
+        " c.do_not_contact, c.snoozed_until,"
+        # Compared in SQL: no datetime conversion for each of 50,000 rows.
+        f" CASE WHEN {_AHEAD} THEN 1 ELSE 0 END,"
+        " s.contact_id, s.last_at, s.last_in_at, s.last_out_at,"
+        " CASE WHEN s.last_meeting_at IS NOT NULL THEN 1 ELSE 0 END,"
+        " CASE WHEN s.last_at IS NOT NULL THEN 1 ELSE 0 END,"
+        " NULL"
+        " FROM contacts c LEFT OUTER JOIN contact_stats s ON s.contact_id = c.id"
+        " WHERE c.owner_id = :owner AND c.created_at <= :now" + where,
+        **params,
     )
 
 
-def _ahead(now: datetime) -> Any:
-    """The contact's statistics do not hold as of `now`."""
-    return or_(S.contact_id.is_(None), S.horizon_at > now)
-
-
-def _contact_filter(owner_id: int, now: datetime, pickable: Pickable | None) -> list[Any]:
-    where = [Contact.owner_id == owner_id, Contact.created_at <= now]
-    if pickable is not None:
-        where.append(_pickable(owner_id, now, pickable))
-    return where
-
-
-def _pickable(owner_id: int, now: datetime, p: Pickable) -> Any:
-    """The condition on a contact (joined to its statistics row) that `Pickable` states."""
-    reasons: list[Any] = []
-    own = or_(Contact.cadence_days.is_(None), Contact.cadence_days == 0)
-    for tier, bound in p.tiers:
-        reasons.append(and_(own, Contact.tier == tier, S.last_at <= bound))
+def _pickable(p: Pickable, params: dict[str, Any]) -> str:
+    """The condition on a contact `c` (joined to its statistics row `s`) that `Pickable`
+    states; its parameters are added to `params`."""
+    reasons: list[str] = []
+    own = "(c.cadence_days IS NULL OR c.cadence_days = 0)"
+    for i, (tier, bound) in enumerate(p.tiers):
+        params[f"tier{i}"], params[f"tier{i}_at"] = tier, bound
+        reasons.append(f"({own} AND c.tier = :tier{i} AND {{+}}s.last_at <= :tier{i}_at)")
     if p.own_cadence:
-        reasons.append(Contact.cadence_days > 0)
+        reasons.append("c.cadence_days > 0")
     if p.dormant is not None:
-        met = S.last_meeting_at.is_not(None)
-        both_ways = and_(S.last_in_at.is_not(None), S.last_out_at.is_not(None))
-        reasons.append(and_(or_(met, both_ways), S.last_at <= p.dormant))
+        params["dormant"] = p.dormant
+        reasons.append(
+            "((s.last_meeting_at IS NOT NULL"
+            " OR (s.last_in_at IS NOT NULL AND s.last_out_at IS NOT NULL))"
+            " AND {+}s.last_at <= :dormant)"
+        )
     if p.waiting_since is not None:
-        reasons.append(_waiting(p.waiting_since))
+        params["since"] = p.waiting_since
+        reasons.append(_WAITING)
     if p.met_since is not None:
         # A real meeting's participations are `mutual` (syncd/ingest/batch.py), so a
         # meeting that `meetings` reads started at or before the last one the statistics
         # hold (or it is ahead of `now`, and so are they).
-        reasons.append(S.last_meeting_at >= p.met_since)
+        params["met_since"] = p.met_since
+        reasons.append("{+}s.last_meeting_at >= :met_since")
     if p.all_days or p.days:
-        D = ContactDate
-        dated = select(D.contact_id).where(D.owner_id == owner_id)
+        dated = "SELECT d.contact_id FROM contact_dates d WHERE d.owner_id = :owner"
         if not p.all_days:
-            dated = dated.where((D.month * 100 + D.day).in_(sorted(p.days)))
-        reasons.append(Contact.id.in_(dated))
-    acted = select(Action.contact_id).where(
-        Action.owner_id == owner_id, Action.contact_id.is_not(None)
+            # Numbers the planner made (month * 100 + day): written out, not bound.
+            days = ", ".join(str(int(d)) for d in sorted(p.days))
+            dated += f" AND d.month * 100 + d.day IN ({days})"
+        reasons.append(f"c.id IN ({dated})")
+    acted = (
+        "c.id IN (SELECT a.contact_id FROM actions a"
+        " WHERE a.owner_id = :owner AND a.contact_id IS NOT NULL)"
     )
-    eligible = and_(Contact.do_not_contact.is_not(True), S.last_at.is_not(None))
-    return or_(
-        _ahead(now),
-        Contact.id.in_(acted),
-        and_(eligible, or_(*reasons) if reasons else false()),
-    )
+    cond = f"{_AHEAD} OR {acted}"
+    if reasons:
+        eligible = "c.do_not_contact IS NOT {T} AND s.last_at IS NOT NULL"
+        cond += f" OR ({eligible} AND ({' OR '.join(reasons)}))"
+    return cond
 
 
-def _waiting(since: datetime) -> Any:
-    """A contact (its statistics holding) whose last mail out is in the window from `since`
-    and not before its last mail in: only its mail can await an answer."""
-    return and_(
-        S.last_out_at > since,
-        or_(S.last_in_at.is_(None), S.last_out_at >= S.last_in_at),
-    )
-
-
-def _core(session: Session) -> Connection:
-    """The session's connection: column queries run as Core statements, so that 50,000
-    rows come back as plain rows without the ORM's per-row processing."""
-    return session.connection()
-
-
-def _rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
-    """The query's rows as the driver gives them, plain tuples: over 50,000 rows, building
-    SQLAlchemy's rows costs twice the driver's own fetch. So no column type converts what
-    is read: instants come raw (text on SQLite, datetimes on PostgreSQL), booleans as
-    the driver has them (0 and 1 on SQLite)."""
-    result = _core(session).execute(query)
-    try:
-        return list(result.cursor.fetchall())
-    finally:
-        result.close()
-
-
-def _raw(column: Any) -> Any:
-    """The column without its type's conversion of each value read."""
-    return type_coerce(column, String)
-
-
-def exact_aggregates(session: Session, owner_id: int, now: datetime, ahead: timedelta) -> Any:
+def exact_aggregates(
+    db: Db, owner_id: int, now: datetime, ahead: timedelta
+) -> dict[int, tuple[Any, ...]]:
     """Per contact with no statistics row, or a participation still ahead of `now` (an
     upcoming meeting, or a backtest's earlier day), its aggregates as of `now`, and its
     next meeting up to `now + ahead`: {contact id: (contact id, last, last in, last out,
     met, any real, next meeting)}."""
-    real = counts_now(now)
-    pending = (
-        select(Contact.id)
-        .outerjoin(S, S.contact_id == Contact.id)
-        .where(Contact.owner_id == owner_id, or_(S.contact_id.is_(None), S.horizon_at > now))
+    rows = _rows(
+        db,
+        "SELECT p.contact_id,"
+        f" MAX(CASE WHEN {_REAL} THEN p.occurred_at END),"
+        f" MAX(CASE WHEN {_REAL} AND p.direction = 'in' THEN p.occurred_at END),"
+        f" MAX(CASE WHEN {_REAL} AND p.direction = 'out' THEN p.occurred_at END),"
+        f" MAX(CASE WHEN {_REAL} AND p.direction = 'mutual' THEN 1 ELSE 0 END),"
+        f" MAX(CASE WHEN {_REAL} THEN 1 ELSE 0 END),"
+        " MIN(CASE WHEN p.kind = 'meeting' AND p.is_interaction IS {T}"
+        " AND p.occurred_at > :now THEN p.occurred_at END)"
+        # One pass over the covering index ix_participants_contact_stats, stated as it
+        # states its condition so that the partial index applies: no join.
+        " FROM participants p"
+        " WHERE p.owner_id = :owner AND p.contact_id IS NOT NULL AND p.is_counterpart = {T}"
+        " AND p.occurred_at <= :until AND p.contact_id IN ("
+        " SELECT c.id FROM contacts c LEFT OUTER JOIN contact_stats s ON s.contact_id = c.id"
+        f" WHERE c.owner_id = :owner AND {_AHEAD})"
+        " GROUP BY p.contact_id",
+        owner=owner_id,
+        now=now,
+        until=now + ahead,
     )
-    # One pass over the covering index ix_participants_contact_stats: no join.
-    rows = (
-        _core(session)
-        .execute(
-            select(
-                P.contact_id.label("cid"),
-                func.max(case((real, P.occurred_at))).label("last"),
-                func.max(case((and_(real, P.direction == "in"), P.occurred_at))).label("last_in"),
-                func.max(case((and_(real, P.direction == "out"), P.occurred_at))).label("last_out"),
-                func.max(case((and_(real, P.direction == "mutual"), 1), else_=0)).label("met"),
-                func.max(case((real, 1), else_=0)).label("any_real"),
-                func.min(
-                    case(
-                        (
-                            and_(
-                                P.kind == "meeting",
-                                P.is_interaction.is_(True),
-                                P.occurred_at > now,
-                            ),
-                            P.occurred_at,
-                        )
-                    )
-                ).label("next_meeting"),
-            )
-            .where(
-                P.owner_id == owner_id,
-                # Stated as ix_participants_contact_stats states its condition, so that the
-                # partial index applies.
-                P.contact_id.is_not(None),
-                P.is_counterpart == true(),
-                P.occurred_at <= now + ahead,
-                P.contact_id.in_(pending),
-            )
-            .group_by(P.contact_id)
-        )
-        .all()
-    )
-    return {r.cid: tuple(r) for r in rows}
+    return {r[0]: tuple(r) for r in rows}
 
 
-def addresses(session: Session, owner_id: int) -> list[tuple[Any, ...]]:
+def addresses(db: Db, owner_id: int) -> list[tuple[Any, ...]]:
     """(contact id, address) in the order they were added."""
     return _rows(
-        session,
-        select(ContactAddress.contact_id, ContactAddress.address)
-        .where(ContactAddress.owner_id == owner_id)
-        .order_by(ContactAddress.id),
+        db,
+        "SELECT contact_id, address FROM contact_addresses WHERE owner_id = :owner ORDER BY id",
+        owner=owner_id,
     )
 
 
-def dates(session: Session, owner_id: int) -> list[tuple[Any, ...]]:
+def dates(db: Db, owner_id: int) -> list[tuple[Any, ...]]:
     """The owner's contact dates: contact id, kind, month, day, year, label."""
-    D = ContactDate
     return _rows(
-        session,
-        select(D.contact_id, D.kind, D.month, D.day, D.year, D.label)
-        .where(D.owner_id == owner_id)
-        .order_by(D.id),
+        db,
+        "SELECT contact_id, kind, month, day, year, label FROM contact_dates"
+        " WHERE owner_id = :owner ORDER BY id",
+        owner=owner_id,
     )
+
+
+# The owner's human mail to a contact in (:since, :now], with the latest reply in its
+# thread in the window and the first place it was seen (the source with the smallest id,
+# its row by primary key: one lookup in the interaction index, not one per column). The
+# participation is stated as the partial index states its condition, so that it applies;
+# its copies of the mail's kind and direction leave out the mail in before the table is
+# read.
+_SENT = (
+    "SELECT m.id, m.message_key, m.subject, m.thread_key, m.occurred_at, p.contact_id,"
+    " p.address,"
+    " (SELECT MAX(r.occurred_at) FROM interactions r WHERE r.owner_id = :owner"
+    " AND r.thread_key = m.thread_key AND r.direction = 'in' AND r.is_interaction IS {T}"
+    " AND r.occurred_at > :since AND r.occurred_at <= :now),"
+    " f.account_id, f.thread_id"
+    " FROM participants p JOIN interactions m ON m.id = p.interaction_id"
+    " LEFT OUTER JOIN interaction_sources f ON f.id = ("
+    " SELECT MIN(src.id) FROM interaction_sources src WHERE src.interaction_id = m.id)"
+    " {JOIN}"
+    " WHERE p.contact_id IS NOT NULL AND p.is_counterpart = {T} AND p.is_interaction IS {T}"
+    " AND p.kind = 'email' AND p.direction = 'out'"
+    " AND p.occurred_at > :since AND p.occurred_at <= :now AND p.owner_id = :owner"
+    " AND m.owner_id = :owner AND m.kind = 'email' AND m.direction = 'out'"
+    " AND m.is_interaction IS {T} AND {+}m.occurred_at > :since AND {+}m.occurred_at <= :now"
+)
 
 
 def sent_waiting(
-    session: Session,
+    db: Db,
     owner_id: int,
     since: datetime,
     now: datetime,
@@ -293,80 +280,20 @@ def sent_waiting(
     (from `contact_stats`; a range of ix_participants_contact_stats per such contact);
     and all the window's mail to `contact_ids`. Instants come raw (text on SQLite).
     """
-    M, A, Src = Interaction, Account, InteractionSource
-    reply = aliased(Interaction)
-    last_reply = (
-        select(func.max(reply.occurred_at))
-        .where(
-            reply.owner_id == owner_id,
-            reply.thread_key == M.thread_key,
-            reply.direction == "in",
-            reply.is_interaction.is_(True),
-            reply.occurred_at > since,
-            reply.occurred_at <= now,
-        )
-        .scalar_subquery()
+    window = {"owner": owner_id, "since": since, "now": now}
+    waiting = (
+        _SENT.replace("{JOIN}", "JOIN contact_stats s ON s.contact_id = p.contact_id")
+        + f" AND s.owner_id = :owner AND {{+}}s.horizon_at <= :now AND {_WAITING}"
+        " AND {+}p.occurred_at >= COALESCE(s.last_in_at, :since)"
     )
-    # The first place it was seen (the source with the smallest id), its row and its
-    # account's by primary key: one lookup in the interaction index, not one per column.
-    first = aliased(InteractionSource)
-    first_id = (
-        select(func.min(Src.id)).where(Src.interaction_id == M.id).correlate(M).scalar_subquery()
-    )
-    base = (
-        select(
-            M.id,
-            M.message_key,
-            M.subject,
-            M.thread_key,
-            _raw(M.occurred_at),
-            P.contact_id,
-            P.address,
-            _raw(last_reply),
-            first.account_id,
-            first.thread_id,
-        )
-        .select_from(P)
-        .join(M, M.id == P.interaction_id)
-        .outerjoin(first, first.id == first_id)
-        .where(
-            # As the partial index states its condition, so that it applies; its copies
-            # of the mail's kind and direction leave out the mail in before the table
-            # is read.
-            P.contact_id.is_not(None),
-            P.is_counterpart == true(),
-            P.is_interaction.is_(True),
-            P.kind == "email",
-            P.direction == "out",
-            P.occurred_at > since,
-            P.occurred_at <= now,
-            P.owner_id == owner_id,
-            M.owner_id == owner_id,
-            M.kind == "email",
-            M.direction == "out",
-            M.is_interaction.is_(True),
-            M.occurred_at > since,
-            M.occurred_at <= now,
-        )
-    )
-    found = {
-        (r[0], r[5]): r
-        for r in _rows(
-            session,
-            base.join(S, S.contact_id == P.contact_id).where(
-                S.owner_id == owner_id,
-                S.horizon_at <= now,
-                _waiting(since),
-                P.occurred_at >= func.coalesce(S.last_in_at, since),
-            ),
-        )
-    }
+    found = {(r[0], r[5]): r for r in _rows(db, waiting, **window)}
+    chosen = _SENT.replace("{JOIN}", "") + " AND p.contact_id IN :ids"
     for chunk in chunked(sorted(set(contact_ids))):
-        for r in _rows(session, base.where(P.contact_id.in_(chunk))):
+        for r in _rows(db, chosen, ids=chunk, **window):
             found[(r[0], r[5])] = r
     # The account's name by its id (a handful of accounts): joined per row, SQLite
     # scanned the accounts for each of 10,000 rows.
-    names = dict(_rows(session, select(A.id, A.name)))
+    names = dict(_rows(db, "SELECT id, name FROM accounts"))
     # Raw instants sort as instants: fixed-width text on SQLite, datetimes on PostgreSQL.
     return [
         (*r[:8], names.get(r[8]) if r[8] is not None else None, r[9])
@@ -374,25 +301,18 @@ def sent_waiting(
     ]
 
 
-def first_sources(
-    session: Session, ids: Iterable[int] | Select[Any]
-) -> dict[int, tuple[str, str | None]]:
-    """For each interaction (of a set, or of a query), the account and provider thread of
-    the first place it was seen."""
+def first_sources(db: Db, ids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
+    """For each interaction of `ids`, the account and provider thread of the first place
+    it was seen."""
     out: dict[int, tuple[str, str | None]] = {}
-    # A query goes as a subquery; a set in chunks, each in source order, which is all
-    # `setdefault` needs per interaction.
-    chunks: Iterable[Any] = [ids] if isinstance(ids, Select) else chunked(sorted(set(ids)))
-    for chunk in chunks:
-        rows = (
-            _core(session)
-            .execute(
-                select(InteractionSource.interaction_id, Account.name, InteractionSource.thread_id)
-                .join(Account, Account.id == InteractionSource.account_id)
-                .where(InteractionSource.interaction_id.in_(chunk))
-                .order_by(InteractionSource.id)
-            )
-            .all()
+    # In chunks, each in source order, which is all `setdefault` needs per interaction.
+    for chunk in chunked(sorted(set(ids))):
+        rows = _rows(
+            db,
+            "SELECT src.interaction_id, a.name, src.thread_id FROM interaction_sources src"
+            " JOIN accounts a ON a.id = src.account_id"
+            " WHERE src.interaction_id IN :ids ORDER BY src.id",
+            ids=chunk,
         )
         for iid, name, thread in rows:
             out.setdefault(iid, (name, thread))
@@ -400,7 +320,7 @@ def first_sources(
 
 
 def meetings(
-    session: Session, owner_id: int, now: datetime, back: timedelta, ahead: timedelta
+    db: Db, owner_id: int, now: datetime, back: timedelta, ahead: timedelta
 ) -> list[tuple[Any, ...]]:
     """Real meetings with contacts that end after `now - back` and start by `now + ahead`:
     message key, subject, start, end (raw), contact id, interaction id.
@@ -409,68 +329,68 @@ def meetings(
     not over every interaction of those weeks: a real meeting's participations are
     `mutual` (syncd/ingest/batch.py), so one that started by `now` is at or before the
     last meeting its contact's statistics hold, and one ahead of `now` is ahead of them
-    too (or the contact has no statistics row)."""
-    earliest = now - back - timedelta(days=7)
-    may_meet = (
-        select(Contact.id)
-        .outerjoin(S, S.contact_id == Contact.id)
-        .where(
-            Contact.owner_id == owner_id,
-            or_(S.contact_id.is_(None), S.horizon_at > now, S.last_meeting_at >= earliest),
-        )
-    )
+    too (or the contact has no statistics row). No meeting lasts a week: a lower bound on
+    the indexed start, so the query reads the last weeks, not the whole history."""
     return _rows(
-        session,
-        select(
-            Interaction.message_key,
-            Interaction.subject,
-            _raw(Interaction.occurred_at),
-            _raw(Interaction.ends_at),
-            Participant.contact_id,
-            Interaction.id,
-        )
-        .join(Participant, Participant.interaction_id == Interaction.id)
-        .where(
-            *_meeting_window(owner_id, now, back, ahead),
-            # As ix_participants_contact_stats states its condition and columns, so that
-            # a range of it per contact serves the query.
-            P.is_counterpart == true(),
-            P.kind == "meeting",
-            P.is_interaction.is_(True),
-            P.occurred_at >= earliest,
-            P.occurred_at <= now + ahead,
-            P.contact_id.in_(may_meet),
-        ),
+        db,
+        "SELECT m.message_key, m.subject, m.occurred_at, m.ends_at, p.contact_id, m.id"
+        " FROM interactions m JOIN participants p ON p.interaction_id = m.id"
+        " WHERE m.owner_id = :owner AND m.kind = 'meeting' AND m.is_interaction IS {T}"
+        " AND m.ends_at >= :ended AND m.occurred_at >= :earliest AND m.occurred_at <= :until"
+        " AND p.contact_id IS NOT NULL"
+        # As ix_participants_contact_stats states its condition and columns, so that a
+        # range of it per contact serves the query.
+        " AND p.is_counterpart = {T} AND p.kind = 'meeting' AND p.is_interaction IS {T}"
+        " AND p.occurred_at >= :earliest AND p.occurred_at <= :until"
+        " AND p.contact_id IN ("
+        " SELECT c.id FROM contacts c LEFT OUTER JOIN contact_stats s ON s.contact_id = c.id"
+        " WHERE c.owner_id = :owner AND (s.contact_id IS NULL OR {+}s.horizon_at > :now"
+        " OR {+}s.last_meeting_at >= :earliest))",
+        owner=owner_id,
+        now=now,
+        ended=now - back,
+        earliest=now - back - timedelta(days=7),
+        until=now + ahead,
     )
 
 
-def _meeting_window(owner_id: int, now: datetime, back: timedelta, ahead: timedelta) -> list[Any]:
-    """A contact's participation in a real meeting that ends after `now - back` and starts
-    by `now + ahead` (interactions joined to participants)."""
-    return [
-        Interaction.owner_id == owner_id,
-        Interaction.kind == "meeting",
-        Interaction.is_interaction.is_(True),
-        Interaction.ends_at >= now - back,
-        # A lower bound on the indexed start too (no meeting lasts a week), so the
-        # query reads the last weeks, not the whole history.
-        Interaction.occurred_at >= now - back - timedelta(days=7),
-        Interaction.occurred_at <= now + ahead,
-        Participant.is_counterpart.is_(True),
-        Participant.contact_id.is_not(None),
-    ]
+def actions(db: Db, owner_id: int, now: datetime, back: timedelta) -> list[tuple[Any, ...]]:
+    """The open actions, and the others due after `now - back`: key, rule, kind,
+    contact_id, state, due_at, created_at (instants raw)."""
+    return _rows(
+        db,
+        "SELECT key, rule, kind, contact_id, state, due_at, created_at FROM actions"
+        " WHERE owner_id = :owner AND (state IN ('planned', 'executing', 'failed', 'created')"
+        " OR due_at >= :since)",
+        owner=owner_id,
+        since=now - back,
+    )
 
 
-def actions(session: Session, owner_id: int, now: datetime, back: timedelta) -> list[Action]:
-    """The open actions, and the others due after `now - back`."""
-    return list(
-        session.scalars(
-            select(Action).where(
-                Action.owner_id == owner_id,
-                or_(
-                    Action.state.in_(("planned", "executing", "failed", "created")),
-                    Action.due_at >= now - back,
-                ),
+def action_states(db: Db, owner_id: int, keys: Iterable[str]) -> dict[str, str]:
+    """key → state of the stored actions of `keys` (one plan's, chunked)."""
+    states: dict[str, str] = {}
+    for chunk in chunked(keys):
+        states.update(
+            _rows(
+                db,
+                "SELECT key, state FROM actions WHERE owner_id = :owner AND key IN :keys",
+                owner=owner_id,
+                keys=chunk,
             )
-        ).all()
-    )
+        )
+    return states
+
+
+def first_addresses(db: Db, contact_ids: Iterable[int]) -> dict[int, str]:
+    """contact id → first address, for `contact_ids` (one plan's contacts: chunked)."""
+    out: dict[int, str] = {}
+    for chunk in chunked(sorted(set(contact_ids))):
+        rows = _rows(
+            db,
+            "SELECT contact_id, address FROM contact_addresses WHERE contact_id IN :ids"
+            " ORDER BY id DESC",
+            ids=chunk,
+        )
+        out.update({cid: addr for cid, addr in rows})
+    return out
