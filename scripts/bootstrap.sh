@@ -29,4 +29,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   fi
   echo "$want" > "$stamp"
 fi
+# An editable install leaves syncd's modules uncompiled, and where PYTHONDONTWRITEBYTECODE is
+# set (some containers and CI images set it) Python never caches them: every `syncd` command
+# would compile all it imports again, 0.2-0.3 s of each start. Compile them here, as pip does
+# for an installed package; up-to-date modules are skipped (about 0.1 s).
+"$VENV/bin/python" -m compileall -q "$ROOT/syncd" "$ROOT/connectors" "$ROOT/rules" >/dev/null || true
 export PATH="$VENV/bin:$PATH"
