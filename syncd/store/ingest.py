@@ -40,6 +40,8 @@ class Written:
     # The ids of the interactions and contacts created (for syncd/store/derived_append.py).
     interaction_ids: list[int] = field(default_factory=list)
     contact_ids: list[int] = field(default_factory=list)
+    # (id, thread_key, in_reply_to) of each interaction created (for syncd/store/facts.py).
+    created: list[tuple[int, str | None, str | None]] = field(default_factory=list)
 
 
 def _table(model: type[Base]) -> Table:
@@ -102,6 +104,9 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
         )
         result.new_interactions += len(to_create)
         result.interaction_ids.extend(by_key[k] for k in to_create)
+        result.created.extend(
+            (by_key[k], item.thread_key, item.in_reply_to) for k, item in to_create.items()
+        )
         contact_ids = _resolve_contacts(session, ctx, list(to_create.values()), result)
         _insert_participants(session, ctx, to_create.values(), by_key, contact_ids)
     source_rows = []
