@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
-from syncd.store.bulk import allocate_ids, bulk_insert
+from syncd.store.bulk import allocate_ids, bulk_insert, instant_converter
 from syncd.store.contacts import link_new_addresses
 from syncd.store.models import (
     Base,
@@ -126,7 +126,8 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
                 item.thread_id,
             )
         )
-    bulk_insert(session, _table(InteractionSource), SOURCE_COLUMNS, source_rows)
+    # Tuples with no instants: nothing to convert.
+    bulk_insert(session, _table(InteractionSource), SOURCE_COLUMNS, source_rows, converted=True)
     result.new_sources += len(source_rows)
 
 
@@ -246,17 +247,23 @@ def _insert_participants(
     by_key: dict[str, int],
     contact_ids: dict[str, int],
 ) -> None:
+    instant = instant_converter(session)
+    owner_id = ctx.owner_id
     rows = []
     for item in items:
         iid = by_key[item.message_key]
+        # The columns every participant copies from its interaction, made once a message.
+        kind, direction, is_interaction = item.kind, item.direction, item.is_interaction
+        occurred_at, ends_at = instant(item.occurred_at), instant(item.ends_at)
         seen: set[tuple[str, str]] = set()
         for p in item.parties:
-            if (p.address, p.role) in seen:
+            key = (p.address, p.role)
+            if key in seen:
                 continue
-            seen.add((p.address, p.role))
+            seen.add(key)
             rows.append(
                 (
-                    ctx.owner_id,
+                    owner_id,
                     iid,
                     p.address,
                     p.name,
@@ -265,14 +272,14 @@ def _insert_participants(
                     p.is_counterpart,
                     p.response,
                     None if p.is_owner else contact_ids.get(p.address),
-                    item.kind,
-                    item.direction,
-                    item.is_interaction,
-                    item.occurred_at,
-                    item.ends_at,
+                    kind,
+                    direction,
+                    is_interaction,
+                    occurred_at,
+                    ends_at,
                 )
             )
-    bulk_insert(session, _table(Participant), PARTICIPANT_COLUMNS, rows)
+    bulk_insert(session, _table(Participant), PARTICIPANT_COLUMNS, rows, converted=True)
 
 
 def _refresh_events(
