@@ -141,6 +141,7 @@ class CommandLog:
 
     def __init__(self) -> None:
         self.sent: list[tuple[int, str]] = []  # (id of the imaplib connection, command)
+        self.lines: list[str] = []  # the commands as sent, without their tags
 
     def record(self, imap: imaplib.IMAP4, data: bytes) -> None:
         tag: Any = imap.tagpre  # bytes (typeshed says str)
@@ -148,6 +149,7 @@ class CommandLog:
             words = data.decode("ascii", "replace").split()
             command = words[1:3] if words[1].upper() == "UID" else words[1:2]
             self.sent.append((id(imap), " ".join(command).upper()))
+            self.lines.append(" ".join(words[1:]))
         elif data.strip().upper() == b"DONE":
             self.sent.append((id(imap), "DONE"))
 
@@ -309,6 +311,39 @@ def test_incremental_poll_fetches_only_new_mail_and_nothing_when_unchanged(
 
     full = drain(source, inbox, fresh[-1].cursor, full=True)
     assert len(subjects(full)) == 5
+
+
+def test_a_poll_names_only_the_new_uids_whatever_the_folder_holds(
+    account: tuple[Dovecot, str], source: ImapSource
+) -> None:
+    """What an incremental poll sends grows with the new mail, not with the folder: the
+    SEARCH starts at the cursor and the FETCH names only the new UIDs, on a folder of 40
+    as of 4. (The rest of a poll's time on a large Maildir is the server's own look at
+    the changed folder: docs/architecture.md, "IMAP connections".)"""
+    inbox = stream(source, "INBOX")
+    cursor = None
+    held = 0
+    sent: dict[int, list[str]] = {}
+    for size in (4, 40):
+        old = [make_message(f"old {size}.{i}") for i in range(size - held)]
+        append_messages(*account, "INBOX", old)
+        cursor = drain(source, inbox, cursor)[-1].cursor
+        after = load_cursor(cursor)
+        assert after is not None and after.next == size + 1
+        append_messages(*account, "INBOX", [make_message("new x"), make_message("new y")])
+        with command_log() as log:
+            fresh = drain(source, inbox, cursor)
+        assert subjects(fresh) == ["new x", "new y"]
+        cursor, held = fresh[-1].cursor, size + 2
+        lines = [line for line in log.lines if "SEARCH" in line or "FETCH" in line]
+        assert [line.split(" (")[0] for line in lines] == [
+            f"UID SEARCH UID {size + 1}:*",
+            f"UID FETCH {size + 1}:{size + 2}",
+        ]
+        sent[size] = [
+            line.replace(str(size + 1), "N").replace(str(size + 2), "M") for line in lines
+        ]
+    assert sent[4] == sent[40]
 
 
 def test_without_idle_a_kept_folder_is_polled_with_noop(account: tuple[Dovecot, str]) -> None:

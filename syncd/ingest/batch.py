@@ -218,7 +218,8 @@ def store_prepared(
         fold_new_interactions(session, written.interaction_ids, affected - touched)
     stats.refresh(session, touched)
     rollups.refresh(session, touched)
-    threads |= facts.touched_by(session, [*changed, *written.interaction_ids])
+    threads |= facts.touched_by(session, changed)
+    threads |= facts.touched_by_new(session, ctx.owner_id, written.created)
     facts.refresh(session, threads)
     return result
 

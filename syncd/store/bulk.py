@@ -45,10 +45,30 @@ def _check_aware(value: datetime | None) -> None:
         raise ValueError(f"naive datetime {value!r} reached the store")
 
 
+def instant_converter(session: Session) -> Callable[[datetime | None], Any]:
+    """What `bulk_insert` turns an aware datetime into for this session's database, for a
+    caller that converts each instant once and passes `converted=True` (participants repeat
+    their message's times: one conversion per message, not per row)."""
+    convert = _sqlite_datetime if session.connection().dialect.name == "sqlite" else _naive_utc
+
+    def checked(value: datetime | None) -> Any:
+        _check_aware(value)
+        return convert(value)
+
+    return checked
+
+
 def bulk_insert(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row]
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    converted: bool = False,
 ) -> None:
-    """INSERT `rows` (tuples in the order of `columns`) into `table` with one executemany."""
+    """INSERT `rows` (tuples in the order of `columns`) into `table` with one executemany.
+
+    With `converted`, the rows are tuples whose instants `instant_converter` already made."""
     if not rows:
         return
     conn = session.connection()
@@ -58,10 +78,12 @@ def bulk_insert(
         _sqlite_datetime if dialect.name == "sqlite" else _naive_utc
     )
     dt_positions = [i for i, c in enumerate(cols) if isinstance(c.type, UTCDateTime)]
-    if dt_positions:
+    if converted:
+        pass  # tuples whose instants the caller made with instant_converter
+    elif dt_positions:
         # A batch repeats the same instants (a message's time on each of its participants).
         seen: dict[datetime | None, Any] = {None: None}
-        converted: list[tuple[Any, ...]] = []
+        made: list[tuple[Any, ...]] = []
         for row in rows:
             out = list(row)
             for i in dt_positions:
@@ -71,8 +93,8 @@ def bulk_insert(
                     _check_aware(value)
                     db = seen[value] = convert_to(value)
                 out[i] = db
-            converted.append(tuple(out))
-        rows = converted
+            made.append(tuple(out))
+        rows = made
     else:
         rows = [tuple(r) for r in rows]
     mark = "?" if dialect.paramstyle == "qmark" else "%s"

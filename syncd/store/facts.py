@@ -40,6 +40,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from syncd.store.chunks import chunked
 from syncd.store.models import Interaction, InteractionFacts, InteractionSource
+from syncd.store.one_of import one_of_each
 
 COLUMNS = (
     "interaction_id",
@@ -162,6 +163,33 @@ def touched_by(session: Session, interaction_ids: Iterable[int]) -> Touched:
     return out
 
 
+def touched_by_new(
+    session: Session, owner_id: int, new: Iterable[tuple[int, str | None, str | None]]
+) -> Touched:
+    """`touched_by` for interactions of `owner_id` this transaction just inserted, from the
+    values written, (id, thread_key, in_reply_to): only the interactions their In-Reply-To
+    names are read (one query a batch, its values as one parameter)."""
+    out = Touched()
+    named: set[str] = set()
+    for iid, thread_key, in_reply_to in new:
+        if thread_key is None:
+            out.interactions.add(iid)
+        else:
+            out.threads.add((owner_id, thread_key))
+        if in_reply_to is not None:
+            named.add("mid:" + in_reply_to)
+    o = Interaction
+    for among in one_of_each(session, o.message_key, named):
+        for iid, thread_key in session.execute(
+            select(o.id, o.thread_key).where(o.owner_id == owner_id, among)
+        ):
+            if thread_key is None:
+                out.interactions.add(iid)
+            else:
+                out.threads.add((owner_id, thread_key))
+    return out
+
+
 def interactions_of_sources(
     session: Session, account_id: int, provider_ids: Iterable[str]
 ) -> set[int]:
@@ -184,18 +212,20 @@ def refresh(session: Session, touched: Touched) -> None:
     by_owner: dict[int, list[str]] = {}
     for owner_id, thread_key in touched.threads:
         by_owner.setdefault(owner_id, []).append(thread_key)
+    # A batch's keys and ids travel as one parameter each (store/one_of.py): an IN list
+    # cost Python work per value, twice per statement pair.
     for owner_id, keys in by_owner.items():
-        for chunk in chunked(sorted(keys)):
-            in_threads = select(Interaction.id).where(
-                Interaction.owner_id == owner_id, Interaction.thread_key.in_(chunk)
-            )
+        for among in one_of_each(session, Interaction.thread_key, sorted(keys)):
+            in_threads = select(Interaction.id).where(Interaction.owner_id == owner_id, among)
             session.execute(delete(F).where(F.interaction_id.in_(in_threads)))
-            rows = aggregate().where(E.owner_id == owner_id, E.thread_key.in_(chunk))
+        for among in one_of_each(session, E.thread_key, sorted(keys)):
+            rows = aggregate().where(E.owner_id == owner_id, among)
             session.execute(insert(F).from_select(list(COLUMNS), rows))
-    for ids in chunked(sorted(touched.interactions)):
-        session.execute(delete(F).where(F.interaction_id.in_(ids)))
-        rows = aggregate().where(E.id.in_(ids))
-        session.execute(insert(F).from_select(list(COLUMNS), rows))
+    ids = sorted(touched.interactions)
+    for among in one_of_each(session, F.interaction_id, ids):
+        session.execute(delete(F).where(among))
+    for among in one_of_each(session, E.id, ids):
+        session.execute(insert(F).from_select(list(COLUMNS), aggregate().where(among)))
 
 
 def rebuild_all(session: Session, owner_id: int | None = None) -> int:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
-from syncd.store.bulk import allocate_ids, bulk_insert
+from syncd.store.bulk import allocate_ids, bulk_insert, instant_converter
 from syncd.store.contacts import link_new_addresses
 from syncd.store.models import (
     Base,
@@ -40,6 +40,8 @@ class Written:
     # The ids of the interactions and contacts created (for syncd/store/derived_append.py).
     interaction_ids: list[int] = field(default_factory=list)
     contact_ids: list[int] = field(default_factory=list)
+    # (id, thread_key, in_reply_to) of each interaction created (for syncd/store/facts.py).
+    created: list[tuple[int, str | None, str | None]] = field(default_factory=list)
 
 
 def _table(model: type[Base]) -> Table:
@@ -102,6 +104,9 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
         )
         result.new_interactions += len(to_create)
         result.interaction_ids.extend(by_key[k] for k in to_create)
+        result.created.extend(
+            (by_key[k], item.thread_key, item.in_reply_to) for k, item in to_create.items()
+        )
         contact_ids = _resolve_contacts(session, ctx, list(to_create.values()), result)
         _insert_participants(session, ctx, to_create.values(), by_key, contact_ids)
     source_rows = []
@@ -121,7 +126,8 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
                 item.thread_id,
             )
         )
-    bulk_insert(session, _table(InteractionSource), SOURCE_COLUMNS, source_rows)
+    # Tuples with no instants: nothing to convert.
+    bulk_insert(session, _table(InteractionSource), SOURCE_COLUMNS, source_rows, converted=True)
     result.new_sources += len(source_rows)
 
 
@@ -241,17 +247,23 @@ def _insert_participants(
     by_key: dict[str, int],
     contact_ids: dict[str, int],
 ) -> None:
+    instant = instant_converter(session)
+    owner_id = ctx.owner_id
     rows = []
     for item in items:
         iid = by_key[item.message_key]
+        # The columns every participant copies from its interaction, made once a message.
+        kind, direction, is_interaction = item.kind, item.direction, item.is_interaction
+        occurred_at, ends_at = instant(item.occurred_at), instant(item.ends_at)
         seen: set[tuple[str, str]] = set()
         for p in item.parties:
-            if (p.address, p.role) in seen:
+            key = (p.address, p.role)
+            if key in seen:
                 continue
-            seen.add((p.address, p.role))
+            seen.add(key)
             rows.append(
                 (
-                    ctx.owner_id,
+                    owner_id,
                     iid,
                     p.address,
                     p.name,
@@ -260,14 +272,14 @@ def _insert_participants(
                     p.is_counterpart,
                     p.response,
                     None if p.is_owner else contact_ids.get(p.address),
-                    item.kind,
-                    item.direction,
-                    item.is_interaction,
-                    item.occurred_at,
-                    item.ends_at,
+                    kind,
+                    direction,
+                    is_interaction,
+                    occurred_at,
+                    ends_at,
                 )
             )
-    bulk_insert(session, _table(Participant), PARTICIPANT_COLUMNS, rows)
+    bulk_insert(session, _table(Participant), PARTICIPANT_COLUMNS, rows, converted=True)
 
 
 def _refresh_events(
