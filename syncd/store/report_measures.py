@@ -1,9 +1,9 @@
 """The SQL of `syncd report`: each network measure as grouped queries over the store.
 
 Nothing loads a history into Python. What the measures read is staged once into
-temporary tables (`syncd.report.stage`): the period's interactions, each contact's
-aggregates, the contacts' participations; each measure here is a grouped query over them,
-and Python only receives the few dozen rows they return.
+temporary tables (`syncd.store.report_stage`): the period's interactions, their counts,
+each contact's aggregates, the contacts' monthly buckets; each measure here is a grouped
+query over them, and Python only receives the few dozen rows they return.
 
 The rules, for the period [since, now] (docs/report.md says them for the user):
 
@@ -13,9 +13,9 @@ The rules, for the period [since, now] (docs/report.md says them for the user):
 - an email is answered by the first later real email the other way in its thread, or
   naming it in In-Reply-To; it counts as answered when that came within `reply_days`;
   mail sent less than `reply_days` before now is pending, in neither count;
-- the median response time is the mean of the middle one or two answered messages,
-  numbered with ROW_NUMBER() over their response time (window functions run on SQLite
-  >= 3.25 and PostgreSQL alike; `percentile_cont` exists only on PostgreSQL);
+- the median response time is the mean of the middle one or two answered messages, read
+  at their rank in response-time order (LIMIT/OFFSET off an index: `_median`;
+  `percentile_cont` exists only on PostgreSQL);
 - per tier, an interaction counts in the tier of each contact it involves, once per tier.
 
 Months are UTC months.
