@@ -288,7 +288,8 @@ def active_network(
     # Nearly every thread has one bucket in the range: its running latest are its own and
     # it has no next month. Only the threads with several go through the window functions
     # (each costs as much as the rest of the query over all the buckets).
-    several = select(b.cid, b.thread).group_by(b.cid, b.thread).having(func.count() > 1).subquery()
+    # A CTE, read by both halves below: grouped once (as a subquery it was grouped in each).
+    several = select(b.cid, b.thread).group_by(b.cid, b.thread).having(func.count() > 1).cte()
     in_several = (
         select(literal(1))
         .where(several.c.cid == b.cid, several.c.thread.is_not_distinct_from(b.thread))
