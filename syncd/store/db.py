@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Every command checks the store against it; reading it from the
 # migration scripts would load Alembic on every start. A test keeps the two equal.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Prepared statements each SQLite connection keeps (Python's default is 128). Every size of
 # an IN list is a statement of its own, so the cache fills slowly with sizes seen once, at

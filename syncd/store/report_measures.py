@@ -1,9 +1,9 @@
 """The SQL of `syncd report`: each network measure as grouped queries over the store.
 
 Nothing loads a history into Python. What the measures read is staged once into
-temporary tables (`syncd.report.stage`): the period's interactions, each contact's
-aggregates, the contacts' participations; each measure here is a grouped query over them,
-and Python only receives the few dozen rows they return.
+temporary tables (`syncd.store.report_stage`): the period's interactions, their counts,
+each contact's aggregates, the contacts' monthly buckets; each measure here is a grouped
+query over them, and Python only receives the few dozen rows they return.
 
 The rules, for the period [since, now] (docs/report.md says them for the user):
 
@@ -13,9 +13,9 @@ The rules, for the period [since, now] (docs/report.md says them for the user):
 - an email is answered by the first later real email the other way in its thread, or
   naming it in In-Reply-To; it counts as answered when that came within `reply_days`;
   mail sent less than `reply_days` before now is pending, in neither count;
-- the median response time is the mean of the middle one or two answered messages,
-  numbered with ROW_NUMBER() over their response time (window functions run on SQLite
-  >= 3.25 and PostgreSQL alike; `percentile_cont` exists only on PostgreSQL);
+- the median response time is the mean of the middle one or two answered messages, read
+  at their rank in response-time order (LIMIT/OFFSET off an index: `_median`;
+  `percentile_cont` exists only on PostgreSQL);
 - per tier, an interaction counts in the tier of each contact it involves, once per tier.
 
 Months are UTC months.
@@ -43,12 +43,14 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Select
 
 from syncd.store.chunks import chunked
 from syncd.store.models import Contact, ContactAddress, UTCDateTime
 from syncd.store.report_stage import (
     ANSWERED,
     BUCKETS,
+    COUNTS,
     DAY,
     ITEMS,
     PAIRS,
@@ -80,11 +82,12 @@ def _aware(value: Any) -> datetime | None:
 
 def interactions_by_month(session: Session) -> dict[str, dict[str, int]]:
     """Per UTC month: interactions in each direction, and how many were two-way."""
+    c = COUNTS.c
     out: dict[str, dict[str, int]] = {}
     for m, direction, n, tw in session.execute(
-        select(ITEMS.c.month, ITEMS.c.direction, func.count(), func.sum(ITEMS.c.two_way)).group_by(
-            ITEMS.c.month, ITEMS.c.direction
-        )
+        select(c.month, c.direction, func.sum(c.n), func.sum(c.two_way))
+        .where(c.in_month == 1)
+        .group_by(c.month, c.direction)
     ).all():
         slot = out.setdefault(m, {"in": 0, "out": 0, "mutual": 0, "total": 0, "two_way": 0})
         if direction in slot:
@@ -96,10 +99,10 @@ def interactions_by_month(session: Session) -> dict[str, dict[str, int]]:
 
 def tier_activity(session: Session, p: ReportParams) -> dict[str | None, dict[str, int]]:
     """Per tier: interactions in the period, how many were two-way, contacts reached."""
-    pairs = PAIRS
+    c = COUNTS.c
     out: dict[str | None, dict[str, int]] = {}
     for tier, n, tw in session.execute(
-        select(pairs.c.tier, func.count(), func.sum(pairs.c.two_way)).group_by(pairs.c.tier)
+        select(c.tier, func.sum(c.n), func.sum(c.two_way)).where(c.in_tier == 1).group_by(c.tier)
     ).all():
         out[tier] = {"interactions": int(n), "two_way": int(tw or 0), "contacts_reached": 0}
     for tier, reached in session.execute(
@@ -127,29 +130,21 @@ def empty_response() -> dict[str, Any]:
 
 
 def response_stats(
-    session: Session, src: Any, key: str | None, reply_days: int
+    session: Session, key: str, reply_days: int
 ) -> dict[tuple[str, Any], dict[str, Any]]:
     """Mail decided, answered and pending, and the median response time, per direction and
-    `key` (a column of `src`, a staged table with ITEMS' columns; None: one group per
-    direction).
+    `key` ("month" or "tier").
 
-    The counts are one GROUP BY; each median reads the middle one or two answered messages
-    at their rank (LIMIT/OFFSET in response-time order), off the staged table's index on
-    (direction[, key], delta) of the answered mail (report_stage.ANSWERED_INDEXES)."""
-    k = src.c[key] if key is not None else literal("all", String)
-    groups = [src.c.direction] + ([src.c[key]] if key is not None else [])
-    is_answered = and_(src.c.closed == 1, src.c.delta <= reply_days * DAY)
+    The counts add COUNTS' rows up; each median reads the middle one or two answered
+    messages at their rank (LIMIT/OFFSET in response-time order), off the staged tables'
+    index of the answered mail (report_stage.ANSWERED_INDEXES)."""
+    c = COUNTS.c
+    in_key = c.in_month if key == "month" else c.in_tier
     out: dict[tuple[str, Any], dict[str, Any]] = {}
     for direction, kv, n, decided, answered in session.execute(
-        select(
-            src.c.direction,
-            k.label("k"),
-            func.count(),
-            func.sum(func.coalesce(src.c.closed, 0)),
-            func.sum(case((is_answered, 1), else_=0)),
-        )
-        .where(src.c.kind == "email")
-        .group_by(*groups)
+        select(c.direction, c[key], func.sum(c.n), func.sum(c.closed), func.sum(c.answered))
+        .where(c.kind == "email", in_key == 1)
+        .group_by(c.direction, c[key])
     ).all():
         decided_i, answered_i = int(decided or 0), int(answered or 0)
         out[(direction, kv)] = {
@@ -157,7 +152,7 @@ def response_stats(
             "answered": answered_i,
             "rate": rate(answered_i, decided_i),
             "median_response_seconds": (
-                _median(session, src, key, (direction, kv), answered_i, reply_days * DAY)
+                _median(session, key, (direction, kv), answered_i, reply_days * DAY)
                 if answered_i
                 else None
             ),
@@ -166,26 +161,42 @@ def response_stats(
     return out
 
 
-def _median(
-    session: Session, src: Any, key: str | None, group: tuple[str, Any], n: int, limit: float
-) -> int:
-    """The median response time of the `n` answered messages of `group` (direction, key):
-    the middle one, or the mean of the middle two."""
+def _median(session: Session, key: str | None, group: tuple[str, Any], n: int, limit: float) -> int:
+    """The median response time of the `n` answered messages of `group` (direction, and
+    the value of `key`: a month, a tier; None: the direction's whole period): the middle
+    one, or the mean of the middle two.
+
+    A tier's answered mail is ITEMS' of its contacts' and PAIRS' of that tier, read as one
+    ordered union (each part off its own index)."""
     direction, kv = group
-    where = [text(ANSWERED), src.c.direction == direction]
-    if key is not None:
-        where.append(src.c[key].is_(None) if kv is None else src.c[key] == kv)
-    middle = [
-        float(d)
-        for d in session.scalars(
-            select(src.c.delta)
-            .where(*where, src.c.delta <= limit)
-            .order_by(src.c.delta)
-            .offset((n - 1) // 2)
-            .limit(2 - n % 2)
+
+    def answered(src: Any, *where: Any) -> Select[Any]:
+        c = src.c
+        return select(c.delta).where(
+            text(ANSWERED), c.direction == direction, c.delta <= limit, *where
         )
-    ]
+
+    i = ITEMS.c
+    if key is None:
+        rows: Any = answered(ITEMS)
+    elif key == "month":
+        rows = answered(ITEMS, i.month == kv)
+    else:
+        rows = union_all(
+            answered(ITEMS, i.contact.in_(_tier_contacts(kv))),
+            answered(PAIRS, _is(PAIRS.c.tier, kv)),
+        )
+    ordered = rows.order_by(text("delta")) if key == "tier" else rows.order_by(ITEMS.c.delta)
+    middle = [float(d) for d in session.scalars(ordered.offset((n - 1) // 2).limit(2 - n % 2))]
     return round(sum(middle) / len(middle))
+
+
+def _tier_contacts(tier: str | None) -> Select[Any]:
+    return select(Contact.id).where(_is(Contact.tier, tier))
+
+
+def _is(column: Any, value: Any) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -198,8 +209,8 @@ class Responses:
 def _overall(
     session: Session, by_month: dict[tuple[str, Any], dict[str, Any]], reply_days: int
 ) -> dict[tuple[str, Any], dict[str, Any]]:
-    """`response_stats(session, ITEMS, None, reply_days)` from the months' counts (each
-    message is in one month, so the counts add up) and its own medians."""
+    """The measures of each direction's whole period from the months' counts (each message
+    is in one month, so the counts add up) and its own medians."""
     sums: dict[str, list[int]] = {}
     for (direction, _month), v in by_month.items():
         got = sums.setdefault(direction, [0, 0, 0])
@@ -212,7 +223,7 @@ def _overall(
             "answered": answered,
             "rate": rate(answered, decided),
             "median_response_seconds": (
-                _median(session, ITEMS, None, (direction, "all"), answered, reply_days * DAY)
+                _median(session, None, (direction, "all"), answered, reply_days * DAY)
                 if answered
                 else None
             ),
@@ -224,9 +235,9 @@ def _overall(
 
 def responses(session: Session, p: ReportParams) -> dict[str, Responses]:
     """Response measures of the owner's mail (`out`) and of the contacts' mail (`in`)."""
-    by_month = response_stats(session, ITEMS, "month", p.reply_days)
+    by_month = response_stats(session, "month", p.reply_days)
     overall = _overall(session, by_month, p.reply_days)
-    by_tier = response_stats(session, PAIRS, "tier", p.reply_days)
+    by_tier = response_stats(session, "tier", p.reply_days)
     return {
         d: Responses(
             overall.get((d, "all"), empty_response()),
@@ -277,7 +288,8 @@ def active_network(
     # Nearly every thread has one bucket in the range: its running latest are its own and
     # it has no next month. Only the threads with several go through the window functions
     # (each costs as much as the rest of the query over all the buckets).
-    several = select(b.cid, b.thread).group_by(b.cid, b.thread).having(func.count() > 1).subquery()
+    # A CTE, read by both halves below: grouped once (as a subquery it was grouped in each).
+    several = select(b.cid, b.thread).group_by(b.cid, b.thread).having(func.count() > 1).cte()
     in_several = (
         select(literal(1))
         .where(several.c.cid == b.cid, several.c.thread.is_not_distinct_from(b.thread))

@@ -1,12 +1,15 @@
 """What `syncd report` reads from the store, staged once into temporary tables.
 
 The period's interactions (`ITEMS`: one row each with its month, direction, whether it was
-two-way and the seconds to its first answer), each contact's aggregates (`PEOPLE`), the
-contacts' monthly buckets since the first month's active-network window (`BUCKETS`) and
-the period's (interaction, tier) pairs (`PAIRS`) are read with one INSERT … SELECT each;
-every measure in `syncd.store.report_measures` is then a grouped query over them. The
-tables are `CREATE TEMPORARY TABLE`, the same on SQLite and PostgreSQL: they belong to the
-report's connection and transaction and are dropped when it is done.
+two-way, the seconds to its first answer, and the tier of its contacts when they are one
+contact), each contact's aggregates (`PEOPLE`), the contacts' monthly buckets since the
+first month's active-network window (`BUCKETS`) and the (interaction, tier) pairs of the
+few interactions with several contacts (`PAIRS`) are read with one INSERT … SELECT each;
+then one GROUP BY over ITEMS and PAIRS counts every (month, direction, kind, tier) once
+(`COUNTS`: the measures' counts, by month and by tier, add its few rows up), and one
+partial index orders the answered mail for the medians. The tables are `CREATE TEMPORARY
+TABLE`, the same on SQLite and PostgreSQL: they belong to the report's connection and
+transaction and are dropped when it is done.
 
 PEOPLE comes from the contact statistics (`contact_stats`) and BUCKETS from the monthly
 rollup (`contact_buckets`, syncd/store/rollups.py), both maintained at ingest, for every
@@ -34,6 +37,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -109,6 +113,8 @@ ITEMS = Table(
     Column("two_way", Integer),
     Column("closed", Integer),  # email: its reply window has closed by now
     Column("delta", Float),  # email: seconds to its first answer
+    # its one contact; NULL: none; SEVERAL: more than one (their tiers are in PAIRS)
+    Column("contact", Integer),
     prefixes=["TEMPORARY"],
 )
 PEOPLE = Table(
@@ -134,7 +140,7 @@ BUCKETS = Table(  # syncd/store/rollups.py: per contact, month and thread
     Column("last_met", UTCDateTime),
     prefixes=["TEMPORARY"],
 )
-PAIRS = Table(  # each real interaction of the period with a contact, once per tier
+PAIRS = Table(  # each interaction of ITEMS with several contacts, once per tier
     "report_tier_pairs",
     _STAGE,
     Column("iid", Integer),
@@ -147,16 +153,32 @@ PAIRS = Table(  # each real interaction of the period with a contact, once per t
     Column("delta", Float),
     prefixes=["TEMPORARY"],
 )
-STAGED = (ITEMS, PEOPLE, BUCKETS, PAIRS)
-# The answered mail in order of its response time, per direction (and month, and tier):
-# a median is then read at its rank with LIMIT/OFFSET off the index, not by numbering
-# every answered message (syncd/store/report_measures.py, `response_stats`). Partial, on
-# the mail whose reply window has closed and that was answered at all: the median's query
-# states the same condition with the same literals (ANSWERED), so that both engines use it.
+COUNTS = Table(  # ITEMS and PAIRS counted per (month, direction, kind, tier)
+    "report_counts",
+    _STAGE,
+    Column("month", String(7)),  # NULL on PAIRS' rows
+    Column("direction", String(8)),
+    Column("kind", String(16)),
+    Column("tier", String(64)),
+    Column("in_month", Integer),  # 1: counts in its month (ITEMS' rows)
+    Column("in_tier", Integer),  # 1: counts in `tier` (one contact's, or one of PAIRS)
+    Column("n", Integer),
+    Column("two_way", Integer),
+    Column("closed", Integer),  # email whose reply window has closed by now
+    Column("answered", Integer),  # of those, answered within it
+    prefixes=["TEMPORARY"],
+)
+STAGED = (ITEMS, PEOPLE, BUCKETS, PAIRS, COUNTS)
+# The answered mail in order of its response time, per direction: a median is then read at
+# its rank with LIMIT/OFFSET off the index, not by numbering every answered message
+# (syncd/store/report_measures.py, `_median`); a month's or a tier's median reads the
+# direction's order and keeps its own rows (the month and tier are in the index: no table
+# row is read). Partial, on the mail whose reply window has closed and that was answered
+# at all: the median's query states the same condition with the same literals
+# (ANSWERED), so that both engines use it.
 ANSWERED = "kind = 'email' AND closed = 1 AND delta IS NOT NULL"
 ANSWERED_INDEXES = (
-    (ITEMS.name, "ix_report_items_answered", "direction, delta"),
-    (ITEMS.name, "ix_report_items_answered_month", "direction, month, delta"),
+    (ITEMS.name, "ix_report_items_answered", "direction, delta, month, contact"),
     (PAIRS.name, "ix_report_tier_pairs_answered", "direction, tier, delta"),
 )
 
@@ -172,9 +194,10 @@ def staged(
 
     ITEMS: the period's interactions; PEOPLE: each contact's aggregates; BUCKETS: the
     contacts' monthly buckets from `active_days` before the first month's end on (what
-    the active network of that month looks back on); PAIRS: the period's (interaction,
-    tier) pairs. `on_staged` is called with each table's name once it is filled (the
-    bench times them one by one).
+    the active network of that month looks back on); PAIRS: the (interaction, tier) pairs
+    of ITEMS' interactions with several contacts, and then COUNTS and the medians' indexes.
+    `on_staged` is called with each table's name once it is filled (the bench times them
+    one by one; COUNTS and the indexes are timed with PAIRS).
     """
     conn = session.connection()
     lo = month_ends(p.since, p.now)[0][1] - timedelta(days=p.active_days)
@@ -182,16 +205,17 @@ def staged(
         conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
         table.create(conn)
     for table, rows in (
-        (ITEMS, _items(owner_id, p, _has_facts(session, owner_id))),
+        (ITEMS, _with_contact(_items(owner_id, p, _has_facts(session, owner_id)))),
         (PEOPLE, _people(owner_id, p)),
         (BUCKETS, _buckets(owner_id, p, month_of_instant(lo))),
-        (PAIRS, _tier_pairs(owner_id, p)),
+        (PAIRS, _tier_pairs(owner_id)),
     ):
         conn.execute(insert(table).from_select([c.name for c in table.c], rows))
-        if table is PAIRS:  # once PAIRS has read ITEMS in its key order
+        if table is PAIRS:
+            conn.execute(insert(COUNTS).from_select([c.name for c in COUNTS.c], _counts(p)))
             for name, index, columns in ANSWERED_INDEXES:
                 conn.execute(text(f"CREATE INDEX {index} ON {name} ({columns}) WHERE {ANSWERED}"))
-            conn.execute(text(f"ANALYZE {ITEMS.name}"))  # again, with its indexes
+            conn.execute(text(f"ANALYZE {ITEMS.name}"))  # again, with its index
         conn.execute(text(f"ANALYZE {table.name}"))  # PostgreSQL plans blind without
         if on_staged is not None:
             on_staged(table.name)
@@ -268,13 +292,33 @@ def _ordered_join_sqlite(element: _OrderedJoin, compiler: SQLCompiler, **kw: Any
     return f"{left} CROSS JOIN {right} ON {on}"
 
 
-def _tier_pairs(owner_id: int, p: ReportParams) -> Select[Any]:
-    """(interaction, tier) for each real interaction of the period with a contact, once,
-    with ITEMS' columns of the interaction.
+SEVERAL = -1  # ITEMS' contact of an interaction with several (contacts' ids are positive)
+# An interaction's participants are its owner's: no owner_id, which
+# ix_participants_interaction_contacts does not hold (it holds every column read here).
+_CONTACT_COUNTERPART = (P.is_counterpart == true(), P.contact_id.is_not(None))
 
-    Read from ITEMS (already filled) to its participants, in ITEMS' key order, the
-    participants by their interaction index: SQLite's planner would otherwise start from
-    the contacts and read the participants' rows in no order, twice the time."""
+
+def _with_contact(rows: Any) -> Select[Any]:
+    """ITEMS' `rows` with the interaction's contact: its one contact counterpart (or two
+    addresses of one contact), NULL for none, SEVERAL for more than one.
+
+    One look-up per interaction, in ix_participants_interaction_contacts, which holds
+    every column the subquery reads; the tier is the contact's (COUNTS and the medians
+    join it), or PAIRS' for SEVERAL."""
+    base = rows.subquery("base")
+    iid = next(iter(base.c))  # named as the first SELECT of `rows` names it
+    lowest, highest = func.min(P.contact_id), func.max(P.contact_id)
+    contact = (
+        select(case((lowest < highest, SEVERAL), else_=lowest))
+        .where(P.interaction_id == iid, *_CONTACT_COUNTERPART)
+        .scalar_subquery()
+    )
+    return select(*base.c, contact)
+
+
+def _tier_pairs(owner_id: int) -> Select[Any]:
+    """(interaction, tier) for each interaction of ITEMS with several contacts, once per
+    tier, with ITEMS' columns of the interaction."""
     i = ITEMS.c
     columns: list[Any] = [i.id, Contact.tier, i.kind, i.direction, i.two_way, i.closed, i.delta]
     parts = P.__table__
@@ -282,13 +326,38 @@ def _tier_pairs(owner_id: int, p: ReportParams) -> Select[Any]:
     return (
         select(*columns)
         .select_from(_OrderedJoin(items_first, Contact.__table__, Contact.id == P.contact_id))
-        .where(
-            *_contact_rows(owner_id),
-            counts_now(p.now),
-            P.occurred_at >= p.since,
-        )
+        .where(i.contact == SEVERAL, *_contact_rows(owner_id))
         .distinct()
     )
+
+
+_ONE: ColumnElement[int] = literal_column("1")  # constants: no parameter to type
+_ZERO: ColumnElement[int] = literal_column("0")
+
+
+def _counts(p: ReportParams) -> Any:
+    """COUNTS' rows: ITEMS per (month, direction, kind, one contact or not, tier), PAIRS per
+    (direction, kind, tier)."""
+
+    def sums(src: Table) -> list[Any]:
+        c = src.c
+        answered = and_(c.closed == 1, c.delta <= p.reply_days * DAY)
+        return [
+            func.count(),
+            func.sum(c.two_way),
+            func.sum(func.coalesce(c.closed, 0)),
+            func.sum(case((answered, 1), else_=0)),
+        ]
+
+    i, r = ITEMS.c, PAIRS.c
+    one = case((i.contact > _ZERO, _ONE), else_=_ZERO)  # literals: PostgreSQL groups by it
+    items = (
+        select(i.month, i.direction, i.kind, Contact.tier, _ONE, one, *sums(ITEMS))
+        .select_from(ITEMS.outerjoin(Contact, Contact.id == i.contact))
+        .group_by(i.month, i.direction, i.kind, one, Contact.tier)
+    )
+    pairs = select(null(), r.direction, r.kind, r.tier, _ZERO, _ONE, *sums(PAIRS))
+    return union_all(items, pairs.group_by(r.direction, r.kind, r.tier))
 
 
 def _items(owner_id: int, p: ReportParams, has_facts: bool) -> Any:
