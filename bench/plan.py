@@ -255,10 +255,15 @@ def prepared_store(
     env = {**os.environ, "SYNCD_NOW": NOW.isoformat(), "SYNCD_STATE_DIR": str(tmp / "state")}
     key = f"plan-{contacts}-{interactions}-{seed}-schema{_schema()}"
     cached = cache / f"{key}.db" if cache else None
-    if cached is not None and cached.exists():
+    older = _older_cached(cached) if cached is not None and not cached.exists() else None
+    if cached is not None and (cached.exists() or older is not None):
+        source = cached if cached.exists() else older
+        assert source is not None
         t = time.perf_counter()
-        shutil.copyfile(cached, db)
-        print(f"copied the cached store {cached} in {time.perf_counter() - t:.1f} s")
+        shutil.copyfile(source, db)
+        print(f"copied the cached store {source} in {time.perf_counter() - t:.1f} s")
+        if source is older:
+            print("  (filled under an older schema: `syncd init` migrates it, as a user's store)")
     else:
         _init(syncd, cfg, env)
         t = time.perf_counter()
@@ -280,12 +285,28 @@ def prepared_store(
 
 
 def _schema() -> str:
-    """The newest migration of the code under test, so that a store filled under another
-    schema is never reused: the fill writes the tables directly."""
+    """The newest migration of the code under test: the fill writes the tables directly, so
+    a store is cached per schema (an older one is migrated, `_older_cached`)."""
     import syncd
 
     versions = Path(syncd.__file__).parent / "store" / "migrations" / "versions"
     return max(p.name.split("_", 1)[0] for p in versions.glob("[0-9]*_*.py"))
+
+
+def _older_cached(cached: Path) -> Path | None:
+    """The newest cached store of the same size and seed filled under an older schema.
+
+    A migration brings it to the current schema as it brings a user's store (and backfills
+    what it adds), so a new migration does not cost a new fill of millions of rows. A store
+    of a newer schema than the code under test is never taken.
+    """
+    prefix, schema = cached.stem.rsplit("-schema", 1)
+    older = [
+        p
+        for p in cached.parent.glob(f"{prefix}-schema*.db")
+        if p.stem.rsplit("-schema", 1)[1] < schema
+    ]
+    return max(older, key=lambda p: p.stem.rsplit("-schema", 1)[1], default=None)
 
 
 def _init(syncd: str, cfg: Path, env: dict[str, str]) -> None:
