@@ -45,11 +45,16 @@ def _check_aware(value: datetime | None) -> None:
         raise ValueError(f"naive datetime {value!r} reached the store")
 
 
+def _db_instant(dialect_name: str) -> Callable[[datetime | None], Any]:
+    """An aware datetime as this database's driver takes it."""
+    return _sqlite_datetime if dialect_name == "sqlite" else _naive_utc
+
+
 def instant_converter(session: Session) -> Callable[[datetime | None], Any]:
     """What `bulk_insert` turns an aware datetime into for this session's database, for a
     caller that converts each instant once and passes `converted=True` (participants repeat
     their message's times: one conversion per message, not per row)."""
-    convert = _sqlite_datetime if session.connection().dialect.name == "sqlite" else _naive_utc
+    convert = _db_instant(session.connection().dialect.name)
 
     def checked(value: datetime | None) -> Any:
         _check_aware(value)
@@ -74,9 +79,7 @@ def bulk_insert(
     conn = session.connection()
     dialect = conn.dialect
     cols = [table.c[name] for name in columns]
-    convert_to: Callable[[datetime | None], Any] = (
-        _sqlite_datetime if dialect.name == "sqlite" else _naive_utc
-    )
+    convert_to = _db_instant(dialect.name)
     dt_positions = [i for i, c in enumerate(cols) if isinstance(c.type, UTCDateTime)]
     if converted:
         pass  # tuples whose instants the caller made with instant_converter
