@@ -133,6 +133,13 @@ class Touched:
     threads: set[tuple[int, str]] = field(default_factory=set)
     interactions: set[int] = field(default_factory=set)
 
+    def add(self, interaction_id: int, owner_id: int, thread_key: str | None) -> None:
+        """An interaction's thread, or the interaction itself when it has none."""
+        if thread_key is None:
+            self.interactions.add(interaction_id)
+        else:
+            self.threads.add((owner_id, thread_key))
+
     def __ior__(self, other: Touched) -> Touched:
         self.threads |= other.threads
         self.interactions |= other.interactions
@@ -172,10 +179,7 @@ def touched_by_new(
     out = Touched()
     named: set[str] = set()
     for iid, thread_key, in_reply_to in new:
-        if thread_key is None:
-            out.interactions.add(iid)
-        else:
-            out.threads.add((owner_id, thread_key))
+        out.add(iid, owner_id, thread_key)
         if in_reply_to is not None:
             named.add("mid:" + in_reply_to)
     o = Interaction
@@ -183,10 +187,7 @@ def touched_by_new(
         for iid, thread_key in session.execute(
             select(o.id, o.thread_key).where(o.owner_id == owner_id, among)
         ):
-            if thread_key is None:
-                out.interactions.add(iid)
-            else:
-                out.threads.add((owner_id, thread_key))
+            out.add(iid, owner_id, thread_key)
     return out
 
 
