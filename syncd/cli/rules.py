@@ -11,6 +11,7 @@ from rules.model import Plan, PlannedAction
 from syncd.cli.app import App, emit_json, pass_app
 from syncd.cli.rule_checks import warn_rule_problems
 from syncd.config import parse_duration
+from syncd.gcpause import no_cyclic_gc
 from syncd.outbox.planning import apply_rules, backtest, make_plan, sinks_for
 from syncd.store.snapshot import action_states, first_addresses
 from syncd.store.sqltime import iso
@@ -69,7 +70,9 @@ def plan(app: App, as_json: bool, backtest_window: str | None) -> None:
     if not app.config.settings.rules:
         app.err.print("no [[rules]] in the config: nothing to plan (see config.example.toml)")
     warn_rule_problems(app.config)
-    _, result = make_plan(app.store, app.config, app.owner_id, now)
+    # The snapshot and the plan live until the command has printed them and exits.
+    with no_cyclic_gc(keep=True):
+        _, result = make_plan(app.store, app.config, app.owner_id, now)
     with app.store.read_connection() as conn:
         states = action_states(conn, app.owner_id, (a.key for a in result.actions))
     emails = _emails(app, {a.contact_id for a in result.actions})
