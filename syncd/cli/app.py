@@ -57,18 +57,24 @@ class App:
 
         return Console(stderr=True)
 
+    # The config, the store and what they import live as long as the process: made with
+    # the collector paused and then frozen (syncd/gcpause.py), as a command's modules are.
+
     @cached_property
     def config(self) -> Config:
-        from syncd.config import find_config_path, load_config
+        with no_cyclic_gc(keep=True):
+            from syncd.config import find_config_path, load_config
 
-        return load_config(find_config_path(self._config_path), self._owner)
+            return load_config(find_config_path(self._config_path), self._owner)
 
     @cached_property
     def store(self) -> Store:
-        from syncd.store.db import Store
+        config = self.config
+        with no_cyclic_gc(keep=True):
+            from syncd.store.db import Store
 
-        store = Store(self.config.store_url)
-        store.check_ready()
+            store = Store(config.store_url)
+        store.check_ready()  # creating a new store leaves garbage: not frozen
         return store
 
     @cached_property

@@ -8,6 +8,7 @@ import click
 
 from syncd.cli.app import App, emit_json, parse_date, pass_app
 from syncd.cli.tables import contacts_table
+from syncd.gcpause import no_cyclic_gc
 
 
 @click.group()
@@ -36,7 +37,8 @@ def contacts_list(
 
     Read a page at a time: the JSON forms are written as they are read (the default order,
     recent first, never holds the whole list); --limit and --offset page through it."""
-    from syncd.contacts.listing import json_array, json_lines, select_contacts
+    with no_cyclic_gc(keep=True):  # modules, frozen as a command's are (syncd/gcpause.py)
+        from syncd.contacts.listing import json_array, json_lines, select_contacts
 
     now = app.now()
     with app.store.session() as s:

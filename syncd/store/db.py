@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from syncd.errors import StoreError
+from syncd.gcpause import no_cyclic_gc
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -189,9 +190,10 @@ class Store:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        from sqlalchemy.orm import sessionmaker
+        with no_cyclic_gc(keep=True):  # the ORM's modules live as long as the process
+            from sqlalchemy.orm import sessionmaker
 
-        return sessionmaker(self.engine, expire_on_commit=False)
+            return sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:
         return self.sessions()
@@ -199,7 +201,8 @@ class Store:
     def read_session(self) -> Session:
         """A session for reading only (reports, listings): on SQLite it does not take the
         write lock, so it never makes a writer wait, however long it runs."""
-        from sqlalchemy.orm import Session
+        with no_cyclic_gc(keep=True):  # the ORM's modules live as long as the process
+            from sqlalchemy.orm import Session
 
         return Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
