@@ -331,7 +331,7 @@ from sqlalchemy import String, and_, case, false, func, literal, null, or_, sele
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
-from syncd.store.sqltime import iso
+from syncd.isotime import iso
 from syncd.store.sqltime import epoch_seconds
 from syncd.store.chunks import chunked
 from syncd.store.models import Contact, ContactAddress, UTCDateTime

@@ -107,9 +107,10 @@ def test_plan_loads_no_executor_connector_or_renderer() -> None:
     assert heavy == []
 
 
-def test_plan_runs_without_the_orm(tmp_path: Path) -> None:
-    """`syncd plan` reads over a connection with SQL text (syncd/store/snapshot.py): neither
-    the ORM nor the models (a quarter of a second of its start, issue 17) load, from the
+def test_plan_runs_without_sqlalchemy(tmp_path: Path) -> None:
+    """`syncd plan` reads over a connection with SQL text (syncd/store/snapshot.py): on a
+    SQLite file that connection is Python's sqlite3 (syncd/store/reader.py), so SQLAlchemy
+    does not load at all (a sixth of the command at 50,000 contacts, issue 17), from the
     command line to the JSON, on a store that is there."""
     cfg = tmp_path / "syncd.toml"
     cfg.write_text(
@@ -131,7 +132,7 @@ def test_plan_runs_without_the_orm(tmp_path: Path) -> None:
     )
     names = _imported(code, env)
     assert "syncd.outbox.planning" in names  # it planned
-    assert sorted(n for n in names if n.startswith(("sqlalchemy.orm", "syncd.store.models"))) == []
+    assert sorted(n for n in names if n.startswith(("sqlalchemy", "syncd.store.models"))) == []
 
 
 @pytest.mark.parametrize(

@@ -34,8 +34,8 @@ def accounts() -> None:
 
 def _accounts_doc(app: App) -> list[dict[str, Any]]:
     from syncd.cli.reconcile import add_health
+    from syncd.isotime import iso
     from syncd.store.accounts import accounts_and_streams
-    from syncd.store.sqltime import iso
 
     now = app.now()
     with app.store.session() as s:

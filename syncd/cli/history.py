@@ -117,7 +117,7 @@ def explain(app: App, file: Path, as_json: bool) -> None:
     from syncd.cli.text import cell
     from syncd.ingest.classify import classify
     from syncd.ingest.owner_history import explain_history, with_verdict
-    from syncd.store.sqltime import iso
+    from syncd.isotime import iso
 
     try:
         with open(file, "rb") as fh:

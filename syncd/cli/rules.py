@@ -12,9 +12,9 @@ from syncd.cli.app import App, emit_json, pass_app
 from syncd.cli.rule_checks import warn_rule_problems
 from syncd.config import parse_duration
 from syncd.gcpause import no_cyclic_gc
+from syncd.isotime import iso
 from syncd.outbox.planning import apply_rules, backtest, make_plan, sinks_for
 from syncd.store.snapshot import action_states, first_addresses
-from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
     from syncd.outbox.executor import OutboxReport

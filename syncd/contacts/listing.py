@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from syncd.isotime import iso
 from syncd.store.contact_list import contact_pages, emails_of, recent_counts, two_way_counts
-from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -31,12 +31,12 @@ from syncd.contacts.listing import (
 from syncd.errors import InputError, NotFound
 from syncd.ingest.addresses import normalize_address
 from syncd.ingest.sanitize import clean_block, clean_fields, clean_line
+from syncd.isotime import iso
 from syncd.store import contacts as db
 from syncd.store import rollups, stats
 from syncd.store.contacts import counts_now, participation_counts_now
 from syncd.store.db import lock_owner_writes
 from syncd.store.models import Contact, Interaction
-from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
     from sqlalchemy import Select

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from syncd.isotime import iso
 from syncd.store.report_measures import (
     ContactStates,
     ReportParams,
@@ -25,7 +26,6 @@ from syncd.store.report_measures import (
     staged,
     tier_activity,
 )
-from syncd.store.sqltime import iso
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

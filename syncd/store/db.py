@@ -2,6 +2,10 @@
 
 SQLite runs with WAL, a busy timeout and foreign keys on every connection. Migrations are
 Alembic's, shipped inside the package so that an installed `syncd` can migrate its store.
+
+Importing this module loads no SQLAlchemy: a `Store` makes its engine when it is first
+used, and on a SQLite file `check_ready`, `ensure_owner` (of an owner that exists) and
+`read_connection` need none (syncd/store/reader.py), which is all `syncd plan` does.
 """
 
 from __future__ import annotations
@@ -13,15 +17,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
-
 from syncd.errors import StoreError
 from syncd.gcpause import no_cyclic_gc
+from syncd.store.reader import READ_ONLY, Reader, SqliteReader, engine_reader, sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
 # The ORM (sqlalchemy.orm and syncd.store.models, a quarter of a second to import) loads
@@ -52,6 +54,9 @@ ADVISORY_NAMESPACE = 0x5359
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; for SQLite the folder is created (0700) and pragmas set."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -73,9 +78,6 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-READ_ONLY = "syncd_read_only"  # an execution option: this connection only reads
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -104,6 +106,8 @@ def lock_owner_writes(session: Session, owner_id: int) -> None:
     part, still runs in parallel.
     """
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
         session.execute(
             text("SELECT pg_advisory_xact_lock(:ns, :owner)"),
             {"ns": ADVISORY_NAMESPACE, "owner": owner_id},
@@ -128,6 +132,8 @@ def head_revision() -> str | None:
 
 def current_revision(engine: Engine) -> str | None:
     """The store's revision, read with plain SQL (no Alembic import at start-up)."""
+    from sqlalchemy import inspect, text
+
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None
@@ -148,10 +154,18 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
         self._backfill = False  # a backfill is being stored (SQLite pragmas)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "checkout", self._sqlite_backfill_pragmas)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """Made on first use (importing SQLAlchemy): see the module's note."""
+        with no_cyclic_gc(keep=True):  # SQLAlchemy's modules live as long as the process
+            engine = make_engine(self.url)
+            if engine.dialect.name == "sqlite":
+                from sqlalchemy import event
+
+                event.listen(engine, "checkout", self._sqlite_backfill_pragmas)
+        return engine
 
     @contextmanager
     def backfill_cache(self) -> Iterator[None]:
@@ -206,10 +220,18 @@ class Store:
 
         return Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
-    def read_connection(self) -> Connection:
+    def read_connection(self) -> Reader:
         """A connection for reading only, as `read_session`, without the ORM: SQL text
-        (syncd/store/snapshot.py) runs on it in one transaction, begun on first use."""
-        return self.engine.execution_options(**{READ_ONLY: True}).connect()
+        (syncd/store/snapshot.py) runs on it in one transaction, begun on first use. On a
+        SQLite file it is Python's `sqlite3`, without SQLAlchemy (syncd/store/reader.py)."""
+        path = sqlite_file(self.url)
+        if path is None:
+            return engine_reader(self.engine)
+        return SqliteReader(
+            path,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            cached_statements=SQLITE_CACHED_STATEMENTS,
+        )
 
     def check_ready(self, *, auto_create: bool = True) -> None:
         """Fail with a clear error unless the schema is current.
@@ -217,11 +239,15 @@ class Store:
         A brand-new store is created on first use (nothing to lose); an old one must be
         migrated with `syncd init`, so that an upgrade never changes a schema unasked.
         """
+        head = SCHEMA_HEAD
+        if self._sqlite_revision() == head:
+            return  # the usual case, without SQLAlchemy on a SQLite file
+        from sqlalchemy.exc import DBAPIError
+
         try:
             current = current_revision(self.engine)
-        except OperationalError as exc:
+        except DBAPIError as exc:  # cannot connect, or not a database ("file is not a database")
             raise StoreError(f"cannot open the store {self.display_url}: {exc.orig}") from None
-        head = SCHEMA_HEAD
         if current == head:
             return
         if current is None and auto_create and self.is_empty():
@@ -232,22 +258,40 @@ class Store:
             f" this syncd needs {head}"
         )
 
+    def _sqlite_revision(self) -> str | None:
+        """The revision of a SQLite file read with `sqlite3`; None where there is none to
+        read that way (then `check_ready` asks the engine, and says what is wrong)."""
+        if sqlite_file(self.url) is None:
+            return None
+        import sqlite3
+
+        try:
+            with self.read_connection() as conn:
+                rows = conn.rows("SELECT version_num FROM alembic_version", {})
+        except sqlite3.Error:
+            return None
+        return str(rows[0][0]) if len(rows) == 1 else None
+
     def is_empty(self) -> bool:
         """The database has no tables yet (a new store)."""
+        from sqlalchemy import inspect
+
         return not inspect(self.engine).get_table_names()
 
     @property
     def display_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
         return make_url(self.url).render_as_string(hide_password=True)
 
     def ensure_owner(self, name: str, now: datetime) -> int:
         # Nearly always there: looked up without the write lock or the ORM.
         with self.read_connection() as conn:
-            found = conn.execute(
-                text("SELECT id FROM owners WHERE name = :name"), {"name": name}
-            ).scalar()
-        if found is not None:
-            return int(found)
+            found = conn.rows("SELECT id FROM owners WHERE name = :name", {"name": name})
+        if found:
+            return int(found[0][0])
+        from sqlalchemy.exc import IntegrityError
+
         try:
             return self._ensure_owner(name, now)
         except IntegrityError:  # another worker created it at the same moment
@@ -268,4 +312,5 @@ class Store:
             return owner_id
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        if "engine" in self.__dict__:  # made: see `engine`
+            self.engine.dispose()

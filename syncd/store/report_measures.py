@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
+from syncd.isotime import iso
 from syncd.store.chunks import chunked
 from syncd.store.models import Contact, ContactAddress, UTCDateTime
 from syncd.store.report_stage import (
@@ -59,7 +60,7 @@ from syncd.store.report_stage import (
     month_ends,
     staged,
 )
-from syncd.store.sqltime import epoch_seconds, iso
+from syncd.store.sqltime import epoch_seconds
 
 __all__ = ["ReportParams", "month_ends", "staged"]
 

@@ -21,18 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import Connection, DateTime, bindparam, text
-
 from syncd.store.chunks import chunked
+from syncd.store.reader import EngineReader, Reader
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
     from sqlalchemy.orm import Session
 
-    # What the reads run on: a session (in its transaction) or a connection.
-    Db: TypeAlias = Session | Connection
+    # What the reads run on: a session (in its transaction), a connection, or a reader
+    # (Store.read_connection: on SQLite without SQLAlchemy, see syncd/store/reader.py).
+    Db: TypeAlias = Session | Connection | Reader
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,13 @@ class Pickable:
     all_days: bool = False
 
 
-_DATETIME = DateTime()
+def _reader(db: Db) -> Reader:
+    """`db` as a reader; a session's or a connection's in their transaction."""
+    if isinstance(db, Reader):
+        return db
+    from sqlalchemy import Connection
 
-
-def _core(db: Db) -> Connection:
-    """The connection of `db` (a session's, in its transaction)."""
-    return db if isinstance(db, Connection) else db.connection()
+    return EngineReader(db if isinstance(db, Connection) else db.connection())
 
 
 def _rows(db: Db, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -81,23 +83,10 @@ def _rows(db: Db, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     eighth of the contact query's instructions over 50,000 statistics rows, a tenth of
     the sent mail's). A datetime parameter is bound as the store keeps instants (naive
     UTC), a list one as an IN list (`IN :name`)."""
-    conn = _core(db)
-    sqlite = conn.dialect.name == "sqlite"
-    stmt = text(sql.replace("{T}", "1" if sqlite else "true").replace("{+}", "+" if sqlite else ""))
-    binds = [
-        bindparam(k, type_=_DATETIME) if isinstance(v, datetime) else bindparam(k, expanding=True)
-        for k, v in params.items()
-        if isinstance(v, datetime | list)
-    ]
-    values = {
-        k: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
-        for k, v in params.items()
-    }
-    result = conn.execute(stmt.bindparams(*binds) if binds else stmt, values)
-    try:
-        return list(result.cursor.fetchall())
-    finally:
-        result.close()
+    reader = _reader(db)
+    sqlite = reader.dialect == "sqlite"
+    sql = sql.replace("{T}", "1" if sqlite else "true").replace("{+}", "+" if sqlite else "")
+    return reader.rows(sql, params)
 
 
 # A participation that has happened by :now (its interaction is real, started and ended):

@@ -11,12 +11,11 @@ SQLite form is also what `str()` of a statement shows):
   which takes a timestamp without time zone as UTC.
 - `month_of(x)`: `'YYYY-MM'` of a datetime, in UTC.
 
-And `iso(value)`, the one spelling of a time in JSON and tables: `YYYY-MM-DDTHH:MM:SSZ`.
+(`iso(value)`, the spelling of a time in JSON and tables, is in syncd/isotime.py.)
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Float, String
@@ -65,8 +64,3 @@ def _month_sqlite(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(month_of, "postgresql")
 def _month_pg(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
     return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM')"
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC to the second (`2026-11-25T12:00:00Z`), None for None."""
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -50,9 +50,9 @@ from connectors.base import (
 from syncd.config import AnyAccount, parse_duration
 from syncd.errors import SyncdError
 from syncd.ingest.batch import IngestContext, IngestResult, ingest_batch, load_privacy
+from syncd.isotime import iso
 from syncd.store.cursors import drop_replaced_sources, stored_sources, stream_cursors, stream_row
 from syncd.store.models import Stream
-from syncd.store.sqltime import iso
 from syncd.sync.connect import Connectors
 from syncd.sync.passes import AccountSources, Syncer, sources_for
 
