@@ -33,9 +33,9 @@ def _collections_after(keep: bool) -> int:
     try:
         with no_cyclic_gc(keep=keep):
             assert not gc.isenabled()
-            made = [[] for _ in range(20_000)]
+            made: list[list[int]] = [[] for _ in range(20_000)]
         assert gc.isenabled()
-        after = [[] for _ in range(500)]
+        after: list[list[int]] = [[] for _ in range(500)]
     finally:
         gc.callbacks.remove(count)
     del made, after  # freed by reference counting either way
@@ -55,7 +55,7 @@ def test_keep_freezes_the_survivors_so_that_resuming_walks_none_of_them() -> Non
 def test_a_nested_block_leaves_resuming_to_the_outer_one() -> None:
     with no_cyclic_gc(keep=True):
         with no_cyclic_gc():
-            made = [[] for _ in range(20_000)]
+            made: list[list[int]] = [[] for _ in range(20_000)]
         assert not gc.isenabled()
     assert gc.isenabled() and gc.get_freeze_count() >= len(made)
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from syncd.store.db import Store
-from syncd.store.reader import EngineReader, SqliteReader, engine_reader, sqlite_file
+from syncd.store.reader import EngineReader, Reader, SqliteReader, engine_reader, sqlite_file
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 QUERY = (
@@ -28,7 +28,7 @@ def _store(url: str) -> Store:
     return store
 
 
-def _queries(reader: EngineReader | SqliteReader, ids: list[int]) -> list[list[tuple[object, ...]]]:
+def _queries(reader: Reader, ids: list[int]) -> list[list[tuple[object, ...]]]:
     # An instant in another zone compares as the same instant in UTC.
     berlin = (T0 + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=1)))
     return [
