@@ -323,6 +323,14 @@ def test_parse_references_never_raises(value: str) -> None:
         ("Tue, 05 Mar 2024 10:15:00 EST", datetime(2024, 3, 5, 15, 15, tzinfo=UTC)),
         ("Sat, 31 Dec 2016 23:59:60 +0000", datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC)),
         ("Tue, 05 Mar 2024 10:15:00 +9999", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
+        # Comments are whitespace (RFC 5322 CFWS), and so is the space around "," and ":".
+        ("Tue (Tuesday), 5 Mar 2024 10:15:00 +0100", datetime(2024, 3, 5, 9, 15, tzinfo=UTC)),
+        ("Tue, 5 Mar 2024 10(h):15:00 +0100", datetime(2024, 3, 5, 9, 15, tzinfo=UTC)),
+        ("Tue , 5 Mar 2024 10 : 15 : 00 +0100", datetime(2024, 3, 5, 9, 15, tzinfo=UTC)),
+        (
+            "(a)Tue(b),(c)5(d)Mar(e)2024(f)10(g):(h)15(i)+0100(j)",
+            datetime(2024, 3, 5, 9, 15, tzinfo=UTC),
+        ),
         ("2024-03-05T10:15:00+02:00", datetime(2024, 3, 5, 8, 15, tzinfo=UTC)),
         ("2024-03-05 10:15:00.123Z", datetime(2024, 3, 5, 10, 15, tzinfo=UTC)),
         (None, None),

@@ -293,6 +293,8 @@ _ISO_DATE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _COMMENT = re.compile(r"\([^()]*\)")
+_SPACED_COLON = re.compile(r"[ \t]*:[ \t]*")
+_SPACED_COMMA = re.compile(r"[ \t]*,[ \t]*")
 _MAX_DATE_LENGTH = 200
 
 
@@ -383,6 +385,13 @@ def _parse_iso(text: str) -> datetime | None:
     return _build_datetime(year, month, day, hour, minute, second, offset)
 
 
+def _bare(text: str) -> str:
+    """A date without its comments, which are whitespace (RFC 5322 CFWS), and without the
+    whitespace that may surround the "," after the weekday and the ":" of the time:
+    "Fri (Friday), 13 Nov 2026 09(x):55 +0100" is "Fri, 13 Nov 2026 09:55 +0100"."""
+    return _SPACED_COMMA.sub(", ", _SPACED_COLON.sub(":", _COMMENT.sub(" ", text)))
+
+
 def parse_date(value: str | None) -> datetime | None:
     """An RFC 5322 Date header value as an aware UTC datetime, or None when unusable.
 
@@ -396,9 +405,11 @@ def parse_date(value: str | None) -> datetime | None:
     if "(" in text:
         # Comments go first: parsedate_tz takes one glued to the zone, "+0100(CET)", for an
         # unknown zone and would read the time as UTC.
-        result = _parse_rfc5322(_COMMENT.sub(" ", text))
+        result = _parse_rfc5322(_bare(text))
     if result is None:
         result = _parse_rfc5322(text)
+    if result is None and "(" not in text and (bare := _bare(text)) != text:
+        result = _parse_rfc5322(bare)
     if result is None:
         result = _parse_iso(text)
     return result
