@@ -240,6 +240,22 @@ def test_precedence_bulk_from_a_mail_service_is_bulk_mail() -> None:
     assert c.reasons[:2] == ("sales subject (sale)", "bulk mail header feedback-id")
 
 
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ((("List-Id", "<news.example.org>"),), "List-Id, no List-Post"),
+        ((("List-Id", "<news.example.org>"), ("List-Post", "NO")), "List-Post: NO"),
+    ],
+)
+def test_bulk_mail_without_a_bulk_header_says_what_made_it_bulk(
+    headers: tuple[tuple[str, str], ...], reason: str
+) -> None:
+    c = run(mail(*headers, ("Subject", "Spring sale: 20% off")))
+    assert c.kind == "marketing", c.reasons
+    assert any(reason in r for r in c.reasons), c.reasons
+    assert all(r == r.strip() for r in c.reasons), c.reasons
+
+
 def test_a_discussion_list_post_is_no_bulk_mail() -> None:
     c = run(mail(("List-Id", "<dev.lists.example.org>"), ("List-Post", "<mailto:d@l.example>")))
     assert c.kind == "list"

@@ -429,6 +429,20 @@ def _issue(text: str) -> re.Match[str] | None:
     return _ISSUE_SUBJECT.search(text) if _ISSUE_HINT.search(text) else None
 
 
+def _bulk_reason(v: View) -> str:
+    """What made a message bulk mail when no bulk header of the sender's did."""
+    name = (v.families.campaign or v.families.esp or ("",))[0]
+    if name:
+        return f"bulk mail header {name}"
+    if v.first_lower("precedence") == "bulk":
+        return "bulk mail header precedence"
+    if _announce_only(v):
+        return "announcement list (List-Post: NO)"
+    if "list-id" in v.headers:
+        return "list mail nobody can answer to the list (List-Id, no List-Post)"
+    return "Gmail's Promotions category"
+
+
 def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
     """Bulk mail is marketing when it sells, a newsletter when it is a publication."""
     campaign = v.families.campaign
@@ -445,7 +459,7 @@ def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
         return
     promotion = _promotion(v)
     publication = _publication(v)
-    reasons = bulk or [f"bulk mail header {(campaign or v.families.esp or ('',))[0]}"]
+    reasons = bulk or [_bulk_reason(v)]
     if promotion:
         for reason in (*promotion, *reasons):
             s.add("marketing", reason)
