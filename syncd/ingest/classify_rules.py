@@ -157,9 +157,6 @@ class View:
             found = self.lowered[name] = values[0][:SCAN].strip().lower()
         return found
 
-    def has(self, name: str) -> bool:
-        return name in self.headers
-
 
 def shown(value: str) -> str:
     text = " ".join(value[: _SHOWN * 2].split())
@@ -429,20 +426,6 @@ def _issue(text: str) -> re.Match[str] | None:
     return _ISSUE_SUBJECT.search(text) if _ISSUE_HINT.search(text) else None
 
 
-def _bulk_reason(v: View) -> str:
-    """What made a message bulk mail when no bulk header of the sender's did."""
-    name = (v.families.campaign or v.families.esp or ("",))[0]
-    if name:
-        return f"bulk mail header {name}"
-    if v.first_lower("precedence") == "bulk":
-        return "bulk mail header precedence"
-    if _announce_only(v):
-        return "announcement list (List-Post: NO)"
-    if "list-id" in v.headers:
-        return "list mail nobody can answer to the list (List-Id, no List-Post)"
-    return "Gmail's Promotions category"
-
-
 def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
     """Bulk mail is marketing when it sells, a newsletter when it is a publication."""
     campaign = v.families.campaign
@@ -459,7 +442,10 @@ def _bulk_kind(v: View, s: Signals, bulk: list[str]) -> None:
         return
     promotion = _promotion(v)
     publication = _publication(v)
-    reasons = bulk or [_bulk_reason(v)]
+    name = (campaign or v.families.esp or ("",))[0]
+    why = "List-Id, no List-Post" if "list-id" in v.headers else "Gmail's Promotions"
+    why = "an announcement list, List-Post: NO" if _announce_only(v) else why
+    reasons = bulk or [f"bulk mail header {name}" if name else f"bulk mail ({why})"]
     if promotion:
         for reason in (*promotion, *reasons):
             s.add("marketing", reason)
