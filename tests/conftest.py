@@ -136,3 +136,14 @@ def _daemon_log_level() -> Iterator[None]:
     level = daemon.level
     yield
     daemon.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_stays_frozen() -> Iterator[None]:
+    """A command run in this process (CliRunner, `syncd plan`) may freeze what is alive
+    (syncd/gcpause.py: a one-shot command's result lives until it exits); a test worker
+    lives on, so the next test gets the frozen objects back to the collector."""
+    import gc
+
+    yield
+    gc.unfreeze()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, time
@@ -57,24 +58,21 @@ class App:
 
         return Console(stderr=True)
 
-    # The config, the store and what they import live as long as the process: made with
-    # the collector paused and then frozen (syncd/gcpause.py), as a command's modules are.
-
     @cached_property
     def config(self) -> Config:
-        with no_cyclic_gc(keep=True):
+        # The config's modules (pydantic) live as long as the process: imported with the
+        # collector paused and frozen (syncd/gcpause.py), as a command's modules are.
+        with no_cyclic_gc(keep="syncd.config" not in sys.modules):
             from syncd.config import find_config_path, load_config
 
             return load_config(find_config_path(self._config_path), self._owner)
 
     @cached_property
     def store(self) -> Store:
-        config = self.config
-        with no_cyclic_gc(keep=True):
-            from syncd.store.db import Store
+        from syncd.store.db import Store
 
-            store = Store(config.store_url)
-        store.check_ready()  # creating a new store leaves garbage: not frozen
+        store = Store(self.config.store_url)
+        store.check_ready()
         return store
 
     @cached_property

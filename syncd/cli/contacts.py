@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -37,7 +38,8 @@ def contacts_list(
 
     Read a page at a time: the JSON forms are written as they are read (the default order,
     recent first, never holds the whole list); --limit and --offset page through it."""
-    with no_cyclic_gc(keep=True):  # modules, frozen as a command's are (syncd/gcpause.py)
+    # Modules: frozen when this imports them, as a command's are (syncd/gcpause.py).
+    with no_cyclic_gc(keep="syncd.contacts.listing" not in sys.modules):
         from syncd.contacts.listing import json_array, json_lines, select_contacts
 
     now = app.now()

@@ -10,6 +10,7 @@ used, and on a SQLite file `check_ready`, `ensure_owner` (of an owner that exist
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -159,7 +160,8 @@ class Store:
     @cached_property
     def engine(self) -> Engine:
         """Made on first use (importing SQLAlchemy): see the module's note."""
-        with no_cyclic_gc(keep=True):  # SQLAlchemy's modules live as long as the process
+        # SQLAlchemy's modules live as long as the process: frozen when this imports them.
+        with no_cyclic_gc(keep="sqlalchemy" not in sys.modules):
             engine = make_engine(self.url)
             if engine.dialect.name == "sqlite":
                 from sqlalchemy import event
@@ -204,7 +206,8 @@ class Store:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        with no_cyclic_gc(keep=True):  # the ORM's modules live as long as the process
+        # The ORM's modules live as long as the process: frozen when this imports them.
+        with no_cyclic_gc(keep="sqlalchemy.orm" not in sys.modules):
             from sqlalchemy.orm import sessionmaker
 
             return sessionmaker(self.engine, expire_on_commit=False)
@@ -215,7 +218,7 @@ class Store:
     def read_session(self) -> Session:
         """A session for reading only (reports, listings): on SQLite it does not take the
         write lock, so it never makes a writer wait, however long it runs."""
-        with no_cyclic_gc(keep=True):  # the ORM's modules live as long as the process
+        with no_cyclic_gc(keep="sqlalchemy.orm" not in sys.modules):  # as `sessions`
             from sqlalchemy.orm import Session
 
         return Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
