@@ -5,9 +5,12 @@ resume afterwards. Never around a loop that runs for long (the daemon's passes).
 
 `frozen_heap()`: for a long block that makes and drops many objects (a backfill's batches),
 the objects that exist when it starts are set aside from collection (`gc.freeze`) and
-given back when it ends (`gc.unfreeze`). Collections still run, over what the block made:
+given back when it ends (`gc.unfreeze`), and the youngest generation is collected every
+YOUNG_OBJECTS allocations instead of 700. Collections still run, over what the block made:
 a backfill's full collections otherwise walked the 200,000-odd objects of the modules
-every time, a sixth of its CPU at 20,000 messages."""
+every time, and the frequent young collections promoted each batch's objects (alive until
+the batch is stored) into the older generations, to be walked again there. At 20,000
+messages from Dovecot the collector took 0.64 s of about 3.7 s CPU; with both, 0.05 s."""
 
 from __future__ import annotations
 
@@ -18,19 +21,27 @@ from contextlib import contextmanager
 
 @contextmanager
 def frozen_heap() -> Iterator[None]:
-    """Collections inside skip what was alive at the start (nested: only the outermost
-    freezes and unfreezes)."""
+    """Collections inside skip what was alive at the start and come less often (nested:
+    only the outermost changes and restores anything)."""
     global _frozen
     if _frozen:
         yield
         return
     _frozen = True
+    thresholds = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(YOUNG_OBJECTS, *thresholds[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
         _frozen = False
+
+
+# A young collection about every few hundred messages: a batch's objects are mostly freed by
+# reference counting before it (5,000: 0.15 s in 91 collections at 20,000 messages).
+YOUNG_OBJECTS = 50_000
 
 
 _frozen = False

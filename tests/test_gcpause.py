@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from syncd.config import load_config
-from syncd.gcpause import frozen_heap
+from syncd.gcpause import YOUNG_OBJECTS, frozen_heap
 from syncd.store.db import Store
 from syncd.sync.passes import Syncer, sync_all
 from tests.util import deliver, make_maildir, message, write_config
@@ -21,10 +21,13 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 def test_frozen_heap_freezes_what_exists_and_gives_it_back() -> None:
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
+    assert thresholds[0] < YOUNG_OBJECTS
     before: list[object] = [object()]  # a tracked object made before
     with frozen_heap():
         frozen = gc.get_freeze_count()
         assert frozen > 0
+        assert gc.get_threshold() == (YOUNG_OBJECTS, *thresholds[1:])
         assert not any(o is before for o in gc.get_objects())  # out of every generation
         with frozen_heap():  # nested: nothing more is frozen, nothing given back early
             assert gc.get_freeze_count() == frozen
@@ -33,6 +36,7 @@ def test_frozen_heap_freezes_what_exists_and_gives_it_back() -> None:
         assert gc.get_freeze_count() == frozen
         del made
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
     assert any(o is before for o in gc.get_objects())
 
 
@@ -41,6 +45,7 @@ def test_frozen_heap_gives_the_heap_back_after_an_error() -> None:
         assert gc.get_freeze_count() > 0
         raise RuntimeError("the connection dropped")
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold()[0] < YOUNG_OBJECTS
 
 
 class _Watch:
