@@ -39,8 +39,9 @@ def frozen_heap() -> Iterator[None]:
         _frozen = False
 
 
-# A young collection about every few hundred messages: a batch's objects are mostly freed by
-# reference counting before it (5,000: 0.15 s in 91 collections at 20,000 messages).
+# The young generation is collected when this many more container objects are alive than at
+# its last collection: at 100,000 messages 7 times, 0.17 s (at 5,000: 382 collections of
+# generations 0-2, 1.45 s, and a peak RSS 8 MB lower, 128 MB against 136 MB).
 YOUNG_OBJECTS = 50_000
 
 
