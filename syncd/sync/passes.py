@@ -39,6 +39,7 @@ from connectors.base import (
 )
 from syncd.config import AnyAccount, Config
 from syncd.errors import SyncdError
+from syncd.gcpause import frozen_heap
 from syncd.ingest.batch import (
     IngestContext,
     IngestResult,
@@ -311,9 +312,13 @@ class Syncer:
         full: bool,
         progress: Progress,
     ) -> None:
-        # A first or full read stores many batches: SQLite gets a larger page cache for it.
+        # A first or full read stores many batches: SQLite gets a larger page cache for it,
+        # and the cyclic collector leaves the modules' objects alone (syncd/gcpause.py).
         first = cursor is None or full
-        with self.store.backfill_cache() if first else nullcontext():
+        with (
+            self.store.backfill_cache() if first else nullcontext(),
+            frozen_heap() if first else nullcontext(),
+        ):
             for meta, prepared in self._batches(source, info, cursor, ctx, report, now, full):
                 self._store_prepared(
                     prepared,
@@ -379,7 +384,7 @@ class Syncer:
         with the sources the read replaced dropped in the same transaction."""
         seen: set[str] = set()
         final = expired
-        with self.store.backfill_cache():
+        with self.store.backfill_cache(), frozen_heap():
             for batch in prefetch(source.poll(info, None, now=now, full=True)):
                 seen.update(item.provider_id for item in batch.items)
                 final = batch.cursor

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from connectors.base import Batch, SourceUnavailable, StreamInfo
 from syncd.config import Config
+from syncd.gcpause import frozen_heap
 from syncd.ingest.batch import IngestContext, Prepared, prepare_batch
 
 log = logging.getLogger("syncd.pipeline")
@@ -163,9 +164,10 @@ def _child(job: _Job, results: Any, stop: Any) -> None:
         if source is None:
             raise SourceUnavailable(f"account {job.account} has no {job.which} source")
         batches = source.poll(job.stream, job.cursor, now=job.now, full=job.full)
-        for prepared in prepare_each(batches, job.ctx):
-            if not send("batch", prepared):
-                return
+        with frozen_heap():  # the modules' objects left out of collections (syncd/gcpause.py)
+            for prepared in prepare_each(batches, job.ctx):
+                if not send("batch", prepared):
+                    return
         send("done", {"reader_peak_rss_mb": _peak_rss_mb()})
     except BaseException as exc:  # handed to the parent, which raises it
         try:
