@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import generate  # noqa: E402  (bench/ingest.py's generator)
+from plan import compile_code  # noqa: E402  (bench/plan.py: byte-compile what is measured)
 
 from connectors.imap import HEADER_ITEM, RAW_FETCH_ITEMS  # noqa: E402
 from tests.dovecot import append_messages, start_dovecot  # noqa: E402
@@ -295,6 +296,7 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=10_000, help="the comparison size")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
+    compile_code(dict(os.environ))  # as an installed syncd is (PYTHONDONTWRITEBYTECODE)
     work = Path(tempfile.mkdtemp(prefix="syncd-bench-imap."))
     work.chmod(0o755)  # Dovecot's processes run as other users when we are root
     server = start_dovecot(work / "dovecot", users={"big": "secret", "small": "secret"})
