@@ -162,3 +162,41 @@ def test_command_modules_do_not_import_the_group() -> None:
             ):
                 offenders.append(path.name)
     assert offenders == []
+
+
+def test_a_mail_only_sync_loads_no_calendar_library(tmp_path: Path) -> None:
+    """`syncd sync` of a Maildir account without a calendar never imports icalendar (a
+    tenth of a second of every sync's start, issue 17): the calendar connectors load with
+    the first calendar."""
+    from datetime import UTC, datetime
+
+    from tests.util import deliver, make_maildir, message
+
+    mail = make_maildir(tmp_path / "mail", "INBOX")
+    deliver(
+        mail,
+        message(
+            sender="Priya <priya@acme.example>",
+            to="a@example.com",
+            subject="Plan",
+            date=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+            message_id="plan@acme.example",
+        ),
+    )
+    cfg = tmp_path / "syncd.toml"
+    cfg.write_text(
+        f'[owner]\nname = "A"\naddresses = ["a@example.com"]\n[store]\n'
+        f'url = "sqlite:///{tmp_path / "syncd.db"}"\n'
+        f'[[accounts]]\nname = "w"\nkind = "maildir"\npath = "{mail}"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "SYNCD_STATE_DIR": str(tmp_path / "state")}
+    argv = ["syncd", "--config", str(cfg), "sync", "--json"]
+    code = (
+        "import sys\nfrom syncd.cli.root import main\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+    )
+    names = _imported(code, env)
+    assert "syncd.sync.passes" in names and "connectors.maildir" in names  # it synced
+    assert sorted(n for n in names if n.startswith(("icalendar", "connectors.ic"))) == []

@@ -14,11 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import AuthFailed, DraftSink, HoldSink, Source, close_if_closable
-from connectors.ics import IcsFileSource, IcsFolderSource, RecurrenceLimits
-from connectors.ics_holds import IcsHolds
 from connectors.maildir import MaildirSource
 from connectors.maildir_drafts import MaildirDrafts
 from syncd.config import (
@@ -41,6 +39,9 @@ from syncd.secrets import (
     write_token_file,
 )
 
+if TYPE_CHECKING:
+    from connectors.ics import IcsFileSource, RecurrenceLimits
+
 
 def google_credentials_path(config: Config, acc: GmailAccount) -> Path:
     """Where a gmail account's authorisation lives (`syncd accounts auth` writes it)."""
@@ -61,6 +62,9 @@ def _credentials_dir(config: Config) -> Path:
 def calendar_guard(config: Config) -> tuple[RecurrenceLimits, frozenset[str]]:
     """How far .ics and CalDAV series are expanded, and the owner's addresses (lower case)
     that tell which invitations the owner has not accepted."""
+    # The calendar connectors (icalendar, a tenth of a second) load only for a calendar.
+    from connectors.ical import RecurrenceLimits
+
     s, owner = config.settings.sync, config.owner
     limits = RecurrenceLimits(s.calendar_max_instances, s.calendar_max_recurring)
     return limits, frozenset(a.strip().lower() for a in (*owner.addresses, *owner.aliases))
@@ -68,6 +72,8 @@ def calendar_guard(config: Config) -> tuple[RecurrenceLimits, frozenset[str]]:
 
 def ics_import_source(config: Config, path: Path) -> IcsFileSource:
     """The source `syncd import ics` reads: one .ics file or a folder of them."""
+    from connectors.ics import IcsFileSource
+
     s = config.settings.sync
     limits, owner = calendar_guard(config)
     return IcsFileSource(
@@ -380,6 +386,8 @@ def _imap_source(c: Connectors, acc: ImapAccount) -> Any:
 
 
 def _ics_source(c: Connectors, acc: AnyAccount, cal: IcsCalendar) -> Any:
+    from connectors.ics import IcsFolderSource
+
     s = c.config.settings.sync
     lookback, horizon = parse_duration(s.calendar_lookback), parse_duration(s.calendar_horizon)
     limits, owner = calendar_guard(c.config)
@@ -454,6 +462,8 @@ def _maildir_drafts(c: Connectors, acc: MaildirAccount) -> DraftSink:
 
 
 def _ics_holds(c: Connectors, acc: AnyAccount, cal: IcsCalendar) -> HoldSink:
+    from connectors.ics_holds import IcsHolds
+
     holds = cal.holds or c.config.state_dir / "holds" / acc.name
     return IcsHolds(holds, calendars=[cal.path])
 
