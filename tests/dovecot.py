@@ -94,6 +94,15 @@ service lmtp {{
     mode = 0666
   }}
 }}
+# No authentication penalty (Dovecot's "Authentication penalty support"): after a failed
+# login, anvil delays every later login from the same IP, 2 s doubling to 15 s, for about
+# half a minute, and every test connects from 127.0.0.1. A wrong password still fails at
+# once, with the same answer; only the brute-force brake between logins is off.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 
 passdb {{
   driver = passwd-file
