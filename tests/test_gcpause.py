@@ -90,11 +90,13 @@ def test_frozen_heap_freezes_what_exists_and_gives_it_back() -> None:
         assert frozen > 0
         assert gc.get_threshold() == (YOUNG_OBJECTS, *thresholds[1:])
         assert not any(o is before for o in gc.get_objects())  # out of every generation
+        # The same objects stay frozen: none more, none given back. (A frozen object can
+        # still be freed by reference counting, by another thread of the test worker too.)
         with frozen_heap():  # nested: nothing more is frozen, nothing given back early
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen
-        made: list[list[int]] = [[] for _ in range(10)]  # made inside: collected as usual
-        assert gc.get_freeze_count() == frozen
+            assert frozen - 100 < gc.get_freeze_count() <= frozen
+        assert frozen - 100 < gc.get_freeze_count() <= frozen
+        made: list[list[int]] = [[] for _ in range(1000)]  # made inside: collected as usual
+        assert frozen - 100 < gc.get_freeze_count() <= frozen
         del made
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == thresholds
