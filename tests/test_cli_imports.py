@@ -54,6 +54,15 @@ def _imported(code: str, env: dict[str, str] | None = None) -> set[str]:
     return names
 
 
+def _running(argv: list[str]) -> str:
+    """Code that runs `syncd` with `argv` in this interpreter and fails unless it succeeds."""
+    return (
+        "import sys\nfrom syncd.cli.root import main\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+    )
+
+
 def _heavy(names: set[str]) -> list[str]:
     return sorted(n for n in names if any(n == h or n.startswith(h + ".") for h in HEAVY))
 
@@ -125,12 +134,7 @@ def test_plan_runs_without_sqlalchemy(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     argv = ["syncd", "--config", str(cfg), "plan", "--json"]
-    code = (
-        "import sys\nfrom syncd.cli.root import main\n"
-        f"sys.argv = {argv!r}\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-    )
-    names = _imported(code, env)
+    names = _imported(_running(argv), env)
     assert "syncd.outbox.planning" in names  # it planned
     assert sorted(n for n in names if n.startswith(("sqlalchemy", "syncd.store.models"))) == []
 
@@ -192,11 +196,6 @@ def test_a_mail_only_sync_loads_no_calendar_library(tmp_path: Path) -> None:
     )
     env = {**os.environ, "SYNCD_STATE_DIR": str(tmp_path / "state")}
     argv = ["syncd", "--config", str(cfg), "sync", "--json"]
-    code = (
-        "import sys\nfrom syncd.cli.root import main\n"
-        f"sys.argv = {argv!r}\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-    )
-    names = _imported(code, env)
+    names = _imported(_running(argv), env)
     assert "syncd.sync.passes" in names and "connectors.maildir" in names  # it synced
     assert sorted(n for n in names if n.startswith(("icalendar", "connectors.ic"))) == []

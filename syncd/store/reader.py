@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -31,17 +32,17 @@ SQLITE_INSTANT = "%Y-%m-%d %H:%M:%S.%f"
 _IN_LIST = re.compile(r"IN :(\w+)\b")
 
 
-class Reader:
+class Reader(ABC):
     """A read transaction, begun on first use and rolled back on leaving: `rows` runs a
     statement, `dialect` is "sqlite" or "postgresql"."""
 
     dialect: str
 
-    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    @abstractmethod
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
     def __enter__(self) -> Reader:
         return self
