@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from syncd.sync.prefetch import prefetch
+from syncd.sync.prefetch import SWITCH_SECONDS, Gate, prefetch
 
 
 def test_items_arrive_in_order_and_whole() -> None:
@@ -84,3 +86,50 @@ def test_an_error_while_storing_stops_the_producer() -> None:
     with pytest.raises(RuntimeError, match="disk full"):
         store_all()
     assert closed.wait(timeout=10)
+
+
+def _gated_source(gate: Gate, started: list[int], n: int) -> Iterator[int]:
+    for i in range(n):
+        gate.pause()  # as prepare_batch does before each message
+        started.append(i)
+        yield i
+
+
+def test_a_gated_producer_waits_while_the_caller_runs_and_works_while_it_waits() -> None:
+    gate = Gate()
+    started: list[int] = []
+    switch = sys.getswitchinterval()
+    it = prefetch(_gated_source(gate, started, 50), depth=1, gate=gate)
+    assert next(it) == 0
+    time.sleep(0.2)  # the caller "stores" item 0, with the gate closed
+    # At most the item it had begun when the gate closed. Ungated, it would have begun
+    # item 2 as well (item 1 queued, item 2 read and waiting to be put).
+    assert len(started) <= 2
+    assert sys.getswitchinterval() == min(switch, SWITCH_SECONDS)
+    gate.open()  # a long database call: the producer's turn
+    deadline = time.monotonic() + 10
+    while len(started) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(started) >= 3
+    gate.close()
+    assert list(it) == list(range(1, 50))  # waiting for an item opens the gate each time
+    assert sys.getswitchinterval() == switch
+
+
+def test_stopping_with_the_gate_closed_releases_the_paused_producer() -> None:
+    gate = Gate()
+    started: list[int] = []
+    closed = threading.Event()
+
+    def source() -> Iterator[int]:
+        try:
+            yield from _gated_source(gate, started, 1000)
+        finally:
+            closed.set()
+
+    it = prefetch(source(), gate=gate)
+    assert next(it) == 0
+    time.sleep(0.05)  # the producer is paused at the gate, which the caller keeps closed
+    it.close()  # would wait for ever if the paused producer were not let go
+    assert closed.is_set()
+    assert len(started) <= 3

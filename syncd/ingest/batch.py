@@ -13,7 +13,7 @@ hands it to the store; the statements are in syncd/store/ingest.py.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -168,10 +168,19 @@ class Prepared:
     by_category: dict[str, int]
 
 
-def prepare_batch(ctx: IngestContext, items: Sequence[RawMessage | RawEvent]) -> Prepared:
-    """Classify `items` (no database access; `ctx` carries all it needs)."""
+def prepare_batch(
+    ctx: IngestContext,
+    items: Sequence[RawMessage | RawEvent],
+    pause: Callable[[], None] | None = None,
+) -> Prepared:
+    """Classify `items` (no database access; `ctx` carries all it needs).
+
+    `pause`, when given, is called before each item: a reader thread waits there for its
+    turn (syncd/sync/prefetch.py, `Gate`)."""
     out = Prepared(items=[], seen=len(items), skipped_private=0, by_category={})
+    wait = pause or _go_on
     for raw in items:
+        wait()
         item = _prepare(raw, ctx)
         if item is None:
             out.skipped_private += 1
@@ -179,6 +188,10 @@ def prepare_batch(ctx: IngestContext, items: Sequence[RawMessage | RawEvent]) ->
         out.items.append(item)
         out.by_category[item.category] = out.by_category.get(item.category, 0) + 1
     return out
+
+
+def _go_on() -> None:
+    pass
 
 
 def store_prepared(

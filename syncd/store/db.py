@@ -11,7 +11,7 @@ used, and on a SQLite file `check_ready`, `ensure_owner` (of an owner that exist
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
@@ -168,6 +168,41 @@ class Store:
 
                 event.listen(engine, "checkout", self._sqlite_backfill_pragmas)
         return engine
+
+    @contextmanager
+    def around_long_calls(
+        self, enter: Callable[[], None], leave: Callable[[], None]
+    ) -> Iterator[None]:
+        """Inside, `enter()` is called just before each statement that is one call into the
+        driver and before each commit, and `leave()` after each statement: the stretches in
+        which this thread holds no GIL for long (a prefetch's reader runs then,
+        syncd/sync/prefetch.py). An ``executemany`` is not one: the driver takes the GIL
+        back at every row."""
+        from sqlalchemy import event
+
+        def before(*args: Any) -> None:
+            if not args[-1]:  # executemany
+                enter()
+
+        def after(*_args: Any) -> None:
+            leave()
+
+        def commit(_conn: Any) -> None:
+            enter()
+
+        hooks: list[tuple[str, Callable[..., None]]] = [
+            ("before_cursor_execute", before),
+            ("after_cursor_execute", after),
+            ("commit", commit),
+        ]
+        engine = self.engine
+        for name, fn in hooks:
+            event.listen(engine, name, fn)
+        try:
+            yield
+        finally:
+            for name, fn in hooks:
+                event.remove(engine, name, fn)
 
     @contextmanager
     def backfill_cache(self) -> Iterator[None]:

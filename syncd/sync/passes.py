@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from connectors.base import (
     AuthFailed,
@@ -55,12 +55,13 @@ from syncd.store.models import Account, Stream
 from syncd.sync.connect import Connectors
 from syncd.sync.leases import LeaseLost
 from syncd.sync.pipeline import BatchMeta, prepare_each, prepared_batches
-from syncd.sync.prefetch import prefetch
+from syncd.sync.prefetch import Gate, prefetch
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 log = logging.getLogger("syncd.sync")
+T = TypeVar("T")
 
 
 class Progress(Protocol):
@@ -349,14 +350,17 @@ class Syncer:
             return prepared_batches(
                 self.config, report.account, "mail", info, cursor, full=full, now=now, ctx=ctx
             )
-        batches = prepare_each(source.poll(info, cursor, now=now, full=full), ctx)
+        polled = source.poll(info, cursor, now=now, full=full)
         if cursor is not None and not full:
             # A poll from a cursor is mostly one small batch: no thread for it (the daemon
             # polls every stream of every account, as often as every second).
-            return batches
+            return prepare_each(polled, ctx)
         # A thread reads and classifies the next batch while this one is stored
-        # (syncd/sync/prefetch.py): SQLite and psycopg release the GIL while they write.
-        return prefetch(batches)
+        # (syncd/sync/prefetch.py), in turns: while the store is inside one statement or
+        # a commit, which SQLite and psycopg run without the GIL.
+        gate = Gate()
+        batches = prefetch(prepare_each(polled, ctx, gate.pause), gate=gate)
+        return _gated(batches, self.store.around_long_calls(gate.open, gate.close))
 
     def _in_two_processes(
         self, source: Source, info: StreamInfo, cursor: str | None, full: bool, report: StreamReport
@@ -523,6 +527,13 @@ def _error_kind(exc: Exception) -> str:
     if isinstance(exc, SourceInvalid):
         return "invalid"
     return "connector" if isinstance(exc, ConnectorError) else "setup"
+
+
+def _gated(batches: Iterator[T], around: AbstractContextManager[None]) -> Iterator[T]:
+    """`batches`, with `around` entered from the first batch to the last (it stays entered
+    while the caller stores each one)."""
+    with around:
+        yield from batches
 
 
 def _hint(source: Source, info: StreamInfo) -> int | None:
