@@ -21,7 +21,8 @@ from __future__ import annotations
 import ast
 import re
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -365,3 +366,27 @@ def close_if_closable(obj: object) -> None:
     """Close `obj` if it holds anything that needs closing."""
     if isinstance(obj, Closable):
         obj.close()
+
+
+# --- turns: a reading thread that shares the GIL with a storing one -----------------------
+
+_turns = threading.local()
+
+
+def take_turn() -> None:
+    """Wait for this thread's turn when it reads in turns with another thread
+    (syncd/sync/prefetch.py, `Gate`); return at once otherwise. Sources and the classifier
+    call it before each item's Python work (splitting a header section, classifying)."""
+    pause = getattr(_turns, "pause", None)
+    if pause is not None:
+        pause()
+
+
+@contextmanager
+def turns(pause: Callable[[], None]) -> Iterator[None]:
+    """Inside, `take_turn` in this thread calls `pause`."""
+    _turns.pause = pause
+    try:
+        yield
+    finally:
+        _turns.pause = None

@@ -21,6 +21,7 @@ from connectors.base import (
     RawMessage,
     SourceUnavailable,
     StreamInfo,
+    take_turn,
 )
 from connectors.imap_fetch import Fetched, parse_other, read_fetch, uid_set
 from connectors.imap_pool import ImapPool
@@ -155,6 +156,7 @@ class ImapReader(ImapPool):
         for uid, got in sorted(seen.items()):
             if uid not in wanted:
                 continue
+            take_turn()
             msg = RawMessage(
                 provider_id=f"{stream.name}/{view.uidvalidity}/{uid}",
                 folder=stream.name,

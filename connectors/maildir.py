@@ -35,6 +35,7 @@ from connectors.base import (
     RawMessage,
     SourceInvalid,
     StreamInfo,
+    take_turn,
 )
 from connectors.mailparse import body_part_types, parse_header_block, read_header_section
 
@@ -275,6 +276,7 @@ class MaildirSource:
     def _read(
         self, path: Path, filename: str, stream: StreamInfo, size: int, mtime: float
     ) -> RawMessage | None:
+        take_turn()
         try:
             with open(path, "rb") as fh:
                 head, body, truncated = read_header_section(fh)

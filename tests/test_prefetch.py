@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from connectors.base import take_turn
 from syncd.sync.prefetch import SWITCH_SECONDS, Gate, prefetch
 
 
@@ -88,9 +89,9 @@ def test_an_error_while_storing_stops_the_producer() -> None:
     assert closed.wait(timeout=10)
 
 
-def _gated_source(gate: Gate, started: list[int], n: int) -> Iterator[int]:
+def _gated_source(started: list[int], n: int) -> Iterator[int]:
     for i in range(n):
-        gate.pause()  # as prepare_batch does before each message
+        take_turn()  # as the readers and prepare_batch do before each message
         started.append(i)
         yield i
 
@@ -99,7 +100,7 @@ def test_a_gated_producer_waits_while_the_caller_runs_and_works_while_it_waits()
     gate = Gate()
     started: list[int] = []
     switch = sys.getswitchinterval()
-    it = prefetch(_gated_source(gate, started, 50), depth=1, gate=gate)
+    it = prefetch(_gated_source(started, 50), depth=1, gate=gate)
     assert next(it) == 0
     time.sleep(0.2)  # the caller "stores" item 0, with the gate closed
     # At most the item it had begun when the gate closed. Ungated, it would have begun
@@ -123,7 +124,7 @@ def test_stopping_with_the_gate_closed_releases_the_paused_producer() -> None:
 
     def source() -> Iterator[int]:
         try:
-            yield from _gated_source(gate, started, 1000)
+            yield from _gated_source(started, 1000)
         finally:
             closed.set()
 

@@ -13,12 +13,12 @@ hands it to the store; the statements are in syncd/store/ingest.py.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from connectors.base import RawEvent, RawMessage
+from connectors.base import RawEvent, RawMessage, take_turn
 from syncd.ingest.addresses import OwnerIdentity
 from syncd.ingest.classify import Classification, ClassifyOptions, classify
 from syncd.ingest.meetings import Meeting, meeting_from_event
@@ -168,19 +168,11 @@ class Prepared:
     by_category: dict[str, int]
 
 
-def prepare_batch(
-    ctx: IngestContext,
-    items: Sequence[RawMessage | RawEvent],
-    pause: Callable[[], None] | None = None,
-) -> Prepared:
-    """Classify `items` (no database access; `ctx` carries all it needs).
-
-    `pause`, when given, is called before each item: a reader thread waits there for its
-    turn (syncd/sync/prefetch.py, `Gate`)."""
+def prepare_batch(ctx: IngestContext, items: Sequence[RawMessage | RawEvent]) -> Prepared:
+    """Classify `items` (no database access; `ctx` carries all it needs)."""
     out = Prepared(items=[], seen=len(items), skipped_private=0, by_category={})
-    wait = pause or _go_on
     for raw in items:
-        wait()
+        take_turn()  # a reader thread's turn (syncd/sync/prefetch.py)
         item = _prepare(raw, ctx)
         if item is None:
             out.skipped_private += 1
@@ -188,10 +180,6 @@ def prepare_batch(
         out.items.append(item)
         out.by_category[item.category] = out.by_category.get(item.category, 0) + 1
     return out
-
-
-def _go_on() -> None:
-    pass
 
 
 def store_prepared(

@@ -359,7 +359,7 @@ class Syncer:
         # (syncd/sync/prefetch.py), in turns: while the store is inside one statement or
         # a commit, which SQLite and psycopg run without the GIL.
         gate = Gate()
-        batches = prefetch(prepare_each(polled, ctx, gate.pause), gate=gate)
+        batches = prefetch(prepare_each(polled, ctx), gate=gate)
         return _gated(batches, self.store.around_long_calls(gate.open, gate.close))
 
     def _in_two_processes(

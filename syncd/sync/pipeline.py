@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import queue
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -125,14 +125,13 @@ def _drain(results: Any) -> None:
 
 
 def prepare_each(
-    batches: Iterable[Batch], ctx: IngestContext, pause: Callable[[], None] | None = None
+    batches: Iterable[Batch], ctx: IngestContext
 ) -> Iterator[tuple[BatchMeta, Prepared]]:
-    """Each batch classified (`ingest.prepare_batch`, which calls `pause` before each
-    item), its raw items let go: what the child process sends, and what `Syncer` reads
-    through a thread in one process."""
+    """Each batch classified (`ingest.prepare_batch`), its raw items let go: what the
+    child process sends, and what `Syncer` reads through a thread in one process."""
     for batch in batches:
         meta = BatchMeta(batch.cursor, batch.read, tuple(batch.removed), batch.done)
-        yield meta, prepare_batch(ctx, batch.items, pause)
+        yield meta, prepare_batch(ctx, batch.items)
 
 
 def _peak_rss_mb() -> float | None:

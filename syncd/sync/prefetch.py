@@ -19,11 +19,11 @@ then waits for it at every step of the interpreter's switching: an ``executemany
 the GIL up and takes it back at every row, and each time waited up to the switch interval
 (5 ms) for the producer to let go. Measured on a 100k IMAP backfill: the thread made the
 store's inserts 3.4 times slower in wall time and the whole backfill no faster than
-without the thread. With a `Gate`, the producer runs only when it is its turn: while the
-consumer waits for it, and while the consumer is inside a single statement or a commit
-(`Store.around_long_calls` opens the gate then); the producer checks the gate before each
-item it classifies. The switch interval is shortened to 0.5 ms meanwhile, so that the
-consumer, back from its call, has the GIL again within that.
+without the thread. With a `Gate`, the producer runs in turns: while the consumer waits
+for it, and while the consumer is inside a single statement or a commit
+(`Store.around_long_calls` opens the gate then). The producer's thread waits for its turn
+before each message it parses or classifies (`connectors.base.take_turn`). Meanwhile the
+switch interval is 0.5 ms, so the consumer, back from its call, has the GIL within that.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ import queue
 import sys
 import threading
 from collections.abc import Generator, Iterator
+from contextlib import nullcontext
 from typing import Generic, TypeVar
 
-from connectors.base import close_if_closable
+from connectors.base import close_if_closable, turns
 
 T = TypeVar("T")
 
@@ -47,9 +48,10 @@ class Gate:
     """When the producer of a prefetch may run: open while the consumer waits for it or
     sits in a long call without the GIL, closed while the consumer runs Python.
 
-    The producer calls `pause` between items of its work; the consumer calls `open` and
-    `close`. Open when made, and always opened when the prefetch ends, so a paused producer
-    can see that it is told to stop."""
+    The producer's thread calls `pause` between items of its work (through
+    `connectors.base.take_turn`, which the readers and the classifier call); the consumer
+    calls `open` and `close`. Open when made, and opened again when the prefetch ends, so
+    that a paused producer sees that it is told to stop."""
 
     def __init__(self) -> None:
         self._open = threading.Event()
@@ -88,16 +90,19 @@ class _Prefetch(Generic[T]):
         return False
 
     def _run(self) -> None:
+        # With a gate, the source's `take_turn` calls wait for this thread's turn.
+        gated = turns(self._gate.pause) if self._gate is not None else nullcontext()
         try:
-            for item in self._source:
-                if not self._put(item):
-                    break
-            else:
-                self._put(_DONE)
+            with gated:
+                for item in self._source:
+                    if not self._put(item):
+                        break
+                else:
+                    self._put(_DONE)
         except BaseException as exc:  # handed to the consumer, not swallowed
             self._put(_Failure(exc))
         finally:
-            # A generator's finally blocks run here, in the thread that ran it.
+            # A generator's finally blocks run here, in the thread that ran it (no turns).
             close_if_closable(self._source)
 
     def __iter__(self) -> Generator[T, None, None]:
