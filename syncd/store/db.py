@@ -11,6 +11,7 @@ used, and on a SQLite file `check_ready`, `ensure_owner` (of an owner that exist
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -177,18 +178,23 @@ class Store:
         driver and before each commit, and `leave()` after each statement: the stretches in
         which this thread holds no GIL for long (a prefetch's reader runs then,
         syncd/sync/prefetch.py). An ``executemany`` is not one: the driver takes the GIL
-        back at every row."""
+        back at every row. Only this thread's statements count: another thread sharing
+        the store never opens or closes anything."""
         from sqlalchemy import event
 
+        mine = threading.get_ident()
+
         def before(*args: Any) -> None:
-            if not args[-1]:  # executemany
+            if not args[-1] and threading.get_ident() == mine:  # args[-1]: executemany
                 enter()
 
         def after(*_args: Any) -> None:
-            leave()
+            if threading.get_ident() == mine:
+                leave()
 
         def commit(_conn: Any) -> None:
-            enter()
+            if threading.get_ident() == mine:
+                enter()
 
         hooks: list[tuple[str, Callable[..., None]]] = [
             ("before_cursor_execute", before),
