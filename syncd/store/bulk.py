@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
+from syncd.isotime import naive_utc
 from syncd.store.models import UTCDateTime
 
 Row = Sequence[Any]
@@ -37,7 +38,7 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    return None if value is None else naive_utc(value)
 
 
 def _check_aware(value: datetime | None) -> None:

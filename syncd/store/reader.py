@@ -17,10 +17,12 @@ from __future__ import annotations
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+from syncd.isotime import naive_utc
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -56,10 +58,6 @@ class Reader(ABC):
         self.close()
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 class SqliteReader(Reader):
     """`sqlite3` on a store file, as the engine's connections are set up for reading: the
     same busy timeout and statement cache (syncd/store/db.py), BEGIN DEFERRED (in WAL mode
@@ -78,7 +76,7 @@ class SqliteReader(Reader):
         lists: dict[str, str] = {}
         for name, value in params.items():
             if isinstance(value, datetime):
-                values[name] = _naive_utc(value).strftime(SQLITE_INSTANT)
+                values[name] = naive_utc(value).strftime(SQLITE_INSTANT)
             elif isinstance(value, list | tuple):
                 names = [f"{name}__{i}" for i in range(len(value))]
                 values.update(zip(names, value, strict=True))
@@ -120,7 +118,7 @@ class EngineReader(Reader):
             if isinstance(v, datetime | list | tuple)
         ]
         values = {
-            k: _naive_utc(v) if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v
+            k: naive_utc(v) if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v
             for k, v in params.items()
         }
         stmt = text(sql)
