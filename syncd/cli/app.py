@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, time
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from syncd.errors import SyncdError
-from syncd.gcpause import no_cyclic_gc
+from syncd.gcpause import importing, no_cyclic_gc
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -62,7 +61,7 @@ class App:
     def config(self) -> Config:
         # The config's modules (pydantic) live as long as the process: imported with the
         # collector paused and frozen (syncd/gcpause.py), as a command's modules are.
-        with no_cyclic_gc(keep="syncd.config" not in sys.modules):
+        with importing("syncd.config"):
             from syncd.config import find_config_path, load_config
 
             return load_config(find_config_path(self._config_path), self._owner)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from syncd.cli.app import App, emit_json, parse_date, pass_app
 from syncd.cli.tables import contacts_table
-from syncd.gcpause import no_cyclic_gc
+from syncd.gcpause import importing
 
 
 @click.group()
@@ -39,7 +38,7 @@ def contacts_list(
     Read a page at a time: the JSON forms are written as they are read (the default order,
     recent first, never holds the whole list); --limit and --offset page through it."""
     # Modules: frozen when this imports them, as a command's are (syncd/gcpause.py).
-    with no_cyclic_gc(keep="syncd.contacts.listing" not in sys.modules):
+    with importing("syncd.contacts.listing"):
         from syncd.contacts.listing import json_array, json_lines, select_contacts
 
     now = app.now()

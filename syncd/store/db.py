@@ -10,7 +10,6 @@ used, and on a SQLite file `check_ready`, `ensure_owner` (of an owner that exist
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.errors import StoreError
-from syncd.gcpause import no_cyclic_gc
+from syncd.gcpause import importing
 from syncd.store.reader import READ_ONLY, Reader, SqliteReader, engine_reader, sqlite_file
 
 if TYPE_CHECKING:
@@ -162,7 +161,7 @@ class Store:
     def engine(self) -> Engine:
         """Made on first use (importing SQLAlchemy): see the module's note."""
         # SQLAlchemy's modules live as long as the process: frozen when this imports them.
-        with no_cyclic_gc(keep="sqlalchemy" not in sys.modules):
+        with importing("sqlalchemy"):
             engine = make_engine(self.url)
             if engine.dialect.name == "sqlite":
                 from sqlalchemy import event
@@ -248,7 +247,7 @@ class Store:
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         # The ORM's modules live as long as the process: frozen when this imports them.
-        with no_cyclic_gc(keep="sqlalchemy.orm" not in sys.modules):
+        with importing("sqlalchemy.orm"):
             from sqlalchemy.orm import sessionmaker
 
             return sessionmaker(self.engine, expire_on_commit=False)
@@ -259,7 +258,7 @@ class Store:
     def read_session(self) -> Session:
         """A session for reading only (reports, listings): on SQLite it does not take the
         write lock, so it never makes a writer wait, however long it runs."""
-        with no_cyclic_gc(keep="sqlalchemy.orm" not in sys.modules):  # as `sessions`
+        with importing("sqlalchemy.orm"):  # as `sessions`
             from sqlalchemy.orm import Session
 
         return Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
