@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from itertools import repeat
 from typing import BinaryIO
 
 MAX_HEADER_BYTES = 512 * 1024
@@ -21,10 +22,18 @@ _PART_TYPE = re.compile(rb"(?im)^content-type:[ \t]*([a-z0-9!#$&^_.+-]+/[a-z0-9!
 _FIELD_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
 _CONTENT_TYPE = re.compile(rb"(?im)^content-type:((?:[^\r\n]|\r?\n[ \t])*)")
 _CHARSET = re.compile(rb'(?i)charset\s*=\s*"?([a-z0-9_.:-]+)')
+# A field ends at a line break that no space or tab follows (CR LF, or LF alone).
 _FIELD_SPLIT = re.compile(r"\r?\n(?![ \t])")
+# The same split where every line break is CR LF, or every one LF; these start with a
+# literal, which the regex engine searches for quickly (the general one tries every offset).
+_FIELD_SPLIT_CRLF = re.compile(r"\r\n(?![ \t])")
+_FIELD_SPLIT_LF = re.compile(r"\n(?![ \t])")
 _FOLD = re.compile(r"[ \t]*\r?\n[ \t]*|\r")
-# Field names already checked against _FIELD_NAME: mail repeats the same few dozen.
-_VALID_NAMES: set[str] = set()
+# Field names as found before the colon, already checked, and as they are kept (stripped):
+# mail repeats the same few dozen. Bounded in number and length (hostile sections).
+_NAMES: dict[str, str] = {}
+_MAX_NAMES = 4096
+_MAX_NAME_LENGTH = 100
 
 
 def decode_header_bytes(raw: bytes, fallback: str = "cp1252") -> str:
@@ -79,23 +88,69 @@ def parse_header_block(block: bytes) -> tuple[tuple[str, str], ...]:
     except UnicodeDecodeError:
         charset = legacy_charset(block)
         text = "\n".join(decode_header_bytes(line, charset) for line in block.splitlines())
+    # Nearly every section breaks its lines one way, CR LF (IMAP) or LF (files): then the
+    # fields are cut by str.split (or a split that starts with a literal, which the regex
+    # engine finds fast), and a folded value is unfolded without a regex.
+    if "\r" not in text:
+        nl = "\n"
+    elif text.count("\r") == text.count("\n") == text.count("\r\n"):
+        nl = "\r\n"
+    else:
+        return _parse_fields(_FIELD_SPLIT.split(text))
+    names = _NAMES
+    if "\n " not in text and "\n\t" not in text:  # no folds: no value holds a line break
+        return tuple(
+            [
+                (key, value.strip())
+                for name, sep, value in map(str.partition, text.split(nl), repeat(":"))
+                if sep and (key := names.get(name) or _field_name(name))
+            ]
+        )
+    split = _FIELD_SPLIT_LF if nl == "\n" else _FIELD_SPLIT_CRLF
+    return tuple(
+        [
+            (key, _unfold(value, nl) if "\n" in value else value.strip())
+            for name, sep, value in map(str.partition, split.split(text), repeat(":"))
+            if sep and (key := names.get(name) or _field_name(name))
+        ]
+    )
+
+
+def _unfold(value: str, nl: str) -> str:
+    """A value folded with `nl` (and no other CR or LF) as `_FOLD` unfolds it, stripped: the
+    spaces and tabs around each line break become one space."""
+    return " ".join([line.strip(" \t") for line in value.split(nl)]).strip()
+
+
+def _parse_fields(pieces: list[str]) -> tuple[tuple[str, str], ...]:
+    """Fields from a section cut at the line breaks that no space or tab follows, its line
+    breaks mixed (CR LF, LF, a lone CR)."""
     fields: list[tuple[str, str]] = []
-    for raw in _FIELD_SPLIT.split(text):
-        if not raw or raw[0] in " \t\r\n":
-            continue  # a continuation with no field before it, or an empty line
+    for raw in pieces:
         name, sep, value = raw.partition(":")
         if not sep:
             continue
-        name = name.strip()
-        if name not in _VALID_NAMES:
-            if not _FIELD_NAME.match(name):
-                continue
-            if len(_VALID_NAMES) < 4096:
-                _VALID_NAMES.add(name)
+        key = _NAMES.get(name) or _field_name(name)
+        if key is None:
+            continue
         if "\n" in value or "\r" in value:
             value = _FOLD.sub(" ", value)
-        fields.append((name, value.strip()))
+        fields.append((key, value.strip()))
     return tuple(fields)
+
+
+def _field_name(name: str) -> str | None:
+    """`name` (what precedes a field's colon) stripped, or None when that is no field name:
+    empty, not printable ASCII, or starting with white space (a continuation line or an
+    empty one)."""
+    if name[:1] in (" ", "\t", "\r", "\n"):
+        return None
+    stripped = name.strip()
+    if not _FIELD_NAME.match(stripped):
+        return None
+    if len(_NAMES) < _MAX_NAMES and len(name) <= _MAX_NAME_LENGTH:
+        _NAMES[name] = stripped
+    return stripped
 
 
 def body_part_types(body_prefix: bytes) -> frozenset[str]:
