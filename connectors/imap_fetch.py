@@ -213,6 +213,14 @@ def _responses(other: list[Untagged]) -> list[list[Untagged]]:
 
 def parse_internaldate(value: bytes) -> datetime | None:
     """An IMAP date-time (``2-Mar-2026 08:00:00 +0100``) as an aware UTC datetime."""
+    # The fixed-width tail splits a value into its date, hour and minute, second and zone;
+    # each part seen in a value parsed below is kept, so most values are sums of three.
+    base = _DAYS.get(value[:-15] + value[-5:])
+    if base is not None:
+        hours_minutes = _HOURS_MINUTES.get(value[-15:-9])
+        seconds = _SECONDS.get(value[-9:-5])
+        if hours_minutes is not None and seconds is not None:
+            return base + hours_minutes + seconds
     m = _DATE_TIME.fullmatch(value.strip())
     month = _MONTHS.get(m.group(2).lower()) if m else None
     if m is None or month is None:
@@ -230,10 +238,29 @@ def parse_internaldate(value: bytes) -> datetime | None:
         )
     except ValueError:  # 31-Feb and friends
         return None
-    return local - offset
+    utc = local - offset
+    if 1 < local.year < 9999 and len(value) <= 32 and value[-1:].isdigit():
+        # Nothing after the zone, so value is white space, the date, then the 15 bytes of
+        # the tail; and no year where a sum could leave the range of datetime.
+        hours_minutes = _HOURS_MINUTES.get(key := value[-15:-9])
+        if hours_minutes is None:
+            hours_minutes = _HOURS_MINUTES[key] = timedelta(hours=local.hour, minutes=local.minute)
+        seconds = _SECONDS.get(key := value[-9:-5])
+        if seconds is None:
+            seconds = _SECONDS[key] = timedelta(seconds=local.second)
+        if len(_DAYS) >= _MAX_DAYS:
+            _DAYS.clear()
+        _DAYS[value[:-15] + value[-5:]] = utc - hours_minutes - seconds
+    return utc
 
 
 _ZONES: dict[bytes, timedelta] = {}
+# Parts of values parse_internaldate parsed: the date with the zone (b" 2-Mar-2026+0100")
+# as the instant that date begins in that zone (in UTC), b" 08:00" and b":00 " as timedeltas.
+_DAYS: dict[bytes, datetime] = {}
+_MAX_DAYS = 8192
+_HOURS_MINUTES: dict[bytes, timedelta] = {}  # at most 24 * 60
+_SECONDS: dict[bytes, timedelta] = {}  # at most 60
 
 
 def _line(readline: Callable[[], bytes]) -> bytes:
