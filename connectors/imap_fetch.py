@@ -44,6 +44,8 @@ _FAST = re.compile(
     rb'|INTERNALDATE "([^"\r\n]*)"|RFC822\.SIZE (\d+)|MODSEQ \(\d+\)) )*'
     rb"BODY\[HEADER\.FIELDS \([^()\]\r\n]*\)\] \{(\d+)\}\r\n"
 )
+# FLAGS as read (b"\\Seen $Forwarded") and as kept; a mailbox uses a few dozen sets.
+_FLAGS: dict[bytes | None, tuple[str, ...]] = {}
 _LITERAL = re.compile(rb"\{(\d+)\}\Z")
 _UNTAGGED_STATUS = re.compile(rb"\* (\d+) ([A-Z-]+)(?: (.*))?\Z", re.DOTALL)
 _UNTAGGED = re.compile(rb"\* ([A-Z-]+)(?: (.*))?\Z", re.DOTALL)
@@ -57,8 +59,12 @@ _MONTH_NAMES = (
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fetched:
+    """One message's header FETCH. Not frozen, and built with positional arguments: a frozen
+    dataclass's __init__ sets each field through object.__setattr__ (0.9 us a message with
+    keyword arguments, 0.16 us now)."""
+
     uid: int
     flags: tuple[str, ...]
     internal_date: datetime | None
@@ -125,16 +131,17 @@ def read_fetch(
                 header, cut = _literal(read, n, max_literal)
             trailer = _line(readline)
             if uid is not None and trailer == b")\r\n":
+                names = _FLAGS.get(flags)
+                if names is None:
+                    names = _flag_names(flags)
                 fetched.append(
                     Fetched(
-                        uid=int(uid),
-                        flags=tuple(f.decode("utf-8", "replace") for f in flags.split())
-                        if flags
-                        else (),
-                        internal_date=parse_internaldate(date) if date is not None else None,
-                        size=int(size) if size is not None else None,
-                        header=header,
-                        truncated=cut,
+                        int(uid),
+                        names,
+                        parse_internaldate(date) if date is not None else None,
+                        int(size) if size is not None else None,
+                        header,
+                        cut,
                     )
                 )
                 continue
@@ -160,6 +167,13 @@ def read_fetch(
         code = _RESPONSE_CODE.match(dat) if typ in ("OK", "NO", "BAD") else None
         if code is not None:
             untagged(code.group(1).decode("ascii"), code.group(2) or b"")
+
+
+def _flag_names(flags: bytes | None) -> tuple[str, ...]:
+    names = tuple(f.decode("utf-8", "replace") for f in flags.split()) if flags else ()
+    if len(_FLAGS) < 256 and (flags is None or len(flags) <= 256):
+        _FLAGS[flags] = names
+    return names
 
 
 def parse_other(other: list[Untagged]) -> list[Fetched]:
