@@ -38,12 +38,15 @@ MAX_LITERAL = MAX_HEADER_BYTES  # a header section is cut there anyway (connecto
 _SKIP_PIECE = 64 * 1024
 
 # One FETCH response as servers send it for our items: any order of the small items, the
-# header-fields literal last. Each alternative starts with its own keyword: no backtracking.
-_FAST = re.compile(
+# header-fields literal last. Each alternative starts with its own keyword: no backtracking,
+# and one way only to match _ITEMS, the part up to the field list.
+_ITEMS = re.compile(
     rb"\* \d+ FETCH \((?:(?:UID (\d+)|FLAGS \(([^()\"{}\r\n]*)\)"
     rb'|INTERNALDATE "([^"\r\n]*)"|RFC822\.SIZE (\d+)|MODSEQ \(\d+\)) )*'
-    rb"BODY\[HEADER\.FIELDS \([^()\]\r\n]*\)\] \{(\d+)\}\r\n"
+    rb"BODY\[HEADER\.FIELDS \("
 )
+_FAST = re.compile(_ITEMS.pattern + rb"[^()\]\r\n]*\)\] \{(\d+)\}\r\n")
+_FIELDS_END = b")] {"
 # FLAGS as read (b"\\Seen $Forwarded") and as kept; a mailbox uses a few dozen sets.
 _FLAGS: dict[bytes | None, tuple[str, ...]] = {}
 _LITERAL = re.compile(rb"\{(\d+)\}\Z")
@@ -115,13 +118,30 @@ def read_fetch(
     """
     answer = FetchAnswer()
     fetched = answer.fetched
-    fast = _FAST.fullmatch
+    items, fast = _ITEMS.match, _FAST.fullmatch
     done = tag + b" "
+    # The field list as the last response read by _FAST had it (its hundreds of bytes are
+    # the same in every response, so the rest compare it instead of matching it again).
+    fields = b""
     while True:
         line = _line(readline)
-        m = fast(line)
+        m = items(line)
+        count = None
         if m is not None:
-            uid, flags, date, size, count = m.groups()
+            end = m.end() + len(fields)
+            if (
+                line.startswith(fields, m.end())
+                and line.startswith(_FIELDS_END, end)
+                and line.endswith(b"}\r\n")
+            ):
+                count = line[end + 4 : -3]
+                if not count.isdigit():  # b"" too
+                    count = None
+            if count is None and (whole := fast(line)) is not None:
+                count = whole.group(5)
+                fields = line[m.end() : len(line) - len(count) - 7]
+        if m is not None and count is not None:  # what _FAST.fullmatch(line) matches
+            uid, flags, date, size = m.groups()
             n = int(count)
             if n <= max_literal:
                 header, cut = read(n), False
