@@ -153,22 +153,44 @@ class ImapReader(ImapPool):
         seen: dict[int, Fetched] = {}
         for got in answer.fetched:  # the last response for a UID wins
             seen[got.uid] = got
+        folder, role = stream.name, stream.role
+        prefix = f"{folder}/{view.uidvalidity}/"
         for uid, got in sorted(seen.items()):
             if uid not in wanted:
                 continue
             take_turn()
+            labels = _LABELS.get(got.flags)
+            if labels is None:
+                labels = _labels(got.flags)
+            # Positional (keywords cost a third more): provider_id, folder, headers,
+            # internal_date, size, thread_id, labels, folder_role, body_hints, truncated.
             msg = RawMessage(
-                provider_id=f"{stream.name}/{view.uidvalidity}/{uid}",
-                folder=stream.name,
-                headers=parse_header_block(got.header),
-                internal_date=got.internal_date,
-                size=got.size,
-                labels=frozenset(f for f in got.flags if f.lower() != "\\recent"),
-                folder_role=stream.role,
-                truncated=got.truncated,
+                f"{prefix}{uid}",
+                folder,
+                parse_header_block(got.header),
+                got.internal_date,
+                got.size,
+                None,
+                labels,
+                role,
+                _NO_HINTS,
+                got.truncated,
             )
             out.append((msg, uid))
         return out
+
+
+# The labels of a set of flags: \Recent belongs to the session that saw the message first,
+# not to the message. A mailbox uses a few dozen sets.
+_LABELS: dict[tuple[str, ...], frozenset[str]] = {}
+_NO_HINTS: frozenset[str] = frozenset()
+
+
+def _labels(flags: tuple[str, ...]) -> frozenset[str]:
+    labels = frozenset(f for f in flags if f.lower() != "\\recent")
+    if len(_LABELS) < 256 and len(flags) <= 16:
+        _LABELS[flags] = labels
+    return labels
 
 
 def imapclient_message(
