@@ -127,8 +127,28 @@ def digest(store: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def _time_statements(engine: Any, totals: dict[str, list[float]]) -> None:
+    """Add each statement's wall time (and count) to `totals`, by its text."""
+    from sqlalchemy import event
+
+    def before(conn: Any, *_: Any) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        got = totals.setdefault(statement, [0.0, 0])
+        got[0] += time.perf_counter() - conn.info.pop("bench_t0")
+        got[1] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+
+
 def run_once(
-    url: str, config: Any, streams: list[Any], profile: cProfile.Profile | None
+    url: str,
+    config: Any,
+    streams: list[Any],
+    profile: cProfile.Profile | None,
+    statements: dict[str, list[float]] | None = None,
 ) -> tuple[float, float, Any]:
     from syncd.gcpause import frozen_heap
     from syncd.ingest.batch import store_prepared
@@ -137,6 +157,8 @@ def run_once(
 
     store = Store(url)
     store.check_ready()
+    if statements is not None:
+        _time_statements(store.engine, statements)
     with store.session() as s, s.begin():
         owner_id = store.ensure_owner("bench", NOW)
         account = Account(owner_id=owner_id, name="bench", kind="maildir", created_at=NOW)
@@ -177,6 +199,9 @@ def main() -> int:
     ap.add_argument("--digest", action="store_true", help="hash the store after the last run")
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile; print the top N")
     ap.add_argument("--profile-out", type=Path, help="with --profile, also save the stats")
+    ap.add_argument(
+        "--statements", type=int, metavar="N", help="the N statements that took longest in all"
+    )
     args = ap.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -186,6 +211,7 @@ def main() -> int:
     print(f"{n} messages in {sum(len(bs) for _, bs in streams)} batches", file=sys.stderr)
     gc.collect()
     profile = cProfile.Profile() if args.profile else None
+    statements: dict[str, list[float]] | None = {} if args.statements else None
     walls, cpus = [], []
     for rep in range(args.reps):
         drop = None
@@ -194,7 +220,7 @@ def main() -> int:
         else:
             shutil.rmtree(args.work / "state", ignore_errors=True)
             url = f"sqlite:///{args.work / 'state' / 'syncd.db'}"
-        wall, cpu, store = run_once(url, config, streams, profile)
+        wall, cpu, store = run_once(url, config, streams, profile, statements)
         walls.append(wall)
         cpus.append(cpu)
         print(f"rep {rep + 1}: store {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr)
@@ -204,6 +230,10 @@ def main() -> int:
         if drop is not None:
             drop()
     print(f"min of {args.reps}: store {min(walls):.2f} s wall, {min(cpus):.2f} s CPU")
+    if statements:
+        top = sorted(statements.items(), key=lambda kv: -kv[1][0])[: args.statements]
+        for sql, (spent, count) in top:
+            print(f"{spent:8.2f} s {count:6d}x  {' '.join(sql.split())[:160]}")
     if profile is not None:
         if args.profile_out:
             profile.dump_stats(str(args.profile_out))
