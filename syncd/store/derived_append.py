@@ -26,6 +26,7 @@ new row.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -43,10 +44,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from syncd.store import rollups, stats
 from syncd.store.models import ContactBucket, ContactStats, Participant
-from syncd.store.one_of import one_of_each
+from syncd.store.one_of import named_values, one_of_each, one_of_named
 
 P = Participant
 _STATS = cast(Table, ContactStats.__table__)
@@ -68,13 +70,35 @@ def fold_new_interactions(
     if not wanted or not interaction_ids:
         return
     dialect = session.connection().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # `contact_id + 0`: the contacts only filter the new rows. As a plain column, SQLite
-    # would read them through the per-contact index: every participation they ever had.
+    among, mine = named_values(session, interaction_ids), named_values(session, wanted)
+    if among is not None and mine is not None:
+        params = {"fold_interactions": among, "fold_contacts": mine}
+        for statement in _folds(dialect):
+            session.execute(statement, params)
+        return
+    insert = _insert(dialect)
     for among in one_of_each(session, P.interaction_id, interaction_ids):
-        for mine in one_of_each(session, P.contact_id + literal_column("0"), wanted):
+        for mine in one_of_each(session, _CONTACT, wanted):
             session.execute(_fold_stats(insert, among, mine))
             session.execute(_fold_buckets(insert, dialect, among, mine))
+
+
+# `contact_id + 0`: the contacts only filter the new rows. As a plain column, SQLite would
+# read them through the per-contact index: every participation they ever had.
+_CONTACT = P.contact_id + literal_column("0")
+
+
+def _insert(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@functools.cache
+def _folds(dialect: str) -> tuple[Executable, Executable]:
+    """The two statements, built once for each database (the values are parameters)."""
+    among = one_of_named(dialect, P.interaction_id, "fold_interactions")
+    mine = one_of_named(dialect, _CONTACT, "fold_contacts")
+    insert = _insert(dialect)
+    return _fold_stats(insert, among, mine), _fold_buckets(insert, dialect, among, mine)
 
 
 def _fold_stats(insert: Any, *where: ColumnElement[bool]) -> Any:
