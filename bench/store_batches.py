@@ -6,10 +6,12 @@ batches of --batch messages and every batch is prepared first (classified: untim
 cached in --cache as a pickle, so that later runs skip it). Then, --reps times, a fresh
 store (SQLite in --work, or a new database on the PostgreSQL server of --pg) takes the
 batches one by one, each in its own transaction as `syncd sync` stores them; only
-`store_prepared` and the commit are timed: wall time and this thread's CPU
-(`time.thread_time`). It prints each repetition and the minimum of each figure, and with
---digest a hash of what the store holds (every table but the derived tables' own ids), to
-compare two versions of the code on the same input.
+`store_prepared` and the commit are timed: wall time, this thread's CPU
+(`time.thread_time`), and the wall time outside the driver (its statements, an
+executemany's binding included, and the commits): Python's part, which holds the GIL. It
+prints each repetition and the minimum of each figure, and with --digest a hash of what the
+store holds (every table but the derived tables' own ids), to compare two versions of the
+code on the same input.
 
 No other thread runs: the figures are the main thread's work in `syncd sync`'s backfill
 without the reader beside it. Run it with another checkout's code by putting that checkout
@@ -34,6 +36,7 @@ import shutil
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,13 +146,17 @@ def _time_statements(engine: Any, totals: dict[str, list[float]]) -> None:
     event.listen(engine, "after_cursor_execute", after)
 
 
+@dataclass
+class Run:
+    wall: float = 0.0  # store_prepared and the commit, per batch, summed
+    cpu: float = 0.0  # the same in this thread's CPU time
+    driver: float = 0.0  # inside the driver: statements (an executemany's binding too), commits
+    statements: dict[str, list[float]] = field(default_factory=dict)
+
+
 def run_once(
-    url: str,
-    config: Any,
-    streams: list[Any],
-    profile: cProfile.Profile | None,
-    statements: dict[str, list[float]] | None = None,
-) -> tuple[float, float, Any]:
+    url: str, config: Any, streams: list[Any], profile: cProfile.Profile | None
+) -> tuple[Run, Any]:
     from syncd.gcpause import frozen_heap
     from syncd.ingest.batch import store_prepared
     from syncd.store.db import Store, lock_owner_writes
@@ -157,8 +164,6 @@ def run_once(
 
     store = Store(url)
     store.check_ready()
-    if statements is not None:
-        _time_statements(store.engine, statements)
     with store.session() as s, s.begin():
         owner_id = store.ensure_owner("bench", NOW)
         account = Account(owner_id=owner_id, name="bench", kind="maildir", created_at=NOW)
@@ -171,21 +176,28 @@ def run_once(
         s.add_all(rows)
         s.flush()
         ctxs = [_ctx(config, owner_id, account.id, r.id) for r in rows]
-    wall = cpu = 0.0
+    run = Run()
+    _time_statements(store.engine, run.statements)
+    commits = 0.0
     with store.backfill_cache(), frozen_heap():
         for ctx, (_, batches) in zip(ctxs, streams, strict=True):
             for prepared in batches:
                 t0, c0 = time.perf_counter(), time.thread_time()
                 if profile is not None:
                     profile.enable()
-                with store.session() as s, s.begin():
+                with store.session() as s:
+                    tx = s.begin()
                     lock_owner_writes(s, owner_id)
                     store_prepared(s, ctx, prepared)
+                    t1 = time.perf_counter()
+                    tx.commit()
+                    commits += time.perf_counter() - t1
                 if profile is not None:
                     profile.disable()
-                wall += time.perf_counter() - t0
-                cpu += time.thread_time() - c0
-    return wall, cpu, store
+                run.wall += time.perf_counter() - t0
+                run.cpu += time.thread_time() - c0
+    run.driver = commits + sum(t for t, _ in run.statements.values())
+    return run, store
 
 
 def main() -> int:
@@ -200,7 +212,7 @@ def main() -> int:
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile; print the top N")
     ap.add_argument("--profile-out", type=Path, help="with --profile, also save the stats")
     ap.add_argument(
-        "--statements", type=int, metavar="N", help="the N statements that took longest in all"
+        "--statements", type=int, metavar="N", help="the N statements that took longest (a run)"
     )
     args = ap.parse_args()
 
@@ -211,8 +223,7 @@ def main() -> int:
     print(f"{n} messages in {sum(len(bs) for _, bs in streams)} batches", file=sys.stderr)
     gc.collect()
     profile = cProfile.Profile() if args.profile else None
-    statements: dict[str, list[float]] | None = {} if args.statements else None
-    walls, cpus = [], []
+    runs: list[Run] = []
     for rep in range(args.reps):
         drop = None
         if args.pg:
@@ -220,20 +231,33 @@ def main() -> int:
         else:
             shutil.rmtree(args.work / "state", ignore_errors=True)
             url = f"sqlite:///{args.work / 'state' / 'syncd.db'}"
-        wall, cpu, store = run_once(url, config, streams, profile, statements)
-        walls.append(wall)
-        cpus.append(cpu)
-        print(f"rep {rep + 1}: store {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr)
+        run, store = run_once(url, config, streams, profile)
+        runs.append(run)
+        print(
+            f"rep {rep + 1}: store {run.wall:.2f} s wall, {run.cpu:.2f} s CPU;"
+            f" {run.driver:.2f} s in the driver, {run.wall - run.driver:.2f} s outside",
+            file=sys.stderr,
+        )
         if args.digest and rep == args.reps - 1:
             print(f"digest {digest(store)}")
         store.dispose()
         if drop is not None:
             drop()
-    print(f"min of {args.reps}: store {min(walls):.2f} s wall, {min(cpus):.2f} s CPU")
-    if statements:
-        top = sorted(statements.items(), key=lambda kv: -kv[1][0])[: args.statements]
+    print(
+        f"min of {args.reps}: store {min(r.wall for r in runs):.2f} s wall,"
+        f" {min(r.cpu for r in runs):.2f} s CPU;"
+        f" {min(r.wall - r.driver for r in runs):.2f} s outside the driver"
+    )
+    if args.statements:
+        totals: dict[str, list[float]] = {}
+        for run in runs:
+            for sql, (spent, count) in run.statements.items():
+                got = totals.setdefault(sql, [0.0, 0])
+                got[0] += spent / len(runs)
+                got[1] += count / len(runs)
+        top = sorted(totals.items(), key=lambda kv: -kv[1][0])[: args.statements]
         for sql, (spent, count) in top:
-            print(f"{spent:8.2f} s {count:6d}x  {' '.join(sql.split())[:160]}")
+            print(f"{spent:8.2f} s {int(count):6d}x  {' '.join(sql.split())[:150]}")
     if profile is not None:
         if args.profile_out:
             profile.dump_stats(str(args.profile_out))
