@@ -32,15 +32,27 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, true
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement, Executable, Select
 
 from syncd.store.chunks import chunked
 from syncd.store.models import Interaction, InteractionFacts, InteractionSource
-from syncd.store.one_of import one_of_each
+from syncd.store.one_of import named_values, one_of_each, one_of_named
 
 COLUMNS = (
     "interaction_id",
@@ -209,24 +221,66 @@ def interactions_of_sources(
 def refresh(session: Session, touched: Touched) -> None:
     """Recompute the facts of every interaction in the touched threads, and of the touched
     interactions (gone ones just lose their row)."""
-    F = InteractionFacts
     by_owner: dict[int, list[str]] = {}
     for owner_id, thread_key in touched.threads:
         by_owner.setdefault(owner_id, []).append(thread_key)
     # A batch's keys and ids travel as one parameter each (store/one_of.py): an IN list
-    # cost Python work per value, twice per statement pair.
+    # cost Python work per value, twice per statement pair. The statements are built once.
+    dialect = session.connection().dialect.name
     for owner_id, keys in by_owner.items():
+        values = named_values(session, sorted(keys))
+        if values is not None:
+            for statement in _by_thread(dialect):
+                session.execute(statement, {"facts_owner": owner_id, "facts_threads": values})
+            continue
         for among in one_of_each(session, Interaction.thread_key, sorted(keys)):
-            in_threads = select(Interaction.id).where(Interaction.owner_id == owner_id, among)
-            session.execute(delete(F).where(F.interaction_id.in_(in_threads)))
+            session.execute(_delete_threads(owner_id, among))
         for among in one_of_each(session, E.thread_key, sorted(keys)):
-            rows = aggregate().where(E.owner_id == owner_id, among)
-            session.execute(insert(F).from_select(list(COLUMNS), rows))
+            session.execute(_insert_threads(owner_id, among))
     ids = sorted(touched.interactions)
-    for among in one_of_each(session, F.interaction_id, ids):
-        session.execute(delete(F).where(among))
+    values = named_values(session, ids) if ids else None
+    if values is not None:
+        for statement in _by_id(dialect):
+            session.execute(statement, {"facts_ids": values})
+        return
+    for among in one_of_each(session, _FACTS.c.interaction_id, ids):
+        session.execute(delete(_FACTS).where(among))
     for among in one_of_each(session, E.id, ids):
-        session.execute(insert(F).from_select(list(COLUMNS), aggregate().where(among)))
+        session.execute(insert(_FACTS).from_select(list(COLUMNS), aggregate().where(among)))
+
+
+_FACTS = cast(Table, InteractionFacts.__table__)  # Core: no ORM synchronising of a DELETE
+
+
+def _delete_threads(owner_id: Any, among: ColumnElement[bool]) -> Executable:
+    in_threads = select(Interaction.id).where(Interaction.owner_id == owner_id, among)
+    return delete(_FACTS).where(_FACTS.c.interaction_id.in_(in_threads))
+
+
+def _insert_threads(owner_id: Any, among: ColumnElement[bool]) -> Executable:
+    rows = aggregate().where(E.owner_id == owner_id, among)
+    return insert(_FACTS).from_select(list(COLUMNS), rows)
+
+
+@functools.cache
+def _by_thread(dialect: str) -> tuple[Executable, Executable]:
+    """`refresh`'s two statements for the threads of one owner, with named parameters."""
+    owner: Any = bindparam("facts_owner")
+    return (
+        _delete_threads(owner, one_of_named(dialect, Interaction.thread_key, "facts_threads")),
+        _insert_threads(owner, one_of_named(dialect, E.thread_key, "facts_threads")),
+    )
+
+
+@functools.cache
+def _by_id(dialect: str) -> tuple[Executable, Executable]:
+    """`refresh`'s two statements for single interactions, with a named parameter."""
+    return (
+        delete(_FACTS).where(one_of_named(dialect, _FACTS.c.interaction_id, "facts_ids")),
+        insert(_FACTS).from_select(
+            list(COLUMNS), aggregate().where(one_of_named(dialect, E.id, "facts_ids"))
+        ),
+    )
 
 
 def rebuild_all(session: Session, owner_id: int | None = None) -> int:

@@ -86,29 +86,33 @@ def _write(session: Session, ctx: IngestContext, items: list[_Item], result: Wri
         if item.message_key not in by_key and item.message_key not in to_create:
             to_create[item.message_key] = item
     if to_create:
-        # Plain executemany, then one SELECT for the ids: RETURNING with a guaranteed row
-        # order makes SQLAlchemy fall back to one INSERT per row on SQLite.
+        # The ids drawn first (as contacts' are), so that the rows go in with them: no
+        # SELECT of the keys afterwards. (RETURNING with a guaranteed row order makes
+        # SQLAlchemy fall back to one INSERT per row on SQLite.)
+        ids = allocate_ids(session, _table(Interaction), len(to_create))
+        by_key.update(zip(to_create, ids, strict=True))
+        # Each message's instants converted once, for its row and its participants' rows.
+        instant = instant_converter(session)
+        instants = {k: (instant(i.occurred_at), instant(i.ends_at)) for k, i in to_create.items()}
+        now = instant(ctx.now)
         bulk_insert(
             session,
             _table(Interaction),
-            INTERACTION_COLUMNS,
-            [_interaction_row(ctx, i) for i in to_create.values()],
-        )
-        by_key.update(
-            session.execute(
-                select(Interaction.message_key, Interaction.id).where(
-                    Interaction.owner_id == ctx.owner_id,
-                    one_of(session, Interaction.message_key, list(to_create)),
-                )
-            ).all()
+            ("id", *INTERACTION_COLUMNS),
+            [
+                _interaction_row(ctx, iid, item, *instants[k], now)
+                for (k, item), iid in zip(to_create.items(), ids, strict=True)
+            ],
+            converted=True,
         )
         result.new_interactions += len(to_create)
-        result.interaction_ids.extend(by_key[k] for k in to_create)
+        result.interaction_ids.extend(ids)
         result.created.extend(
-            (by_key[k], item.thread_key, item.in_reply_to) for k, item in to_create.items()
+            (iid, item.thread_key, item.in_reply_to)
+            for iid, item in zip(ids, to_create.values(), strict=True)
         )
         contact_ids = _resolve_contacts(session, ctx, list(to_create.values()), result)
-        _insert_participants(session, ctx, to_create.values(), by_key, contact_ids)
+        _insert_participants(session, ctx, to_create.values(), by_key, contact_ids, instants)
     source_rows = []
     seen_pids: set[str] = set()
     for item in fresh:
@@ -173,21 +177,25 @@ PARTICIPANT_COLUMNS = (
 )
 
 
-def _interaction_row(ctx: IngestContext, item: _Item) -> tuple[object, ...]:
+def _interaction_row(
+    ctx: IngestContext, iid: int, item: _Item, occurred_at: object, ends_at: object, now: object
+) -> tuple[object, ...]:
+    """The row of `item` as id, INTERACTION_COLUMNS, its instants already converted."""
     return (
+        iid,
         ctx.owner_id,
         item.kind,
         item.category,
         item.is_interaction,
         item.direction,
-        item.occurred_at,
-        item.ends_at,
+        occurred_at,
+        ends_at,
         item.subject,
         item.thread_key,
         item.message_key,
         item.in_reply_to,
         item.reasons,
-        ctx.now,
+        now,
     )
 
 
@@ -246,7 +254,10 @@ def _insert_participants(
     items: Iterable[_Item],
     by_key: dict[str, int],
     contact_ids: dict[str, int],
+    instants: dict[str, tuple[object, object]] | None = None,
 ) -> None:
+    """The participants of `items`; `instants`, when given, holds each message's instants
+    (by message key) as instant_converter made them."""
     instant = instant_converter(session)
     owner_id = ctx.owner_id
     rows = []
@@ -254,7 +265,10 @@ def _insert_participants(
         iid = by_key[item.message_key]
         # The columns every participant copies from its interaction, made once a message.
         kind, direction, is_interaction = item.kind, item.direction, item.is_interaction
-        occurred_at, ends_at = instant(item.occurred_at), instant(item.ends_at)
+        if instants is None:
+            occurred_at, ends_at = instant(item.occurred_at), instant(item.ends_at)
+        else:
+            occurred_at, ends_at = instants[item.message_key]
         seen: set[tuple[str, str]] = set()
         for p in item.parties:
             key = (p.address, p.role)

@@ -59,6 +59,29 @@ def _one_parameter(session: Session, column: Any, values: Collection[Any]) -> An
     return clause
 
 
+def one_of_named(dialect_name: str, column: Any, name: str) -> ColumnElement[bool]:
+    """`column IN values` with the values bound at execution as the parameter `name`, in
+    the form `named_values` gives them (on SQLite only where it gives them at all)."""
+    if dialect_name == "postgresql":
+        return cast(
+            "ColumnElement[bool]", column == any_(bindparam(name, type_=ARRAY(column.type)))
+        )
+    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
+    return cast("ColumnElement[bool]", column.in_(select(each.c.value).scalar_subquery()))
+
+
+def named_values(session: Session, values: Collection[Any]) -> Any:
+    """`values` as a `one_of_named` parameter takes them on this session's database, or
+    None where one parameter cannot carry them (then `one_of_each`'s IN lists do)."""
+    conn = session.connection()
+    name = conn.dialect.name
+    if name == "postgresql":
+        return list(values)
+    if name == "sqlite" and has_json(conn):
+        return _json_array(list(values))
+    return None
+
+
 def _json_array(values: list[Any]) -> str | None:
     """`values` as a JSON array, or None when JSON would not carry them exactly."""
     try:

@@ -13,6 +13,7 @@ whose statistics it does not trust (no row, or a participation still ahead of `n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,16 @@ COLUMNS = (
 def buckets(now: datetime | None = None) -> Select[Any]:
     """Per contact, month and thread: the columns of COLUMNS, over the real counterpart
     participations (those that count at `now`, when given)."""
+    return _all_buckets() if now is None else _buckets(now)
+
+
+@functools.cache
+def _all_buckets() -> Select[Any]:
+    """`buckets()`, built once (a Select is immutable): ingest uses it in every batch."""
+    return _buckets(None)
+
+
+def _buckets(now: datetime | None) -> Select[Any]:
     email_in_thread = and_(P.kind == "email", Interaction.thread_key.is_not(None))
     real: ColumnElement[bool] = P.is_interaction.is_(True)
     if now is not None:

@@ -12,6 +12,7 @@ without the table.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,8 +38,11 @@ COLUMNS = (
 )
 
 
+@functools.cache
 def aggregate() -> Select[Any]:
-    """Per contact, the statistics' columns (in COLUMNS' order) from the participations."""
+    """Per contact, the statistics' columns (in COLUMNS' order) from the participations.
+    Built once (a Select is immutable; `.where` returns a new one): ingest uses it in every
+    batch, and building it took half a millisecond."""
     real = P.is_interaction.is_(True)
     span_end = case(
         (and_(P.ends_at.is_not(None), P.ends_at > P.occurred_at), P.ends_at),
